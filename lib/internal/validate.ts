@@ -1,0 +1,44 @@
+/** Option checks shared by the kernel wrappers. Each error names the argument and what was expected. */
+
+export function optionalNumber(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  return finiteNumber(value, name);
+}
+
+export function finiteNumber(value: unknown, name: string): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${typeof value}`);
+  if (!Number.isFinite(value)) throw new RangeError(`${name} must be finite, got ${value}`);
+  return value;
+}
+
+export function positiveNumber(value: unknown, name: string, fallback?: number): number {
+  const v = value === undefined && fallback !== undefined ? fallback : finiteNumber(value, name);
+  if (!(v > 0)) throw new RangeError(`${name} must be > 0, got ${v}`);
+  return v;
+}
+
+export function positiveInteger(value: unknown, name: string): number {
+  const v = finiteNumber(value, name);
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
+  return v;
+}
+
+export function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
+}
+
+export function optionalBoolean(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${typeof value}`);
+  return value;
+}
+
+export function optionsObject<T extends object>(value: T | undefined, name = 'options'): Partial<T> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object') throw new TypeError(`${name} must be an object`);
+  return value;
+}

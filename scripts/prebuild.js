@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// Produces prebuilds/<platform>-<arch>/stable-reinforce.napi.node for the npm
+// tarball (`npm pack`), so that installing it needs no compiler. prebuildify
+// names, strips and places the binary; the build itself is cmake-js (CUDA
+// compiled in when nvcc is present, static runtime) through a node-gyp-shaped
+// shim, since prebuildify drives node-gyp.
+'use strict';
+const path = require('path');
+const prebuildify = require('prebuildify');
+
+const root = path.resolve(__dirname, '..');
+prebuildify(
+  { cwd: root, napi: true, strip: true, targets: [process.versions.node], nodeGyp: path.join(__dirname, 'cmake-js-as-node-gyp.js') },
+  (err) => {
+    if (err) {
+      console.error(`prebuild failed: ${err.message}`);
+      process.exit(1);
+    }
+    console.log(`wrote prebuilds/${process.platform}-${process.arch}/`);
+  },
+);
