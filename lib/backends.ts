@@ -49,3 +49,8 @@ export function resolveDevice(choice: DeviceChoice = 'auto', argName = 'device')
   }
   throw new TypeError(`${argName} must be 'auto', 'cpu' or 'cuda', got ${JSON.stringify(choice)}`);
 }
+
+/** Waits until all queued CUDA work has finished (no-op without a GPU). Benchmarks and timing code need it. */
+export function synchronize(): void {
+  loadNative().synchronize();
+}

@@ -4,29 +4,23 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/host_allocator.h"
 #include "cuda/runtime.h"
 
 namespace sr {
 
-namespace {
-constexpr size_t kHostAlignment = 64;  // one cache line; enough for AVX-512 loads
-}
-
 Storage::Storage(Device device, size_t bytes) : bytes_(bytes), device_(device) {
-  const size_t request = bytes == 0 ? kHostAlignment : bytes;
   if (device == Device::CPU) {
-    const size_t rounded = (request + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
-    ptr_ = std::aligned_alloc(kHostAlignment, rounded);
-    if (!ptr_) throw_range("out of host memory allocating " + std::to_string(bytes) + " bytes");
+    ptr_ = host_alloc(bytes);
   } else {
-    ptr_ = cuda::device_alloc(request);
+    ptr_ = cuda::device_alloc(bytes ? bytes : 1);
   }
 }
 
 Storage::~Storage() {
   if (!ptr_) return;
   if (device_ == Device::CPU) {
-    std::free(ptr_);
+    host_free(ptr_, bytes_);
   } else {
     cuda::device_free(ptr_);
   }

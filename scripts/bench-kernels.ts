@@ -1,0 +1,188 @@
+/**
+ * Kernel benchmarks: every case in scripts/bench/cases/*.ts, on the CPU and (when usable) the GPU, side by side in
+ * one run with a plain TypeScript version, PyTorch eager (and torch.compile on GPU) when a python3 with torch is found,
+ * and the memory floor (bytes the kernel must move / copy bandwidth measured in this run). Medians throughout.
+ *
+ *   npm run bench [-- --kernel policyLoss,tokenLogprobs] [--device cpu|cuda|all] [--min-seconds 0.5]
+ *                 [--no-torch] [--no-ts] [--no-write] [--max-mb 2048]
+ * Results: printed, and written to bench/RESULTS.md (one section per device).
+ */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+import { backends } from '../lib';
+import type { Device } from '../lib';
+import { loadNative } from '../lib/native/loader';
+import { machineDescription, today, writeSection } from './bench/results-file';
+import type { BenchCase, Runnable } from './bench/types';
+
+interface Args {
+  kernels?: string[];
+  devices: Device[];
+  minSeconds: number;
+  torch: boolean;
+  ts: boolean;
+  write: boolean;
+  maxBytes: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const cuda = backends().cuda.usable;
+  const args: Args = { devices: cuda ? ['cpu', 'cuda'] : ['cpu'], minSeconds: 0.5, torch: true, ts: true, write: true, maxBytes: 2048e6 };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    if (a === '--kernel') args.kernels = next().split(',');
+    else if (a === '--device') {
+      const d = next();
+      if (d === 'all') continue;
+      if (d !== 'cpu' && d !== 'cuda') throw new Error(`--device must be cpu, cuda or all`);
+      if (d === 'cuda' && !cuda) throw new Error(`--device cuda: ${backends().cuda.reason}`);
+      args.devices = [d];
+    } else if (a === '--min-seconds') args.minSeconds = Number(next());
+    else if (a === '--max-mb') args.maxBytes = Number(next()) * 1e6;
+    else if (a === '--no-torch') args.torch = false;
+    else if (a === '--no-ts') args.ts = false;
+    else if (a === '--no-write') args.write = false;
+    else if (a === '--help' || a === '-h') {
+      console.log(fs.readFileSync(__filename, 'utf8').split('*/')[0]);
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a}`);
+  }
+  return args;
+}
+
+function loadCases(): BenchCase[] {
+  const dir = path.join(__dirname, 'bench', 'cases');
+  const all: BenchCase[] = [];
+  for (const f of fs.readdirSync(dir).sort()) {
+    if (!f.endsWith('.js')) continue;
+    const mod = require(path.join(dir, f)) as { cases?: BenchCase[] };
+    if (Array.isArray(mod.cases)) all.push(...mod.cases);
+  }
+  return all;
+}
+
+/** Median milliseconds of `r.run()` after warm-up, sampling for at least minSeconds (5 to 200 samples). */
+function timeMs(r: Runnable, minSeconds: number): number {
+  for (let i = 0; i < 2; i++) r.run();
+  const samples: number[] = [];
+  const start = process.hrtime.bigint();
+  const elapsed = () => Number(process.hrtime.bigint() - start) / 1e9;
+  while (samples.length < 5 || (elapsed() < minSeconds && samples.length < 200)) {
+    const t0 = process.hrtime.bigint();
+    r.run();
+    samples.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  samples.sort((a, b) => a - b);
+  return samples[Math.floor(samples.length / 2)];
+}
+
+function findTorchPython(): string | undefined {
+  for (const py of ['/usr/bin/python3', 'python3']) {
+    const r = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+    if (r.status === 0) return `${py} (torch ${r.stdout.trim()})`;
+  }
+  return undefined;
+}
+
+interface TorchResult {
+  eager_ms: number | null;
+  compile_ms: number | null;
+  error: string | null;
+}
+
+function runTorch(python: string, device: Device, items: Array<{ id: string; c: BenchCase }>, minSeconds: number) {
+  const job = {
+    device,
+    threads: backends().cpu.threads,
+    cases: items.map(({ id, c }) => ({ id, setup: c.torch!.setup, step: c.torch!.step, compile: !!c.torch!.compile, min_seconds: minSeconds })),
+  };
+  const runner = path.join(__dirname, '..', '..', 'scripts', 'bench', 'torch_runner.py');
+  const r = spawnSync(python.split(' ')[0], [runner], { input: JSON.stringify(job), encoding: 'utf8', maxBuffer: 1 << 26 });
+  const out = new Map<string, TorchResult>();
+  for (const line of r.stdout.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const j = JSON.parse(line);
+      out.set(j.id, j);
+    } catch {
+      /* not a result line */
+    }
+  }
+  if (r.status !== 0) console.error(`torch runner exited with ${r.status}: ${r.stderr.slice(-2000)}`);
+  return out;
+}
+
+const fmt = (ms: number | null | undefined) => (ms == null ? '-' : ms < 1 ? ms.toFixed(3) : ms < 100 ? ms.toFixed(2) : ms.toFixed(0));
+const ratio = (base: number | null | undefined, ours: number) => (base == null ? '-' : `${(base / ours).toFixed(1)}x`);
+
+function main(): void {
+  const args = parseArgs(process.argv.slice(2));
+  const info = backends();
+  const python = args.torch ? findTorchPython() : undefined;
+  const native = loadNative() as unknown as { measureCopyBandwidth(d: string, bytes: number, reps: number): number };
+  const allCases = loadCases().filter((c) => !args.kernels || args.kernels.includes(c.kernel));
+  const command = `node ${path.relative(process.cwd(), __filename)} ${process.argv.slice(2).join(' ')}`.trim();
+
+  for (const device of args.devices) {
+    const cases = allCases.filter((c) => c.devices.includes(device) && c.bytes <= args.maxBytes * (device === 'cuda' ? 16 : 1));
+    const copyGBs = native.measureCopyBandwidth(device, device === 'cuda' ? 2e9 : 256e6, device === 'cuda' ? 20 : 10);
+    const where = device === 'cuda' ? `${info.cuda.name} (CC ${info.cuda.computeCapability})` : machineDescription();
+    console.log(`\n${device.toUpperCase()}: ${where}\ncopy bandwidth (read + write): ${copyGBs.toFixed(1)} GB/s; torch: ${python ?? 'not found'}`);
+
+    const rows: string[][] = [];
+    const torchItems = cases.filter((c) => c.torch).map((c, i) => ({ id: `${i}`, c }));
+    const torchResults = python && torchItems.length ? runTorch(python, device, torchItems, args.minSeconds) : new Map();
+    for (const c of cases) {
+      const r = c.native(device);
+      let ms: number;
+      try {
+        ms = timeMs(r, args.minSeconds);
+      } finally {
+        r.dispose?.();
+      }
+      let tsMs: number | null = null;
+      if (args.ts && device === 'cpu' && c.plainTs) {
+        const p = c.plainTs();
+        tsMs = timeMs(p, args.minSeconds);
+        p.dispose?.();
+      }
+      const tItem = torchItems.find((t) => t.c === c);
+      const t: TorchResult | undefined = tItem ? torchResults.get(tItem.id) : undefined;
+      if (t?.error) console.error(`torch ${c.kernel} ${c.label}: ${t.error}`);
+      const gbs = c.bytes / (ms / 1e3) / 1e9;
+      const floorMs = (c.bytes / (copyGBs * 1e9)) * 1e3;
+      const row = [
+        c.kernel,
+        c.label,
+        fmt(ms),
+        gbs.toFixed(1),
+        `${((floorMs / ms) * 100).toFixed(0)}%`,
+        tsMs == null ? '-' : `${fmt(tsMs)} (${ratio(tsMs, ms)})`,
+        t?.eager_ms == null ? '-' : `${fmt(t.eager_ms)} (${ratio(t.eager_ms, ms)})`,
+        ...(device === 'cuda' ? [t?.compile_ms == null ? '-' : `${fmt(t.compile_ms)} (${ratio(t.compile_ms, ms)})`] : []),
+      ];
+      rows.push(row);
+      console.log(row.join(' | '));
+    }
+
+    const head = ['kernel', 'size', 'median ms', 'GB/s', 'of floor', 'plain TS ms (ours faster by)', 'PyTorch eager ms (ours faster by)'];
+    if (device === 'cuda') head.push('torch.compile ms (ours faster by)');
+    const table = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+    const md =
+      `## Kernels, ${device.toUpperCase()}\n\n` +
+      `- date: ${today()}\n- machine: ${where}\n- command: \`${command}\`\n` +
+      `- copy bandwidth measured in the same run (read + write): ${copyGBs.toFixed(1)} GB/s; "of floor" = (bytes the kernel must move / copy bandwidth) / median time\n` +
+      `- baselines: plain TypeScript loop (CPU rows only); PyTorch: ${python ?? 'not found (no python3 with torch)'}, threads = ${info.cpu.threads}\n\n` +
+      table + '\n';
+    console.log('\n' + table);
+    if (args.write) writeSection(`kernels-${device}`, md);
+  }
+}
+
+main();
