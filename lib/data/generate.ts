@@ -1,0 +1,476 @@
+/**
+ * One synthetic preference sample: scene, question, a faithful response, a
+ * flawed one, and the teacher's analysis.
+ *
+ * The flawed response is written the same way as the faithful one, but about
+ * a slightly edited copy of the scene (an object recoloured, reshaped, added,
+ * removed, moved, or two swapped). So it is internally consistent, as real
+ * model errors are, and telling the two apart needs the image, not the text.
+ */
+import { Claim, checkResponse, responseText } from './claims';
+import { buildCompactPrompt } from './prompt';
+import {
+  Category,
+  Question,
+  answerQuestion,
+  countPhrase,
+  dirPhrase,
+  questionText,
+  relationTarget,
+} from './questions';
+import { Rng, Seed } from './rng';
+import {
+  Colour,
+  DIRECTIONS,
+  Filter,
+  Scene,
+  ShapeKind,
+  cellName,
+  countMatching,
+  describe,
+  matches,
+  objectAt,
+  randomScene,
+  sortObjects,
+} from './scene';
+
+export type Level = 1 | 2 | 3 | 4;
+export const LEVEL_IDS: readonly Level[] = [1, 2, 3, 4];
+
+export interface LevelSpec {
+  /** Objects per scene on a 3x3 grid (scaled by area on other grids). */
+  objects: readonly [number, number];
+  /** Distinct colours per scene (0 = any enabled colour). Fewer colours, more look-alike distractors. */
+  sceneColours: number;
+  /** Distinct kinds per scene (0 = any enabled kind). */
+  sceneKinds: number;
+  sizeRange: readonly [number, number];
+  /** Supporting sentences after the answer, per response (both responses get the same number). */
+  support: readonly [number, number];
+  /** Share of samples whose flawed response answers right but states a wrong detail. */
+  detailErrorRate: number;
+  /** Near-miss errors: wrong colours/kinds taken from other objects of the scene, off-by-one counts. */
+  subtle: boolean;
+  /** Scene edits behind the flawed response (more edits, grosser errors). */
+  edits: readonly [number, number];
+}
+
+/** Difficulty levels: more objects and distractors, subtler errors, longer responses. */
+export const LEVELS: Record<Level, LevelSpec> = {
+  1: { objects: [2, 3], sceneColours: 0, sceneKinds: 0, sizeRange: [0.75, 0.75], support: [0, 0], detailErrorRate: 0, subtle: false, edits: [1, 2] },
+  2: { objects: [3, 5], sceneColours: 3, sceneKinds: 3, sizeRange: [0.7, 0.8], support: [0, 1], detailErrorRate: 0, subtle: false, edits: [1, 2] },
+  3: { objects: [4, 6], sceneColours: 3, sceneKinds: 3, sizeRange: [0.6, 0.85], support: [1, 1], detailErrorRate: 0.3, subtle: true, edits: [1, 1] },
+  4: { objects: [5, 7], sceneColours: 3, sceneKinds: 3, sizeRange: [0.55, 0.9], support: [1, 2], detailErrorRate: 0.5, subtle: true, edits: [1, 1] },
+};
+
+/**
+ * Byte budgets per level (index 0 = level 1): compact prompt (question and
+ * both responses, see buildCompactPrompt) and teacher analysis (the text
+ * inside <think>). A sample over budget is drawn again.
+ */
+export const DEFAULT_BUDGETS = {
+  prompt: [200, 280, 320, 380],
+  analysis: [160, 170, 200, 220],
+} as const;
+
+export interface GeneratorOptions {
+  grid: number;
+  kinds: readonly ShapeKind[];
+  colours: readonly Colour[];
+  budgets: { prompt: readonly number[]; analysis: readonly number[] };
+  /** Draws per sample before giving up. */
+  maxAttempts: number;
+}
+
+export interface SampleSpec {
+  seed: Seed;
+  index: number;
+  level: Level;
+  category: Category;
+  /** Position of the faithful response. */
+  label: 1 | 2;
+}
+
+export interface SynthSample {
+  question: string;
+  response1: string;
+  response2: string;
+  label: 1 | 2;
+  difficulty: Level;
+  category: Category;
+  teacher: string;
+  scene: Scene;
+  /** How the flawed response goes wrong (kept out of the stored row). */
+  error: 'answer' | 'detail';
+  /** Attempts used (1 = first draw). */
+  attempts: number;
+}
+
+// ---- questions -----------------------------------------------------------------------------------
+
+function makeQuestion(rng: Rng, scene: Scene, category: Category, level: Level, opts: GeneratorOptions): Question | undefined {
+  const objs = scene.objects;
+  if (objs.length === 0) return undefined;
+  switch (category) {
+    case 'count': {
+      // Mostly about something present; sometimes a zero count.
+      const ref = rng.chance(0.8) ? rng.pick(objs) : { colour: rng.pick(opts.colours), kind: rng.pick(opts.kinds) };
+      const mode = rng.int(level === 1 ? 2 : 3);
+      const filter: Filter = mode === 0 ? { colour: ref.colour } : mode === 1 ? { kind: ref.kind } : { colour: ref.colour, kind: ref.kind };
+      return { type: 'count', filter };
+    }
+    case 'attribute': {
+      const o = rng.pick(objs);
+      return { type: 'attribute', attr: rng.chance(0.5) ? 'colour' : 'kind', row: o.row, col: o.col };
+    }
+    case 'existence': {
+      if (rng.chance(0.5)) {
+        const o = rng.pick(objs);
+        return { type: 'existence', thing: { colour: o.colour, kind: o.kind } };
+      }
+      const absent = opts.colours.flatMap((colour) => opts.kinds.map((kind) => ({ colour, kind }))).filter((t) => countMatching(scene, t) === 0);
+      // Above level 1, ask about a near miss: its colour and its kind are each in the scene.
+      const near = absent.filter((t) => countMatching(scene, { colour: t.colour }) > 0 && countMatching(scene, { kind: t.kind }) > 0);
+      const pool = level > 1 && near.length > 0 ? near : absent;
+      return pool.length > 0 ? { type: 'existence', thing: rng.pick(pool) } : undefined;
+    }
+    case 'comparison': {
+      const byKind = rng.chance(0.5);
+      const values: string[] = byKind ? [...opts.kinds] : [...opts.colours];
+      const present = objs.map((o) => (byKind ? o.kind : o.colour) as string);
+      const first = rng.pick(present);
+      const second = rng.pick(values.filter((v) => v !== first));
+      const f = (v: string): Filter => (byKind ? { kind: v as ShapeKind } : { colour: v as Colour });
+      const n1 = countMatching(scene, f(first));
+      const n2 = countMatching(scene, f(second));
+      const wantYes = rng.chance(0.5);
+      if (wantYes && n1 === n2) return undefined; // keeps "yes" and "no" about equally frequent
+      const firstIsMore = n1 > n2;
+      const [a, b] = wantYes === firstIsMore ? [first, second] : [second, first];
+      return { type: 'comparison', a: f(a), b: f(b) };
+    }
+    case 'relation': {
+      const options: Question[] = [];
+      for (const o of objs) {
+        for (const dir of DIRECTIONS) {
+          const anchor = { colour: o.colour, kind: o.kind };
+          if (relationTarget(scene, dir, anchor)) options.push({ type: 'relation', dir, anchor });
+        }
+      }
+      return options.length > 0 ? rng.pick(options) : undefined;
+    }
+  }
+}
+
+// ---- responses -----------------------------------------------------------------------------------
+
+/** The first sentence: the question answered from `scene` (the true one or an edited copy). */
+function mainClaim(scene: Scene, q: Question): Claim | undefined {
+  switch (q.type) {
+    case 'count':
+      return { t: 'count', items: [{ filter: q.filter, n: countMatching(scene, q.filter) }] };
+    case 'attribute': {
+      const o = objectAt(scene, q.row, q.col);
+      if (!o) return { t: 'cellEmpty', row: q.row, col: q.col };
+      return q.attr === 'colour' ? { t: 'cellColour', row: q.row, col: q.col, colour: o.colour } : { t: 'cellKind', row: q.row, col: q.col, kind: o.kind };
+    }
+    case 'existence':
+      return { t: 'exists', thing: q.thing, value: countMatching(scene, q.thing) > 0 };
+    case 'comparison':
+      return { t: 'more', a: q.a, b: q.b, value: countMatching(scene, q.a) > countMatching(scene, q.b) };
+    case 'relation': {
+      const r = relationTarget(scene, q.dir, q.anchor);
+      return r ? { t: 'relation', thing: { colour: r.target.colour, kind: r.target.kind }, dir: q.dir, anchor: q.anchor } : undefined;
+    }
+  }
+}
+
+function cellClaim(scene: Scene, row: number, col: number): Claim {
+  const o = objectAt(scene, row, col);
+  return o ? { t: 'cellHas', row, col, thing: { colour: o.colour, kind: o.kind } } : { t: 'cellEmpty', row, col };
+}
+
+function countClaim(scene: Scene, ...filters: Filter[]): Claim {
+  return { t: 'count', items: filters.map((filter) => ({ filter, n: countMatching(scene, filter) })) };
+}
+
+/**
+ * Supporting details, most relevant first, all read off `scene`. `extraCell`
+ * is drawn once per sample so both responses talk about the same cells.
+ */
+function supportClaims(scene: Scene, q: Question, extraCell: { row: number; col: number }): Claim[] {
+  switch (q.type) {
+    case 'count': {
+      const hits = scene.objects.filter((o) => matches(o, q.filter));
+      if (hits.length > 0) return hits.map((o) => cellClaim(scene, o.row, o.col));
+      return q.filter.colour !== undefined && q.filter.kind !== undefined
+        ? [countClaim(scene, { colour: q.filter.colour }), countClaim(scene, { kind: q.filter.kind })]
+        : [countClaim(scene, {})];
+    }
+    case 'attribute':
+      return [cellClaim(scene, q.row, q.col), cellClaim(scene, extraCell.row, extraCell.col)];
+    case 'existence': {
+      const hit = scene.objects.find((o) => matches(o, q.thing));
+      return hit
+        ? [cellClaim(scene, hit.row, hit.col), countClaim(scene, { colour: q.thing.colour })]
+        : [countClaim(scene, { colour: q.thing.colour }), countClaim(scene, { kind: q.thing.kind })];
+    }
+    case 'comparison': {
+      const hit = scene.objects.find((o) => matches(o, q.a));
+      const out = [countClaim(scene, q.a, q.b)];
+      if (hit) out.push(cellClaim(scene, hit.row, hit.col));
+      return out;
+    }
+    case 'relation': {
+      const r = relationTarget(scene, q.dir, q.anchor);
+      return r ? [cellClaim(scene, r.anchor.row, r.anchor.col), cellClaim(scene, r.target.row, r.target.col)] : [];
+    }
+  }
+}
+
+function respond(scene: Scene, q: Question, support: number, extraCell: { row: number; col: number }): Claim[] | undefined {
+  const main = mainClaim(scene, q);
+  if (!main) return undefined;
+  // A detail can coincide with the answer or another detail ("The X cell is empty." twice): say it once.
+  const said = new Set([JSON.stringify(main)]);
+  const details = supportClaims(scene, q, extraCell).filter((c) => !said.has(JSON.stringify(c)) && said.add(JSON.stringify(c)));
+  return [main, ...details.slice(0, support)];
+}
+
+// ---- scene edits behind the flawed response -------------------------------------------------------
+
+function cloneScene(s: Scene): Scene {
+  return { grid: s.grid, objects: s.objects.map((o) => ({ ...o })) };
+}
+
+function otherValue<T>(rng: Rng, current: T, enabled: readonly T[], seen: readonly T[], subtle: boolean): T | undefined {
+  // Subtle errors borrow a value seen elsewhere in the picture (a plausible mix-up).
+  const near = seen.filter((v) => v !== current);
+  if (subtle && near.length > 0) return rng.pick(near);
+  const any = enabled.filter((v) => v !== current);
+  return any.length > 0 ? rng.pick(any) : undefined;
+}
+
+/** One random edit, in place. Returns false when the drawn edit is impossible on this scene. */
+function editScene(rng: Rng, s: Scene, opts: GeneratorOptions, lv: LevelSpec): boolean {
+  const subtle = lv.subtle;
+  const empty: { row: number; col: number }[] = [];
+  for (let row = 0; row < s.grid; row++) for (let col = 0; col < s.grid; col++) if (!objectAt(s, row, col)) empty.push({ row, col });
+  const colours = s.objects.map((o) => o.colour);
+  const kinds = s.objects.map((o) => o.kind);
+  const op = rng.pick(['recolour', 'reshape', 'add', 'remove', 'move', 'swap'] as const);
+  if (op === 'add') {
+    if (empty.length === 0) return false;
+    const cell = rng.pick(empty);
+    const colour = subtle && colours.length > 0 ? rng.pick(colours) : rng.pick(opts.colours);
+    const kind = subtle && kinds.length > 0 ? rng.pick(kinds) : rng.pick(opts.kinds);
+    const [lo, hi] = lv.sizeRange;
+    s.objects.push({ kind, colour, ...cell, size: Math.round((lo + (hi - lo) * rng.float()) * 100) / 100 });
+    sortObjects(s.objects);
+    return true;
+  }
+  if (s.objects.length === 0) return false;
+  const i = rng.int(s.objects.length);
+  const o = s.objects[i];
+  switch (op) {
+    case 'recolour': {
+      const c = otherValue(rng, o.colour, opts.colours, colours, subtle);
+      if (c === undefined) return false;
+      o.colour = c;
+      return true;
+    }
+    case 'reshape': {
+      const k = otherValue(rng, o.kind, opts.kinds, kinds, subtle);
+      if (k === undefined) return false;
+      o.kind = k;
+      return true;
+    }
+    case 'remove':
+      s.objects.splice(i, 1);
+      return true;
+    case 'move': {
+      if (empty.length === 0) return false;
+      Object.assign(o, rng.pick(empty));
+      sortObjects(s.objects);
+      return true;
+    }
+    case 'swap': {
+      if (s.objects.length < 2) return false;
+      const j = (i + 1 + rng.int(s.objects.length - 1)) % s.objects.length;
+      const p = s.objects[j];
+      if (o.colour === p.colour && o.kind === p.kind) return false;
+      [o.row, o.col, p.row, p.col] = [p.row, p.col, o.row, o.col];
+      sortObjects(s.objects);
+      return true;
+    }
+  }
+}
+
+// ---- teacher ---------------------------------------------------------------------------------------
+
+/** What a response's first sentence says, in a few words. */
+function gist(c: Claim): string {
+  switch (c.t) {
+    case 'count':
+      return String(c.items[0].n);
+    case 'cellColour':
+      return c.colour;
+    case 'cellKind':
+      return `a ${c.kind}`;
+    case 'cellEmpty':
+      return 'empty';
+    case 'exists':
+    case 'more':
+      return c.value ? 'yes' : 'no';
+    case 'relation':
+    case 'cellHas':
+      return `a ${describe(c.thing)}`;
+  }
+}
+
+/** The fact the question is about, as the image shows it. */
+function fact(scene: Scene, q: Question): string {
+  switch (q.type) {
+    case 'count':
+      return countPhrase(q.filter, countMatching(scene, q.filter));
+    case 'attribute': {
+      const o = objectAt(scene, q.row, q.col);
+      return o ? `a ${describe(o)} in the ${cellName(scene.grid, q.row, q.col)} cell` : `nothing in the ${cellName(scene.grid, q.row, q.col)} cell`;
+    }
+    case 'existence': {
+      const o = scene.objects.find((x) => matches(x, q.thing));
+      return o ? `a ${describe(o)} in the ${cellName(scene.grid, o.row, o.col)} cell` : `no ${describe(q.thing)}`;
+    }
+    case 'comparison':
+      return `${countPhrase(q.a, countMatching(scene, q.a))} and ${countPhrase(q.b, countMatching(scene, q.b))}`;
+    case 'relation': {
+      const r = relationTarget(scene, q.dir, q.anchor)!;
+      return `a ${describe(r.target)} ${dirPhrase(q.dir)} the ${describe(q.anchor)}`;
+    }
+  }
+}
+
+/**
+ * Teacher analysis: what the image shows, one line per response, and a last
+ * line naming the better response (the line the consistency judge reads).
+ */
+export function teacherAnalysis(scene: Scene, q: Question, responses: readonly [string, string], label: 1 | 2): string {
+  const lines = [`The image shows ${fact(scene, q)}.`];
+  responses.forEach((text, i) => {
+    const check = checkResponse(scene, q, text);
+    const n = i + 1;
+    if (!check.answerCorrect) lines.push(`Response ${n} says ${gist(check.claims[0].claim)}: wrong.`);
+    else if (check.correct) lines.push(`Response ${n} is correct.`);
+    else {
+      const bad = check.claims.find((c) => !c.holds)!;
+      lines.push(`Response ${n} wrongly says ${bad.text[0].toLowerCase()}${bad.text.slice(1)}`);
+    }
+  });
+  lines.push(`Therefore Response ${label} is better.`);
+  return lines.join('\n');
+}
+
+export function teacherOutput(analysis: string, label: 1 | 2): string {
+  return `<think>${analysis}</think><answer>${label}</answer>`;
+}
+
+// ---- the sample --------------------------------------------------------------------------------------
+
+function objectRange(level: Level, grid: number): [number, number] {
+  const [lo, hi] = LEVELS[level].objects;
+  const scale = (grid * grid) / 9;
+  const max = grid * grid - 1;
+  return [Math.max(1, Math.min(max, Math.round(lo * scale))), Math.max(1, Math.min(max, Math.round(hi * scale)))];
+}
+
+/** Deterministic in (spec, opts): the draws come from Rng.derive(seed, 'sample', index, attempt). */
+export function generateSample(spec: SampleSpec, opts: GeneratorOptions, reject?: (s: SynthSample) => boolean): SynthSample {
+  const lv = LEVELS[spec.level];
+  if (!lv) throw new RangeError(`level must be one of ${LEVEL_IDS.join(', ')}, got ${spec.level}`);
+  const [lo, hi] = objectRange(spec.level, opts.grid);
+  const budgetPrompt = opts.budgets.prompt[spec.level - 1];
+  const budgetAnalysis = opts.budgets.analysis[spec.level - 1];
+  // Drawn once, outside the retry loop: retries then cannot drift toward the easier kind of error.
+  const wantDetail = lv.support[1] > 0 && Rng.derive(spec.seed, 'error-kind', spec.index).chance(lv.detailErrorRate);
+  for (let attempt = 0; attempt < opts.maxAttempts; attempt++) {
+    const rng = Rng.derive(spec.seed, 'sample', spec.index, attempt);
+    const colours = lv.sceneColours > 0 && lv.sceneColours < opts.colours.length ? rng.sample(opts.colours, lv.sceneColours) : opts.colours;
+    const kinds = lv.sceneKinds > 0 && lv.sceneKinds < opts.kinds.length ? rng.sample(opts.kinds, lv.sceneKinds) : opts.kinds;
+    const scene = randomScene(rng, { grid: opts.grid, count: rng.range(lo, hi), kinds, colours, sizeRange: lv.sizeRange });
+    const q = makeQuestion(rng, scene, spec.category, spec.level, opts);
+    if (!q) continue;
+    const support = rng.range(Math.max(lv.support[0], wantDetail ? 1 : 0), lv.support[1]);
+    const extra = { row: rng.int(opts.grid), col: rng.int(opts.grid) };
+    const pair = editedPair(rng, scene, q, support, extra, wantDetail, lv, opts);
+    if (!pair) continue;
+    // The pair is symmetric: either scene can be the real one. A fair coin picks it, so the
+    // two response texts alone carry no hint of which one is right (a text-only judge sits at chance).
+    const [real, good, bad] = rng.chance(0.5) ? [scene, pair.original, pair.edited] : [pair.scene, pair.edited, pair.original];
+    const goodText = responseText(opts.grid, good);
+    const badText = responseText(opts.grid, bad);
+    const question = questionText(opts.grid, q);
+    const response1 = spec.label === 1 ? goodText : badText;
+    const response2 = spec.label === 1 ? badText : goodText;
+    if (Buffer.byteLength(buildCompactPrompt(question, response1, response2)) > budgetPrompt) continue;
+    const analysis = teacherAnalysis(real, q, [response1, response2], spec.label);
+    if (Buffer.byteLength(analysis) > budgetAnalysis) continue;
+    const sample: SynthSample = {
+      question,
+      response1,
+      response2,
+      label: spec.label,
+      difficulty: spec.level,
+      category: spec.category,
+      teacher: teacherOutput(analysis, spec.label),
+      scene: real,
+      error: wantDetail ? 'detail' : 'answer',
+      attempts: attempt + 1,
+    };
+    if (reject?.(sample)) continue;
+    return sample;
+  }
+  throw new Error(
+    `could not draw sample ${spec.index} (level ${spec.level}, ${spec.category}) within ${opts.maxAttempts} attempts: ` +
+      `the byte budgets (prompt ${budgetPrompt}, analysis ${budgetAnalysis}) or the grid/kinds/colours may be too tight`,
+  );
+}
+
+/**
+ * An edited copy of the scene and the responses written from each. Both must
+ * be wrong about the other scene, so either can serve as the real one.
+ * `wantDetail`: the two agree on the answer and differ in a detail; otherwise
+ * they give different answers.
+ */
+function editedPair(
+  rng: Rng,
+  scene: Scene,
+  q: Question,
+  support: number,
+  extra: { row: number; col: number },
+  wantDetail: boolean,
+  lv: LevelSpec,
+  opts: GeneratorOptions,
+): { scene: Scene; original: Claim[]; edited: Claim[] } | undefined {
+  const grid = scene.grid;
+  const original = respond(scene, q, support, extra);
+  if (!original) return undefined;
+  const originalText = responseText(grid, original);
+  const truth = answerQuestion(scene, q);
+  for (let t = 0; t < 60; t++) {
+    const edited = cloneScene(scene);
+    const edits = rng.range(lv.edits[0], lv.edits[1]);
+    let ok = true;
+    for (let e = 0; e < edits && ok; e++) ok = editScene(rng, edited, opts, lv);
+    if (!ok) continue;
+    const claims = respond(edited, q, support, extra);
+    if (!claims) continue;
+    const answer = answerQuestion(edited, q);
+    if ((answer === truth) !== wantDetail) continue;
+    // Subtle levels: a count may be off by one only.
+    if (!wantDetail && lv.subtle && q.type === 'count' && Math.abs(Number(answer) - Number(truth)) !== 1) continue;
+    const text = responseText(grid, claims);
+    if (checkResponse(scene, q, text).correct || checkResponse(edited, q, originalText).correct) continue;
+    return { scene: edited, original, edited: claims };
+  }
+  return undefined;
+}
