@@ -1,0 +1,11 @@
+/**
+ * The subcommands of `stable-reinforce`. To add one, write lib/cli/commands/<name>.ts exporting `usage`
+ * and `run` (see ../types.ts), then add ONE line below.
+ */
+import type { CommandEntry } from '../types';
+
+export const COMMANDS: CommandEntry[] = [
+  { name: 'data', summary: 'draw the built-in synthetic data; verify it; convert to/from R1-Reward format', load: () => import('./data') },
+  { name: 'eval', summary: 'score a reward model on a benchmark (Voting@k, swap, report.html)', load: () => import('./eval') },
+  { name: 'serve', summary: 'HTTP reward service: OpenRLHF /get_reward, /score, /health', load: () => import('./serve') },
+];

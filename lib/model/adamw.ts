@@ -1,0 +1,105 @@
+/**
+ * AdamW for the built-in model: decoupled weight decay (on 2-D weights only:
+ * norm gains and biases are not decayed), bias correction, and global-norm
+ * gradient clipping before the moments are updated. The update is that of
+ * torch.optim.AdamW; native/model/ops/adamw has the formula.
+ */
+import { finiteNumber, optionsObject } from '../internal/validate';
+import { Tensor } from '../tensor';
+import { modelBinding } from './native';
+import type { PolicyModel } from './policy-model';
+
+export interface AdamWOptions {
+  /** Default 1e-3. Can be changed between steps (schedules): optimizer.lr = ... */
+  lr?: number;
+  /** Default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** Default 1e-8. */
+  eps?: number;
+  /** Default 0.01. */
+  weightDecay?: number;
+  /** Clip the global gradient norm to this; 0 or Infinity: no clipping. Default 1. */
+  maxGradNorm?: number;
+}
+
+export interface StepResult {
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** True when the norm was not finite: nothing was updated (the moments neither). */
+  skipped: boolean;
+}
+
+export class AdamW {
+  lr: number;
+  readonly betas: [number, number];
+  readonly eps: number;
+  readonly weightDecay: number;
+  readonly maxGradNorm: number;
+  /** Steps taken (skipped steps do not count). */
+  stepCount = 0;
+  private readonly model: PolicyModel;
+  private readonly m: Tensor[];
+  private readonly v: Tensor[];
+  private readonly decay: Float64Array;
+
+  constructor(model: PolicyModel, options: AdamWOptions = {}) {
+    const o = optionsObject(options);
+    this.model = model;
+    this.lr = finiteNumber(o.lr ?? 1e-3, 'options.lr');
+    if (this.lr < 0) throw new RangeError(`options.lr must be >= 0, got ${this.lr}`);
+    const betas = o.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2 || betas.some((b) => typeof b !== 'number' || !(b >= 0 && b < 1))) {
+      throw new RangeError('options.betas must be two numbers in [0, 1)');
+    }
+    this.betas = [betas[0], betas[1]];
+    this.eps = finiteNumber(o.eps ?? 1e-8, 'options.eps');
+    if (!(this.eps > 0)) throw new RangeError(`options.eps must be > 0, got ${this.eps}`);
+    this.weightDecay = finiteNumber(o.weightDecay ?? 0.01, 'options.weightDecay');
+    if (this.weightDecay < 0) throw new RangeError(`options.weightDecay must be >= 0, got ${this.weightDecay}`);
+    const mg = o.maxGradNorm ?? 1;
+    if (typeof mg !== 'number' || !(mg >= 0)) throw new RangeError(`options.maxGradNorm must be >= 0 (0 or Infinity: off), got ${String(mg)}`);
+    this.maxGradNorm = mg;
+    const params = model.parameters();
+    this.m = params.map((p) => Tensor.zeros(p.value.shape));
+    this.v = params.map((p) => Tensor.zeros(p.value.shape));
+    this.decay = Float64Array.from(params, (p) => (p.decay ? this.weightDecay : 0));
+  }
+
+  private args(): Parameters<ReturnType<typeof modelBinding>['adamwStep']> {
+    this.model.idle('AdamW.step');
+    const params = this.model.parameters();
+    return [
+      params.map((p) => p.value.live(p.name)),
+      params.map((p) => (p.grad as Tensor).live(p.name + '.grad')),
+      this.m.map((t) => t.live('AdamW state')),
+      this.v.map((t) => t.live('AdamW state')),
+      this.decay,
+      {
+        lr: this.lr,
+        beta1: this.betas[0],
+        beta2: this.betas[1],
+        eps: this.eps,
+        maxNorm: Number.isFinite(this.maxGradNorm) ? this.maxGradNorm : 0,
+        step: this.stepCount + 1,
+      },
+      false,
+    ];
+  }
+
+  private finish(norm: number): StepResult {
+    const skipped = !Number.isFinite(norm);
+    if (!skipped) this.stepCount++;
+    return { gradNorm: norm, skipped };
+  }
+
+  /** One update from the accumulated gradients (call model.zeroGrad() after). */
+  step(): StepResult {
+    if (!Number.isFinite(this.lr) || this.lr < 0) throw new RangeError(`lr must be a finite number >= 0, got ${this.lr}`);
+    return this.finish(modelBinding().adamwStep(...this.args()) as number);
+  }
+
+  /** Frees the moment buffers. */
+  dispose(): void {
+    for (const t of [...this.m, ...this.v]) t.dispose();
+  }
+}

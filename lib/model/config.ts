@@ -1,0 +1,93 @@
+/**
+ * Configuration of the built-in policy model. Required keys: dModel, nLayers,
+ * nHeads, dFF, imageSize, patchSize, maxSeqLen; the rest has defaults. Every
+ * error names the key and the rule it breaks.
+ */
+import { VOCAB_SIZE } from './tokenizer';
+
+export interface ModelConfigInput {
+  /** Width of the residual stream. */
+  dModel: number;
+  nLayers: number;
+  /** Attention heads; must divide dModel, and dModel / nHeads must be even (RoPE). */
+  nHeads: number;
+  /** Key/value heads (grouped-query attention); must divide nHeads. Default nHeads. */
+  nKvHeads?: number;
+  /** Hidden width of the SwiGLU MLP. */
+  dFF: number;
+  /** Side of the square RGB input image in pixels. */
+  imageSize: number;
+  /** Side of a patch; must divide imageSize. The image gives (imageSize / patchSize)^2 tokens. */
+  patchSize: number;
+  /** Context length: image tokens + bos + prompt + response. */
+  maxSeqLen: number;
+  /** RoPE base, default 10000. */
+  ropeTheta?: number;
+  /** RMSNorm epsilon, default 1e-5. */
+  normEps?: number;
+  /** Fixed at 260 (256 bytes + bos, eos, pad, image); accepted for completeness. */
+  vocabSize?: number;
+}
+
+export type ModelConfig = Required<ModelConfigInput>;
+
+const KEYS = [
+  'dModel', 'nLayers', 'nHeads', 'nKvHeads', 'dFF', 'imageSize', 'patchSize', 'maxSeqLen', 'ropeTheta', 'normEps',
+  'vocabSize',
+] as const;
+
+function int(value: unknown, key: string, min: number): number {
+  if (typeof value !== 'number') throw new TypeError(`config.${key} must be a number, got ${value === undefined ? 'nothing' : typeof value}`);
+  if (!Number.isInteger(value) || value < min) throw new RangeError(`config.${key} must be an integer >= ${min}, got ${value}`);
+  return value;
+}
+
+function num(value: unknown, key: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`config.${key} must be a finite number`);
+  return value;
+}
+
+/** Validates a configuration and fills in the defaults. */
+export function resolveConfig(input: ModelConfigInput): ModelConfig {
+  if (input === null || typeof input !== 'object') throw new TypeError('config must be an object');
+  for (const k of Object.keys(input)) {
+    if (!(KEYS as readonly string[]).includes(k)) throw new TypeError(`config.${k} is not a model config key (known: ${KEYS.join(', ')})`);
+  }
+  const c = input as unknown as Record<string, unknown>;
+  const dModel = int(c.dModel, 'dModel', 1);
+  const nLayers = int(c.nLayers, 'nLayers', 1);
+  const nHeads = int(c.nHeads, 'nHeads', 1);
+  const nKvHeads = c.nKvHeads === undefined ? nHeads : int(c.nKvHeads, 'nKvHeads', 1);
+  const dFF = int(c.dFF, 'dFF', 1);
+  const imageSize = int(c.imageSize, 'imageSize', 1);
+  const patchSize = int(c.patchSize, 'patchSize', 1);
+  const maxSeqLen = int(c.maxSeqLen, 'maxSeqLen', 2);
+  const ropeTheta = num(c.ropeTheta, 'ropeTheta', 10000);
+  const normEps = num(c.normEps, 'normEps', 1e-5);
+  const vocabSize = c.vocabSize === undefined ? VOCAB_SIZE : int(c.vocabSize, 'vocabSize', 1);
+  if (dModel % nHeads !== 0) throw new RangeError(`config.nHeads (${nHeads}) must divide config.dModel (${dModel})`);
+  if ((dModel / nHeads) % 2 !== 0) throw new RangeError(`config.dModel / config.nHeads (the head size, ${dModel / nHeads}) must be even for rotary embeddings`);
+  if (nHeads % nKvHeads !== 0) throw new RangeError(`config.nKvHeads (${nKvHeads}) must divide config.nHeads (${nHeads})`);
+  if (imageSize % patchSize !== 0) throw new RangeError(`config.patchSize (${patchSize}) must divide config.imageSize (${imageSize})`);
+  const imageTokens = (imageSize / patchSize) ** 2;
+  if (maxSeqLen <= imageTokens + 1) {
+    throw new RangeError(`config.maxSeqLen (${maxSeqLen}) must exceed the ${imageTokens} image tokens + bos`);
+  }
+  if (!(ropeTheta > 1)) throw new RangeError(`config.ropeTheta must be > 1, got ${ropeTheta}`);
+  if (!(normEps > 0)) throw new RangeError(`config.normEps must be > 0, got ${normEps}`);
+  if (vocabSize !== VOCAB_SIZE) throw new RangeError(`config.vocabSize must be ${VOCAB_SIZE} (256 bytes + 4 specials), got ${vocabSize}`);
+  return { dModel, nLayers, nHeads, nKvHeads, dFF, imageSize, patchSize, maxSeqLen, ropeTheta, normEps, vocabSize };
+}
+
+/** Image tokens per image: (imageSize / patchSize)^2. */
+export function imageTokens(c: ModelConfig): number {
+  return (c.imageSize / c.patchSize) ** 2;
+}
+
+/** Ready-made sizes. demo: trains in minutes on 2 CPU cores; large: the benchmark's d = 512, 8 layers. */
+export const MODEL_PRESETS: Readonly<Record<'tiny' | 'demo' | 'large', ModelConfigInput>> = Object.freeze({
+  tiny: { dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 64, imageSize: 16, patchSize: 8, maxSeqLen: 128 },
+  demo: { dModel: 128, nLayers: 4, nHeads: 4, dFF: 352, imageSize: 32, patchSize: 8, maxSeqLen: 512 },
+  large: { dModel: 512, nLayers: 8, nHeads: 8, dFF: 1408, imageSize: 64, patchSize: 8, maxSeqLen: 1024 },
+});

@@ -1,0 +1,18 @@
+/** The built-in policy model: config, tokenizer, model, optimizer. */
+export { PolicyModel, meanNllGradient } from './policy-model';
+export type {
+  ModelInput,
+  ModelExample,
+  LogprobsOptions,
+  LogprobsResult,
+  GenerateOptions,
+  GeneratedSample,
+  ModelParameter,
+  CreateOptions,
+} from './policy-model';
+export { AdamW } from './adamw';
+export type { AdamWOptions, StepResult } from './adamw';
+export { resolveConfig, imageTokens, MODEL_PRESETS } from './config';
+export type { ModelConfig, ModelConfigInput } from './config';
+export { ByteTokenizer, BOS, EOS, PAD, IMAGE, VOCAB_SIZE } from './tokenizer';
+export type { ImageInput } from './image';

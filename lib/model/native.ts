@@ -1,0 +1,62 @@
+/** The model's native binding surface (native/model/model_binding.cpp, native/model/ops/adamw/adamw_binding.cpp). */
+import { binding } from '../kernels/binding';
+import type { NativeTensor } from '../native/types';
+
+export interface NativeBatch {
+  hasImage: Uint8Array;
+  textLen: Int32Array;
+  respLen: Int32Array;
+  tokens: Int32Array;
+  images: Float32Array;
+}
+
+export type ModelHandle = { readonly __modelHandle: unique symbol };
+
+export interface NativeParameter {
+  name: string;
+  shape: number[];
+  value: NativeTensor;
+  grad: NativeTensor;
+  decay: boolean;
+}
+
+export interface NativeSample {
+  tokens: Int32Array;
+  logprobs: Float32Array;
+  finish: 'eos' | 'stop' | 'length';
+}
+
+export interface ModelBinding {
+  modelCreate(config: Record<string, number>, seed: number): ModelHandle;
+  modelDispose(h: ModelHandle): void;
+  modelParameters(h: ModelHandle): NativeParameter[];
+  modelSetParameter(h: ModelHandle, index: number, data: Float32Array): void;
+  modelZeroGrad(h: ModelHandle): void;
+  modelLogprobs(
+    h: ModelHandle,
+    batch: NativeBatch,
+    temperature: number,
+    entropy: boolean,
+    save: boolean,
+    async: true,
+  ): Promise<{ logprobs: NativeTensor; mask: NativeTensor; entropy?: NativeTensor; T: number }>;
+  modelBackward(h: ModelHandle, grad: NativeTensor, async: true): Promise<void>;
+  modelLogits(h: ModelHandle, batch: NativeBatch, async: true): Promise<{ logits: NativeTensor; L: number }>;
+  modelGenerate(
+    h: ModelHandle,
+    batch: NativeBatch,
+    options: { n: number; maxNewTokens: number; temperature: number; topP: number; seed: number; stops: Int32Array[]; useCache: boolean },
+    async: true,
+  ): Promise<NativeSample[]>;
+  adamwStep(
+    params: NativeTensor[],
+    grads: NativeTensor[],
+    m: NativeTensor[],
+    v: NativeTensor[],
+    weightDecay: Float64Array,
+    hyper: { lr: number; beta1: number; beta2: number; eps: number; maxNorm: number; step: number },
+    async: boolean,
+  ): number | Promise<number>;
+}
+
+export const modelBinding = (): ModelBinding => binding<ModelBinding>();

@@ -1,0 +1,458 @@
+/**
+ * PolicyModel: the built-in vision-language policy (a small Llama-layout
+ * decoder with a patch-embedding image prefix), trained and sampled through the
+ * native engine in native/model. CPU only for now: device 'cuda' is refused
+ * with an error saying the model's CUDA path is not implemented yet.
+ *
+ * Sequence layout: [image tokens][bos][prompt bytes][response bytes][eos]; an
+ * item without an image has no image tokens. A string response gets the eos
+ * appended (the model learns to stop); a token array is used as given (what
+ * generate() returns, eos included when sampled), so that
+ * model.logprobs({ image, prompt, response: sample.tokens }) reproduces the
+ * sample's log-probs.
+ *
+ * Long work (logprobs, backward, generate, save, load) is async and runs off
+ * the event loop; calls on one model are queued and run one at a time.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { DeviceChoice } from '../backends';
+import { optionalBoolean, optionsObject } from '../internal/validate';
+import { Tensor } from '../tensor';
+import { ModelConfig, ModelConfigInput, imageTokens, resolveConfig } from './config';
+import { ImageInput, loadImage } from './image';
+import { ModelHandle, NativeBatch, modelBinding } from './native';
+import { loadSafetensors, saveSafetensors, writeFileAtomic } from './safetensors';
+import { BOS, ByteTokenizer, EOS, VOCAB_SIZE } from './tokenizer';
+
+export interface ModelInput {
+  /** PNG/JPEG path or Buffer, or raw RGB pixels (see image.ts); null/undefined: no image. */
+  image?: ImageInput | null;
+  prompt: string;
+}
+
+export interface ModelExample extends ModelInput {
+  /** A string (its bytes, then eos) or token ids used as given (e.g. a sample's tokens). */
+  response: string | Int32Array | readonly number[];
+}
+
+export interface LogprobsOptions {
+  /** Logits are divided by it before the softmax. Default 1. Use the sampling temperature to get the "old" log-probs. */
+  temperature?: number;
+  /** Also return the entropy of each predicted distribution. Default false. */
+  entropy?: boolean;
+  /** Keep activations for backward(). Default true; false saves memory for log-probs that are never differentiated. */
+  grad?: boolean;
+}
+
+export interface LogprobsResult {
+  /** [B, T]: log-prob of response token t of item b (0 where mask is 0). T = longest response (eos included). */
+  logprobs: Tensor;
+  /** [B, T] u8: 1 where item b has a response token t. */
+  mask: Tensor;
+  /** [B, T]: entropy of the distribution that predicted token t (when asked for). */
+  entropy?: Tensor;
+}
+
+export interface GenerateOptions {
+  /** Default 64. The context (maxSeqLen) also ends a sample. */
+  maxNewTokens?: number;
+  /** Default 1; 0 samples greedily (log-probs then at temperature 1). */
+  temperature?: number;
+  /** Nucleus sampling mass in (0, 1], default 1 (off). Returned log-probs are of the full tempered softmax. */
+  topP?: number;
+  /** Samples per input, default 1. */
+  n?: number;
+  /** Integer seed; same seed, same inputs, same model: same samples. Default: random. */
+  seed?: number;
+  /** Strings that end a sample (the stop string is in tokens, not in text). */
+  stop?: string | string[];
+  /** @internal false recomputes the whole sequence at each step (testing the KV cache). */
+  useCache?: boolean;
+}
+
+export interface GeneratedSample {
+  /** The response text (eos and a matched stop string removed). */
+  text: string;
+  /** The sampled tokens, eos / stop bytes included: pass them as `response` to logprobs(). */
+  tokens: Int32Array;
+  /** Log-prob of each sampled token at the sampling temperature. */
+  logprobs: Float32Array;
+  finishReason: 'eos' | 'stop' | 'length';
+}
+
+export interface ModelParameter {
+  name: string;
+  value: Tensor;
+  grad: Tensor | null;
+  /** AdamW applies weight decay to it (2-D weights; not norm gains or biases). */
+  decay: boolean;
+}
+
+export interface CreateOptions {
+  /** 'cpu' (default) or 'auto'; 'cuda' is not implemented for the model yet. */
+  device?: DeviceChoice;
+  /** Parameter initialisation seed, default 0. */
+  seed?: number;
+}
+
+function modelDevice(choice: DeviceChoice | undefined): 'cpu' {
+  const c = choice ?? 'cpu';
+  if (c === 'cpu' || c === 'auto') return 'cpu';
+  if (c === 'cuda') {
+    throw new Error(
+      "PolicyModel: device 'cuda' is not implemented yet for the built-in model (its CUDA ops are planned; " +
+        "the kernels' CUDA path exists). Use device 'cpu'.",
+    );
+  }
+  throw new TypeError(`options.device must be 'auto', 'cpu' or 'cuda', got ${JSON.stringify(c)}`);
+}
+
+/** instanceof fails across realms (Jest's sandbox, vm contexts): compare the tag instead. */
+function isTypedArray(v: unknown, kind: string): boolean {
+  return Object.prototype.toString.call(v) === `[object ${kind}]`;
+}
+
+function seedValue(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > Number.MAX_SAFE_INTEGER) {
+    throw new TypeError(`${name} must be a non-negative safe integer, got ${String(v)}`);
+  }
+  return v;
+}
+
+export class PolicyModel {
+  readonly config: ModelConfig;
+  readonly device: 'cpu' = 'cpu';
+  readonly tokenizer = new ByteTokenizer();
+  private handle: ModelHandle | null;
+  private params: ModelParameter[];
+  private queue: Promise<unknown> = Promise.resolve();
+  private pending = 0;
+  private lastShape: [number, number] | null = null;
+
+  private constructor(config: ModelConfig, seed: number) {
+    this.config = config;
+    this.handle = modelBinding().modelCreate({ ...config }, seed);
+    this.params = modelBinding()
+      .modelParameters(this.handle)
+      .map((p) => ({
+        name: p.name,
+        value: new Tensor(p.value, p.shape, 'f32', 'cpu'),
+        grad: new Tensor(p.grad, p.shape, 'f32', 'cpu'),
+        decay: p.decay,
+      }));
+  }
+
+  /** A new model with freshly initialised parameters (N(0, 0.02); residual outputs scaled by 1/sqrt(2 nLayers)). */
+  static create(config: ModelConfigInput, options: CreateOptions = {}): PolicyModel {
+    const opts = optionsObject(options);
+    modelDevice(opts.device);
+    const seed = opts.seed === undefined ? 0 : seedValue(opts.seed, 'options.seed');
+    return new PolicyModel(resolveConfig(config), seed);
+  }
+
+  /** Loads a folder written by save(): config.json + model.safetensors. */
+  static async load(dir: string, options: { device?: DeviceChoice } = {}): Promise<PolicyModel> {
+    modelDevice(optionsObject(options).device);
+    if (typeof dir !== 'string') throw new TypeError('dir must be a string');
+    let raw: ModelConfigInput;
+    try {
+      raw = JSON.parse(await fs.promises.readFile(path.join(dir, 'config.json'), 'utf8'));
+    } catch (e) {
+      throw new Error(`PolicyModel.load: cannot read ${path.join(dir, 'config.json')}: ${(e as Error).message}`);
+    }
+    const { architecture: _a, ...cfg } = raw as ModelConfigInput & { architecture?: string };
+    const model = new PolicyModel(resolveConfig(cfg), 0);
+    try {
+      const tensors = await loadSafetensors(path.join(dir, 'model.safetensors'));
+      const b = modelBinding();
+      model.params.forEach((p, i) => {
+        const t = tensors.get(p.name);
+        if (!t) throw new RangeError(`PolicyModel.load: ${dir}/model.safetensors lacks ${p.name}`);
+        if (t.shape.length !== p.value.shape.length || t.shape.some((d, j) => d !== p.value.shape[j])) {
+          throw new RangeError(`PolicyModel.load: ${p.name} has shape [${t.shape}], the config needs [${p.value.shape}]`);
+        }
+        b.modelSetParameter(model.live(), i, t.data);
+        tensors.delete(p.name);
+      });
+      if (tensors.size) throw new RangeError(`PolicyModel.load: unexpected tensors ${[...tensors.keys()].slice(0, 5).join(', ')}`);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  /** Writes config.json, tokenizer.json and model.safetensors (f32) into dir, each atomically. */
+  async save(dir: string): Promise<void> {
+    if (typeof dir !== 'string') throw new TypeError('dir must be a string');
+    this.live();
+    await fs.promises.mkdir(dir, { recursive: true });
+    const tensors = this.params.map((p) => ({ name: p.name, shape: p.value.shape, data: p.value.toArray() as Float32Array }));
+    await saveSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt', producer: 'stable-reinforce' });
+    const json = async (name: string, v: unknown) =>
+      writeFileAtomic(path.join(dir, name), async (fh) => {
+        await fh.write(JSON.stringify(v, null, 2) + '\n');
+      });
+    await json('tokenizer.json', this.tokenizer.toJSON());
+    await json('config.json', { architecture: 'stable-reinforce-vlm', ...this.config });
+  }
+
+  get numParameters(): number {
+    return this.params.reduce((a, p) => a + p.value.size, 0);
+  }
+
+  /** The parameters in a fixed order; value and grad share the model's memory (no copy). */
+  parameters(): ModelParameter[] {
+    this.live();
+    return this.params.map((p) => ({ ...p }));
+  }
+
+  /**
+   * Overwrites one parameter with `data` (row-major, its full size): the hook for
+   * loaders of other checkpoints and for tests.
+   */
+  setParameter(name: string, data: Float32Array): void {
+    this.idle('setParameter');
+    const i = this.params.findIndex((p) => p.name === name);
+    if (i < 0) throw new RangeError(`setParameter: no parameter named ${JSON.stringify(name)}`);
+    if (!isTypedArray(data, 'Float32Array')) throw new TypeError(`setParameter(${name}): data must be a Float32Array`);
+    modelBinding().modelSetParameter(this.live(), i, data);
+  }
+
+  /** Sets every gradient to zero. */
+  zeroGrad(): void {
+    this.idle('zeroGrad');
+    modelBinding().modelZeroGrad(this.live());
+  }
+
+  /** Per-token log-probs of the responses (see LogprobsResult). Saves activations for backward() unless grad: false. */
+  logprobs(batch: readonly ModelExample[], options: LogprobsOptions = {}): Promise<LogprobsResult> {
+    return this.run(async () => {
+      const opts = optionsObject(options);
+      const temperature = opts.temperature ?? 1;
+      if (typeof temperature !== 'number' || !(temperature > 0) || !Number.isFinite(temperature)) {
+        throw new RangeError(`options.temperature must be a finite number > 0, got ${String(temperature)}`);
+      }
+      const entropy = optionalBoolean(opts.entropy, 'options.entropy', false);
+      const grad = optionalBoolean(opts.grad, 'options.grad', true);
+      const nb = await this.encode(batch, 'batch', true);
+      const r = await modelBinding().modelLogprobs(this.live(), nb, temperature, entropy, grad, true);
+      const B = batch.length;
+      this.lastShape = grad ? [B, r.T] : this.lastShape;
+      return {
+        logprobs: new Tensor(r.logprobs, [B, r.T], 'f32', 'cpu'),
+        mask: new Tensor(r.mask, [B, r.T], 'u8', 'cpu'),
+        ...(r.entropy ? { entropy: new Tensor(r.entropy, [B, r.T], 'f32', 'cpu') } : {}),
+      };
+    });
+  }
+
+  /** Accumulates into the parameters' grads the gradient of sum(gradLogprobs * logprobs) for the last logprobs(batch). */
+  backward(gradLogprobs: Tensor | Float32Array): Promise<void> {
+    return this.run(async () => {
+      if (!this.lastShape) throw new Error('backward() needs a forward pass first: call logprobs(batch) (grad not disabled)');
+      const [B, T] = this.lastShape;
+      let g: Tensor;
+      let owned = false;
+      if (gradLogprobs instanceof Tensor) {
+        g = gradLogprobs;
+        if (g.dtype !== 'f32') throw new TypeError(`gradLogprobs must have dtype f32, got ${g.dtype}`);
+        if (g.device !== 'cpu') throw new TypeError(`gradLogprobs is on ${g.device}; the model is on cpu`);
+        if (g.shape.length !== 2 || g.shape[0] !== B || g.shape[1] !== T) {
+          throw new RangeError(`gradLogprobs must have shape [${B}, ${T}] like the last logprobs result, got [${g.shape.join(', ')}]`);
+        }
+      } else if (isTypedArray(gradLogprobs, 'Float32Array')) {
+        if (gradLogprobs.length !== B * T) {
+          throw new RangeError(`gradLogprobs has ${gradLogprobs.length} values; the last logprobs result is [${B}, ${T}] = ${B * T}`);
+        }
+        g = Tensor.from(gradLogprobs as Float32Array, [B, T]);
+        owned = true;
+      } else {
+        throw new TypeError('gradLogprobs must be a Tensor or a Float32Array');
+      }
+      try {
+        await modelBinding().modelBackward(this.live(), g.live('gradLogprobs'), true);
+      } finally {
+        if (owned) g.dispose();
+      }
+    });
+  }
+
+  /** Logits of every position, [B, Lmax, 260] (zeros past an item's end). Mostly for tests and inspection. */
+  logits(batch: readonly ModelExample[] | readonly ModelInput[]): Promise<Tensor> {
+    return this.run(async () => {
+      const nb = await this.encode(batch as ModelExample[], 'batch', true, true);
+      const r = await modelBinding().modelLogits(this.live(), nb, true);
+      return new Tensor(r.logits, [batch.length, r.L, VOCAB_SIZE], 'f32', 'cpu');
+    });
+  }
+
+  /** Samples n responses per input with the KV cache; result[i][j] is sample j of input i. */
+  generate(inputs: readonly ModelInput[], options: GenerateOptions = {}): Promise<GeneratedSample[][]> {
+    return this.run(async () => {
+      const opts = optionsObject(options);
+      const maxNewTokens = opts.maxNewTokens ?? 64;
+      if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`options.maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
+      const temperature = opts.temperature ?? 1;
+      if (typeof temperature !== 'number' || !(temperature >= 0) || !Number.isFinite(temperature)) {
+        throw new RangeError(`options.temperature must be a finite number >= 0, got ${String(temperature)}`);
+      }
+      const topP = opts.topP ?? 1;
+      if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw new RangeError(`options.topP must be in (0, 1], got ${String(topP)}`);
+      const n = opts.n ?? 1;
+      if (!Number.isInteger(n) || n < 1) throw new RangeError(`options.n must be an integer >= 1, got ${n}`);
+      const seed = opts.seed === undefined ? Math.floor(Math.random() * 2 ** 52) : seedValue(opts.seed, 'options.seed');
+      const stopList = opts.stop === undefined ? [] : typeof opts.stop === 'string' ? [opts.stop] : opts.stop;
+      if (!Array.isArray(stopList) || stopList.some((s) => typeof s !== 'string' || s.length === 0)) {
+        throw new TypeError('options.stop must be a non-empty string or an array of them');
+      }
+      const useCache = optionalBoolean(opts.useCache, 'options.useCache', true);
+      if (!Array.isArray(inputs)) throw new TypeError('inputs must be an array of { image, prompt }');
+      const examples = inputs.map((x) => ({ ...x, response: [] as number[] }));
+      const nb = await this.encode(examples, 'inputs', false);
+      const stops = stopList.map((s) => this.tokenizer.encode(s));
+      const raw = await modelBinding().modelGenerate(
+        this.live(),
+        nb,
+        { n, maxNewTokens, temperature, topP, seed, stops, useCache },
+        true,
+      );
+      const out: GeneratedSample[][] = [];
+      for (let i = 0; i < inputs.length; i++) {
+        const row: GeneratedSample[] = [];
+        for (let j = 0; j < n; j++) {
+          const s = raw[i * n + j];
+          let textTokens: ArrayLike<number> = s.tokens;
+          if (s.finish === 'stop') {
+            const hit = stops.find((st) => st.length <= s.tokens.length && st.every((t, k) => s.tokens[s.tokens.length - st.length + k] === t));
+            textTokens = s.tokens.subarray(0, s.tokens.length - (hit ? hit.length : 0));
+          }
+          row.push({ text: this.tokenizer.decode(textTokens), tokens: s.tokens, logprobs: s.logprobs, finishReason: s.finish });
+        }
+        out.push(row);
+      }
+      return out;
+    });
+  }
+
+  /** Frees the model (parameters, gradients, activations). Tensors from parameters() are disposed too. */
+  dispose(): void {
+    if (!this.handle) return;
+    if (this.pending) throw new Error('PolicyModel.dispose: a call is still running; await it first');
+    for (const p of this.params) {
+      p.value.dispose();
+      p.grad?.dispose();
+    }
+    modelBinding().modelDispose(this.handle);
+    this.handle = null;
+  }
+
+  get disposed(): boolean {
+    return this.handle === null;
+  }
+
+  /** @internal throws unless no call is running (AdamW uses it). */
+  idle(what: string): void {
+    this.live();
+    if (this.pending) throw new Error(`${what}: the model has a call running; await logprobs/backward/generate first`);
+  }
+
+  private live(): ModelHandle {
+    if (!this.handle) throw new TypeError('the PolicyModel was disposed');
+    return this.handle;
+  }
+
+  private run<T>(fn: () => Promise<T>): Promise<T> {
+    this.pending++;
+    const p = this.queue.then(fn);
+    this.queue = p.then(
+      () => (this.pending--, undefined),
+      () => (this.pending--, undefined),
+    );
+    return p;
+  }
+
+  /** Validates and packs a batch into the native layout. */
+  private async encode(
+    batch: readonly ModelExample[],
+    what: string,
+    withResponse: boolean,
+    responseOptional = false,
+  ): Promise<NativeBatch> {
+    this.live();
+    if (!Array.isArray(batch)) throw new TypeError(`${what} must be an array`);
+    if (batch.length === 0) throw new RangeError(`${what} is empty`);
+    const c = this.config;
+    const nImg = imageTokens(c);
+    const hasImage = new Uint8Array(batch.length);
+    const textLen = new Int32Array(batch.length);
+    const respLen = new Int32Array(batch.length);
+    const parts: Int32Array[] = [];
+    const images: Float32Array[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const item = batch[i];
+      const w = `${what}[${i}]`;
+      if (item === null || typeof item !== 'object') throw new TypeError(`${w} must be an object`);
+      if (typeof item.prompt !== 'string') throw new TypeError(`${w}.prompt must be a string`);
+      const prompt = this.tokenizer.encode(item.prompt);
+      let resp: Int32Array;
+      if (!withResponse || (responseOptional && item.response === undefined)) resp = new Int32Array(0);
+      else if (typeof item.response === 'string') {
+        const bytes = this.tokenizer.encode(item.response);
+        resp = new Int32Array(bytes.length + 1);
+        resp.set(bytes);
+        resp[bytes.length] = EOS;
+      } else if (isTypedArray(item.response, 'Int32Array') || Array.isArray(item.response)) {
+        resp = Int32Array.from(item.response as ArrayLike<number>);
+        for (let j = 0; j < resp.length; j++) {
+          const t = (item.response as ArrayLike<number>)[j];
+          if (!Number.isInteger(t) || t < 0 || t >= VOCAB_SIZE) throw new RangeError(`${w}.response[${j}] = ${t} is not a token id in [0, ${VOCAB_SIZE})`);
+        }
+      } else {
+        throw new TypeError(`${w}.response must be a string or an array of token ids`);
+      }
+      const img = item.image !== undefined && item.image !== null;
+      const len = (img ? nImg : 0) + 1 + prompt.length + resp.length;
+      const limit = withResponse ? c.maxSeqLen : c.maxSeqLen - 1; // generation needs room for one token
+      if (len > limit) {
+        throw new RangeError(
+          `${w}: ${img ? `${nImg} image tokens + ` : ''}bos + ${prompt.length} prompt bytes${withResponse ? ` + ${resp.length} response tokens` : ''} = ${len} tokens, ` +
+            `longer than the context (maxSeqLen ${c.maxSeqLen}${withResponse ? '' : ', with room for one new token'})`,
+        );
+      }
+      if (img) {
+        images.push(await loadImage(item.image as ImageInput, c.imageSize, `${w}.image`));
+        hasImage[i] = 1;
+      }
+      const text = new Int32Array(1 + prompt.length + resp.length);
+      text[0] = BOS;
+      text.set(prompt, 1);
+      text.set(resp, 1 + prompt.length);
+      parts.push(text);
+      textLen[i] = text.length;
+      respLen[i] = resp.length;
+    }
+    const tokens = new Int32Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) tokens.set(p, (o += p.length) - p.length);
+    const px = new Float32Array(images.length * c.imageSize * c.imageSize * 3);
+    images.forEach((im, k) => px.set(im, k * im.length));
+    return { hasImage, textLen, respLen, tokens, images: px };
+  }
+}
+
+/**
+ * The supervised loss: mean negative log-likelihood over the response tokens,
+ * and its gradient with respect to the log-probs (-mask / count), ready for backward().
+ */
+export function meanNllGradient(result: LogprobsResult): { loss: number; grad: Float32Array; tokens: number } {
+  const lp = result.logprobs.toArray() as Float32Array;
+  const mask = result.mask.toArray();
+  let count = 0;
+  let sum = 0;
+  for (let i = 0; i < lp.length; i++) if (mask[i]) (count++, (sum -= lp[i]));
+  const grad = new Float32Array(lp.length);
+  if (count) for (let i = 0; i < lp.length; i++) grad[i] = mask[i] ? -1 / count : 0;
+  return { loss: count ? sum / count : 0, grad, tokens: count };
+}

@@ -1,0 +1,76 @@
+/** Shared pieces of the model tests: the PyTorch reference process and small random configs. */
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import type { ModelConfigInput, PolicyModel } from '../../lib';
+import { Rng } from '../helpers/random';
+
+export const PYTHON = '/usr/bin/python3';
+const probe = fs.existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }) : null;
+export const TORCH_OK = !!probe && probe.status === 0;
+export const TORCH_SKIP_REASON = !probe
+  ? `${PYTHON} not found`
+  : `PyTorch is not importable by ${PYTHON} (${(probe.stderr || '').trim().split('\n').pop()}); apt-get install python3-torch`;
+
+export function runTorch<T>(mode: 'check' | 'bench', request: unknown): T {
+  const r = spawnSync(PYTHON, [path.join(__dirname, 'torch_reference.py'), mode], {
+    input: JSON.stringify(request),
+    encoding: 'utf8',
+    maxBuffer: 1 << 30,
+  });
+  if (r.status !== 0) throw new Error(`torch_reference.py ${mode} failed: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+export function tempDir(tag: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `sr-model-${tag}-`));
+}
+
+/** A small random config (GQA half of the time). */
+export function randomConfig(rng: Rng): ModelConfigInput {
+  const nKv = rng.int(1, 3);
+  const nHeads = nKv * rng.int(1, 3);
+  const hd = 2 * rng.int(2, 5);
+  const patchSize = rng.int(2, 4);
+  const grid = rng.int(1, 4);
+  return {
+    dModel: nHeads * hd,
+    nLayers: rng.int(1, 3),
+    nHeads,
+    nKvHeads: nKv,
+    dFF: rng.int(8, 40),
+    imageSize: patchSize * grid,
+    patchSize,
+    maxSeqLen: 96,
+    ropeTheta: rng.uniform(100, 20000),
+    normEps: 1e-5,
+  };
+}
+
+/** Replaces every parameter with random values of a scale that makes every path matter. */
+export function randomizeParameters(model: PolicyModel, rng: Rng, scale = 0.3): void {
+  for (const p of model.parameters()) {
+    const n = p.value.size;
+    const data = p.name.includes('norm') ? rng.float32(n, 0.5, 1.5) : rng.normals(n, scale);
+    model.setParameter(p.name, data);
+  }
+}
+
+/** max |a - e| / max |e|: the normwise relative error of a whole tensor. */
+export function relErr(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < actual.length; i++) {
+    num = Math.max(num, Math.abs(actual[i] - expected[i]));
+    den = Math.max(den, Math.abs(expected[i]));
+  }
+  return den === 0 ? num : num / den;
+}
+
+export function randomText(rng: Rng, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += String.fromCharCode(rng.int(32, 127));
+  return s;
+}

@@ -1,0 +1,388 @@
+/**
+ * The built-in model's behaviour: finite differences, KV-cache generation,
+ * reproducibility, save/load, AdamW, learning a small task, images, bad input.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import sharp from 'sharp';
+import { AdamW, PolicyModel, meanNllGradient } from '../../lib';
+import type { ModelConfigInput } from '../../lib';
+import { Rng, seedNote } from '../helpers/random';
+import { randomText, randomizeParameters, tempDir } from './helpers';
+
+const TINY: ModelConfigInput = { dModel: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 24, imageSize: 8, patchSize: 4, maxSeqLen: 48 };
+const rng = new Rng();
+
+function rgb(size: number, r: number, g: number, b: number): Uint8Array {
+  const a = new Uint8Array(size * size * 3);
+  for (let i = 0; i < size * size; i++) a.set([r, g, b], i * 3);
+  return a;
+}
+
+describe('gradients by finite differences (float64 evaluation of the f32 model)', () => {
+  test('central differences on entries of every kind of parameter', async () => {
+    const model = PolicyModel.create(TINY, { seed: 3 });
+    randomizeParameters(model, rng, 0.4);
+    const batch = [
+      { image: rng.float32(8 * 8 * 3, 0, 1), prompt: 'hi', response: 'yo!' },
+      { prompt: 'abc', response: 'de' },
+    ];
+    const w0 = await model.logprobs(batch);
+    const [B, T] = w0.logprobs.shape;
+    const weights = rng.float32(B * T, -1, 1);
+    const mask = w0.mask.toArray();
+    const loss = async () => {
+      const r = await model.logprobs(batch, { grad: false });
+      const lp = r.logprobs.toArray();
+      let s = 0;
+      for (let i = 0; i < lp.length; i++) if (mask[i]) s += weights[i] * lp[i];
+      return s;
+    };
+    model.zeroGrad();
+    await model.logprobs(batch);
+    await model.backward(weights);
+    const params = model.parameters();
+    const names = ['patch_embed.weight', 'patch_embed.bias', 'row_embed', 'col_embed', 'embed_tokens', 'input_layernorm', 'q_proj', 'k_proj', 'v_proj', 'o_proj', 'post_attention', 'gate_proj', 'up_proj', 'down_proj', 'model.norm', 'lm_head'];
+    const failures: string[] = [];
+    for (const key of names) {
+      const p = params.find((q) => q.name.includes(key))!;
+      const grad = p.grad!.toArray();
+      const values = p.value.toArray() as Float32Array;
+      // The entry with the largest gradient (a meaningful difference), and a random one.
+      let big = 0;
+      for (let i = 1; i < grad.length; i++) if (Math.abs(grad[i]) > Math.abs(grad[big])) big = i;
+      for (const i of [big, rng.int(0, grad.length)]) {
+        const h = 1e-2 * Math.max(1, Math.abs(values[i]));
+        const orig = values[i];
+        values[i] = orig + h;
+        model.setParameter(p.name, values);
+        const up = await loss();
+        values[i] = orig - h;
+        model.setParameter(p.name, values);
+        const down = await loss();
+        values[i] = orig;
+        model.setParameter(p.name, values);
+        const fd = (up - down) / (2 * h);
+        // f32 forward: differences are good to ~1e-3 of the loss scale; second-order error h^2.
+        if (Math.abs(fd - grad[i]) > 2e-3 + 3e-2 * Math.abs(grad[i])) failures.push(`${p.name}[${i}]: analytic ${grad[i]}, fd ${fd}`);
+      }
+    }
+    expect({ failures, seed: seedNote }).toEqual({ failures: [], seed: seedNote });
+    model.dispose();
+  });
+});
+
+describe('generation', () => {
+  const model = PolicyModel.create({ ...TINY, maxSeqLen: 40 }, { seed: 11 });
+  randomizeParameters(model, new Rng(1234), 0.5);
+  const inputs = [
+    { image: rgb(8, 200, 10, 10), prompt: 'q1' },
+    { prompt: 'a longer prompt' },
+  ];
+  afterAll(() => model.dispose());
+
+  test('KV-cached sampling equals sampling by full recomputation', async () => {
+    for (const temperature of [0, 0.8]) {
+      const opts = { maxNewTokens: 12, n: 3, seed: 77, temperature, topP: 0.9 };
+      const cached = await model.generate(inputs, opts);
+      const full = await model.generate(inputs, { ...opts, useCache: false });
+      for (let i = 0; i < inputs.length; i++)
+        for (let j = 0; j < 3; j++) {
+          expect(Array.from(cached[i][j].tokens)).toEqual(Array.from(full[i][j].tokens));
+          cached[i][j].logprobs.forEach((v, k) => expect(Math.abs(v - full[i][j].logprobs[k])).toBeLessThan(1e-4));
+        }
+    }
+  });
+
+  test('returned log-probs equal model.logprobs of the same response', async () => {
+    const temperature = 0.7;
+    const out = await model.generate(inputs, { maxNewTokens: 10, n: 2, seed: 5, temperature });
+    const batch = out.flatMap((samples, i) => samples.map((s) => ({ ...inputs[i], response: s.tokens })));
+    const r = await model.logprobs(batch, { temperature, grad: false });
+    const lp = r.logprobs.toArray();
+    const T = r.logprobs.shape[1];
+    batch.forEach((b, k) => {
+      const s = out[Math.floor(k / 2)][k % 2];
+      expect(s.tokens.length).toBeGreaterThan(0);
+      s.logprobs.forEach((v, t) => expect(Math.abs(v - lp[k * T + t])).toBeLessThan(1e-4));
+    });
+  });
+
+  test('same seed, same samples; another seed, other samples; n samples differ', async () => {
+    const a = await model.generate(inputs, { maxNewTokens: 8, n: 4, seed: 9 });
+    const b = await model.generate(inputs, { maxNewTokens: 8, n: 4, seed: 9 });
+    const c = await model.generate(inputs, { maxNewTokens: 8, n: 4, seed: 10 });
+    const flat = (x: typeof a) => x.flat().map((s) => Array.from(s.tokens).join(','));
+    expect(flat(a)).toEqual(flat(b));
+    expect(flat(a)).not.toEqual(flat(c));
+    expect(new Set(flat(a).slice(0, 4)).size).toBeGreaterThan(1);
+  });
+
+  test('stop strings, eos, length limits and the context end a sample', async () => {
+    const out = await model.generate([{ prompt: 'x' }], { maxNewTokens: 30, n: 8, seed: 1, temperature: 1.5, stop: ['a', 'e', 'i', 'o'] });
+    for (const s of out[0]) {
+      expect(s.tokens.length).toBe(s.logprobs.length);
+      if (s.finishReason === 'stop') {
+        expect('aeio').toContain(String.fromCharCode(s.tokens[s.tokens.length - 1]));
+        expect(s.text).not.toMatch(/[aeio]$/);
+      } else if (s.finishReason === 'eos') expect(s.tokens[s.tokens.length - 1]).toBe(257);
+      else expect(s.tokens.length).toBe(30);
+    }
+    // maxSeqLen 40: 16 image tokens + bos + 2 prompt bytes leave room for 21 tokens.
+    const long = await model.generate([inputs[0]], { maxNewTokens: 100, seed: 2, temperature: 0 });
+    expect(long[0][0].finishReason === 'eos' || long[0][0].tokens.length === 21).toBe(true);
+    const none = await model.generate([inputs[1]], { maxNewTokens: 0 });
+    expect(none[0][0].tokens.length).toBe(0);
+  });
+});
+
+describe('training', () => {
+  test('same seed, same parameters and same training trajectory', async () => {
+    const run = async () => {
+      const model = PolicyModel.create(TINY, { seed: 42 });
+      const opt = new AdamW(model, { lr: 1e-2 });
+      const batch = [{ image: rgb(8, 1, 2, 3), prompt: 'p', response: 'resp' }, { prompt: 'q', response: 'other' }];
+      for (let s = 0; s < 3; s++) {
+        const r = await model.logprobs(batch);
+        await model.backward(meanNllGradient(r).grad);
+        opt.step();
+        model.zeroGrad();
+      }
+      const out = model.parameters().map((p) => Array.from(p.value.toArray()));
+      model.dispose();
+      opt.dispose();
+      return out;
+    };
+    const a = await run();
+    const b = await run();
+    expect(a).toEqual(b);
+    const other = PolicyModel.create(TINY, { seed: 43 });
+    expect(Array.from(other.parameters()[4].value.toArray())).not.toEqual(a[4]);
+    other.dispose();
+  });
+
+  test('AdamW matches a float64 reference (decay on 2-D weights only, bias correction, clipping)', async () => {
+    const model = PolicyModel.create(TINY, { seed: 1 });
+    const batch = [{ prompt: 'abc', response: 'xyz' }];
+    const r = await model.logprobs(batch);
+    await model.backward(meanNllGradient(r).grad);
+    const params = model.parameters();
+    const p0 = params.map((p) => Float64Array.from(p.value.toArray()));
+    const g = params.map((p) => Float64Array.from(p.grad!.toArray()));
+    let norm = 0;
+    for (const x of g) for (const v of x) norm += v * v;
+    norm = Math.sqrt(norm);
+    const maxGradNorm = norm / 3; // forces clipping
+    const o = { lr: 0.01, betas: [0.8, 0.95] as [number, number], eps: 1e-6, weightDecay: 0.1, maxGradNorm };
+    const opt = new AdamW(model, o);
+    const s1 = opt.step();
+    const s2 = opt.step(); // the same gradients again
+    expect(s1.skipped).toBe(false);
+    expect(Math.abs(s1.gradNorm - norm) / norm).toBeLessThan(1e-5);
+    expect(Math.abs(s2.gradNorm - norm) / norm).toBeLessThan(1e-5);
+    const c = maxGradNorm / (norm + 1e-6);
+    params.forEach((p, i) => {
+      const ref = Float64Array.from(p0[i]);
+      const m = new Float64Array(ref.length);
+      const v = new Float64Array(ref.length);
+      const wd = p.decay ? o.weightDecay : 0;
+      for (let t = 1; t <= 2; t++) {
+        for (let k = 0; k < ref.length; k++) {
+          const gk = g[i][k] * c;
+          m[k] = o.betas[0] * m[k] + (1 - o.betas[0]) * gk;
+          v[k] = o.betas[1] * v[k] + (1 - o.betas[1]) * gk * gk;
+          const mh = m[k] / (1 - o.betas[0] ** t);
+          const vh = v[k] / (1 - o.betas[1] ** t);
+          ref[k] = ref[k] * (1 - o.lr * wd) - (o.lr * mh) / (Math.sqrt(vh) + o.eps);
+        }
+      }
+      const got = p.value.toArray();
+      for (let k = 0; k < ref.length; k++) expect(Math.abs(got[k] - ref[k])).toBeLessThan(2e-6 + 1e-5 * Math.abs(ref[k]));
+    });
+    expect(params.find((p) => p.name === 'model.norm.weight')!.decay).toBe(false);
+    expect(params.find((p) => p.name === 'lm_head.weight')!.decay).toBe(true);
+    // A non-finite gradient skips the step and leaves everything as it was.
+    const before = Array.from(params[1].value.toArray());
+    model.zeroGrad();
+    const bad = new Float32Array(params[0].value.size);
+    bad[0] = NaN;
+    model.setParameter(params[0].name, params[0].value.toArray() as Float32Array);
+    const r2 = await model.logprobs(batch);
+    await model.backward(new Float32Array(r2.logprobs.size).fill(NaN));
+    const s3 = opt.step();
+    expect(s3.skipped).toBe(true);
+    expect(Array.from(params[1].value.toArray())).toEqual(before);
+    opt.dispose();
+    model.dispose();
+  });
+
+  test('a tiny model learns an image-conditioned task (loss falls well below its start)', async () => {
+    const model = PolicyModel.create({ dModel: 32, nLayers: 2, nHeads: 4, dFF: 64, imageSize: 8, patchSize: 4, maxSeqLen: 64 }, { seed: 7 });
+    const opt = new AdamW(model, { lr: 3e-3, weightDecay: 0 });
+    const data = [
+      { image: rgb(8, 230, 20, 20), prompt: 'colour?', response: 'red' },
+      { image: rgb(8, 20, 20, 230), prompt: 'colour?', response: 'blue' },
+      { image: rgb(8, 20, 230, 20), prompt: 'colour?', response: 'green' },
+    ];
+    const t0 = Date.now();
+    let first = 0;
+    let last = 0;
+    for (let step = 0; step < 150; step++) {
+      const r = await model.logprobs(data);
+      const { loss, grad } = meanNllGradient(r);
+      if (step === 0) first = loss;
+      last = loss;
+      await model.backward(grad);
+      opt.step();
+      model.zeroGrad();
+    }
+    expect(first).toBeGreaterThan(4); // ~ln 260 at the start
+    expect(last).toBeLessThan(0.1 * first);
+    expect(Date.now() - t0).toBeLessThan(30000);
+    // It now answers from the image: greedy decoding gives each colour.
+    const out = await model.generate(data.map(({ image, prompt }) => ({ image, prompt })), { temperature: 0, maxNewTokens: 8 });
+    expect(out.map((s) => s[0].text)).toEqual(['red', 'blue', 'green']);
+    expect(out.every((s) => s[0].finishReason === 'eos')).toBe(true);
+    opt.dispose();
+    model.dispose();
+  });
+});
+
+describe('memory', () => {
+  test('flat over many training steps; a no-grad call keeps the saved activations', async () => {
+    const model = PolicyModel.create(TINY, { seed: 4 });
+    const opt = new AdamW(model);
+    const batch = [{ image: rgb(8, 9, 9, 9), prompt: 'abc', response: 'defgh' }, { prompt: 'z', response: 'y' }];
+    const step = async () => {
+      const r = await model.logprobs(batch);
+      await model.logprobs(batch, { grad: false }).then((x) => (x.logprobs.dispose(), x.mask.dispose()));
+      await model.backward(meanNllGradient(r).grad);
+      r.logprobs.dispose();
+      r.mask.dispose();
+      opt.step();
+      model.zeroGrad();
+    };
+    for (let i = 0; i < 50; i++) await step();
+    const rss0 = process.memoryUsage().rss;
+    for (let i = 0; i < 1000; i++) await step();
+    const grown = (process.memoryUsage().rss - rss0) / 2 ** 20;
+    expect(grown).toBeLessThan(16);
+    opt.dispose();
+    model.dispose();
+  });
+});
+
+describe('save / load and images', () => {
+  test('save then load gives the same model; files are complete, no temporaries left', async () => {
+    const model = PolicyModel.create(TINY, { seed: 5 });
+    randomizeParameters(model, rng);
+    const dir = tempDir('save');
+    await model.save(dir);
+    expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
+    const tok = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+    expect(tok.specialTokens).toEqual({ bos: 256, eos: 257, pad: 258, image: 259 });
+    const loaded = await PolicyModel.load(dir);
+    expect(loaded.config).toEqual(model.config);
+    const batch = [{ image: rng.float32(192, 0, 1), prompt: 'x', response: 'y' }];
+    const a = await model.logprobs(batch, { grad: false });
+    const b = await loaded.logprobs(batch, { grad: false });
+    expect(Array.from(b.logprobs.toArray())).toEqual(Array.from(a.logprobs.toArray()));
+    // Saving over an existing folder replaces the files.
+    await loaded.save(dir);
+    expect(fs.readdirSync(dir).length).toBe(3);
+    fs.writeFileSync(path.join(dir, 'model.safetensors'), Buffer.alloc(4));
+    await expect(PolicyModel.load(dir)).rejects.toThrow(/not a safetensors file/);
+    model.dispose();
+    loaded.dispose();
+  });
+
+  test('PNG path, PNG/JPEG Buffer and raw pixels give the same input; resizing works', async () => {
+    const model = PolicyModel.create(TINY, { seed: 2 });
+    randomizeParameters(model, rng);
+    const raw = Uint8Array.from({ length: 8 * 8 * 3 }, () => rng.int(0, 256));
+    const png = await sharp(Buffer.from(raw), { raw: { width: 8, height: 8, channels: 3 } }).png().toBuffer();
+    const file = path.join(tempDir('img'), 'x.png');
+    fs.writeFileSync(file, png);
+    const lp = async (image: unknown) =>
+      Array.from((await model.logprobs([{ image: image as Uint8Array, prompt: 'p', response: 'r' }], { grad: false })).logprobs.toArray());
+    const fromRaw = await lp(raw);
+    expect(await lp(png)).toEqual(fromRaw);
+    expect(await lp(file)).toEqual(fromRaw);
+    const floats = Float32Array.from(raw, (v) => v / 255);
+    (await lp(floats)).forEach((v, i) => expect(Math.abs(v - fromRaw[i])).toBeLessThan(1e-5));
+    // A big JPEG is resized to 8 x 8.
+    const big = await sharp({ create: { width: 50, height: 30, channels: 3, background: '#3366cc' } }).jpeg().toBuffer();
+    const flat = rgb(8, 0x33, 0x66, 0xcc);
+    (await lp(big)).forEach((v, i, a) => expect(Number.isFinite(v) && a.length === 2).toBe(true));
+    const fromFlat = await lp(flat);
+    (await lp(big)).forEach((v, i) => expect(Math.abs(v - fromFlat[i])).toBeLessThan(0.05));
+    model.dispose();
+  });
+});
+
+describe('bad input', () => {
+  test('invalid configs name the key', () => {
+    const bad: Array<[Partial<ModelConfigInput> & Record<string, unknown>, RegExp]> = [
+      [{ dModel: 18 }, /nHeads \(4\) must divide config.dModel \(18\)/],
+      [{ nKvHeads: 3 }, /nKvHeads \(3\) must divide/],
+      [{ patchSize: 3 }, /patchSize \(3\) must divide config.imageSize/],
+      [{ maxSeqLen: 5 }, /maxSeqLen \(5\) must exceed the 4 image tokens/],
+      [{ nLayers: 0 }, /nLayers must be an integer >= 1/],
+      [{ dFF: 2.5 }, /dFF must be an integer/],
+      [{ dModel: 12, nHeads: 4, nKvHeads: 4 }, /head size, 3\) must be even/],
+      [{ vocabSize: 300 }, /vocabSize must be 260/],
+      [{ dmodel: 16 }, /config.dmodel is not a model config key/],
+      [{ imageSize: undefined }, /config.imageSize must be a number, got nothing/],
+    ];
+    for (const [patch, msg] of bad) expect(() => PolicyModel.create({ ...TINY, ...patch } as ModelConfigInput)).toThrow(msg);
+    expect(() => PolicyModel.create(TINY, { device: 'cuda' })).toThrow(/CUDA.*not implemented yet/i);
+    expect(() => PolicyModel.create(TINY, { seed: -1 })).toThrow(TypeError);
+  });
+
+  test('images of the wrong size or format, long prompts, bad batches', async () => {
+    const model = PolicyModel.create(TINY, { seed: 1 });
+    await expect(model.logprobs([{ image: new Uint8Array(10), prompt: 'a', response: 'b' }])).rejects.toThrow(
+      /batch\[0\]\.image has 10 bytes; a raw image must be 8 x 8 x 3 = 192/,
+    );
+    await expect(model.logprobs([{ image: new Float32Array(191), prompt: 'a', response: 'b' }])).rejects.toThrow(RangeError);
+    const gif = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#000' } }).gif().toBuffer();
+    await expect(model.logprobs([{ image: gif, prompt: 'a', response: 'b' }])).rejects.toThrow(/is gif; PNG or JPEG expected/);
+    await expect(model.logprobs([{ image: Buffer.from('not an image'), prompt: 'a', response: 'b' }])).rejects.toThrow(/could not be read as an image/);
+    await expect(model.logprobs([{ image: '/no/such/file.png', prompt: 'a', response: 'b' }])).rejects.toThrow(TypeError);
+    const long = 'x'.repeat(40);
+    await expect(model.logprobs([{ prompt: long, response: 'abcdefgh' }])).rejects.toThrow(/longer than the context \(maxSeqLen 48/);
+    // 4 image tokens + bos + 44 bytes = 49 > 48 - 1 (room for one new token)
+    await expect(model.generate([{ image: rgb(8, 0, 0, 0), prompt: 'x'.repeat(44) }])).rejects.toThrow(/longer than the context/);
+    expect((await model.generate([{ image: rgb(8, 0, 0, 0), prompt: 'x'.repeat(42) }], { maxNewTokens: 5, seed: 1 }))[0][0].tokens.length).toBe(1);
+    await expect(model.logprobs([{ prompt: 'a', response: [1, 300] }])).rejects.toThrow(/response\[1\] = 300/);
+    await expect(model.logprobs([])).rejects.toThrow(/batch is empty/);
+    await expect(model.logprobs([{ prompt: 3 as unknown as string, response: 'a' }])).rejects.toThrow(/prompt must be a string/);
+    await expect(model.backward(new Float32Array(3))).rejects.toThrow(/needs a forward pass first/);
+    const r = await model.logprobs([{ prompt: 'a', response: 'bc' }, { prompt: 'b', response: 'c' }]);
+    expect(r.logprobs.shape).toEqual([2, 3]);
+    await expect(model.backward(new Float32Array(5))).rejects.toThrow(/\[2, 3\] = 6/);
+    const { Tensor } = await import('../../lib');
+    await expect(model.backward(Tensor.zeros([3, 2]))).rejects.toThrow(/must have shape \[2, 3\]/);
+    await expect(model.generate([{ prompt: 'a' }], { topP: 0 })).rejects.toThrow(/topP/);
+    await expect(model.generate([{ prompt: 'a' }], { n: 0 })).rejects.toThrow(/options.n/);
+    await expect(model.logprobs([{ prompt: 'a', response: 'b' }], { temperature: 0 })).rejects.toThrow(/temperature/);
+    expect(() => model.setParameter('nope', new Float32Array(1))).toThrow(/no parameter named/);
+    expect(() => model.setParameter('lm_head.weight', new Float32Array(3))).toThrow(/expected 4160 values/);
+    model.dispose();
+    await expect(model.logprobs([{ prompt: 'a', response: 'b' }])).rejects.toThrow(/disposed/);
+  });
+
+  test('calls are queued: a second call waits for the first, AdamW refuses to run meanwhile', async () => {
+    const model = PolicyModel.create(TINY, { seed: 1 });
+    const opt = new AdamW(model);
+    const batch = [{ prompt: 'abc', response: randomText(rng, 10) }];
+    const p1 = model.logprobs(batch);
+    const p2 = model.generate([{ prompt: 'x' }], { maxNewTokens: 4, seed: 1 });
+    expect(() => opt.step()).toThrow(/has a call running/);
+    const [r] = await Promise.all([p1, p2]);
+    await model.backward(meanNllGradient(r).grad);
+    expect(opt.step().skipped).toBe(false);
+    opt.dispose();
+    model.dispose();
+  });
+});

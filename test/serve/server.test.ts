@@ -1,0 +1,265 @@
+import * as fs from 'fs';
+import * as http from 'http';
+import * as os from 'os';
+import * as path from 'path';
+import { buildPrompt, EndpointPairJudge } from '../../lib/eval';
+import { OpenAIConsistencyJudge, type ConsistencyJudge } from '../../lib/rewards';
+import { createRewardServer, extractResponse, getRewards, LabelIndex, type RewardServer } from '../../lib/serve';
+import { startFakeOpenAI, type FakeServer } from '../eval/helpers/fake-openai';
+import { post, request } from './http-helpers';
+
+const IMAGES = path.join(__dirname, '..', 'fixtures', 'benchmarks', 'images');
+const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'sr-serve-'));
+afterAll(() => fs.rmSync(ROOT, { recursive: true, force: true }));
+
+/** A Qwen-style chat prompt around an R1-Reward prompt, as OpenRLHF decodes it. */
+const chat = (q: string, r1: string, r2: string) =>
+  `<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>${buildPrompt(q, r1, r2)}<|im_end|>\n<|im_start|>assistant\n`;
+const out = (analysis: string, answer: string) => `<think>${analysis}</think><answer>${answer}</answer>`;
+
+const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+describe('extractResponse', () => {
+  const p = chat('q', 'a', 'b');
+  it.each([
+    [p + out('x', '1') + '<|im_end|>', p, out('x', '1')],
+    [p + out('x', '2') + '<|im_end|><|endoftext|><|endoftext|>', p, out('x', '2')],
+    ['<s>' + p + out('x', '1') + '</s>', p, out('x', '1')], // a BOS token before the prompt
+    [p + out('x', '1') + '<|im_end|>', undefined, out('x', '1')], // no prompt: after the last assistant marker
+    [out('x', '1') + '\n', undefined, out('x', '1')],
+  ])('%#', (query, prompt, want) => {
+    expect(extractResponse(query, prompt)).toBe(want);
+  });
+});
+
+describe('reward service over HTTP', () => {
+  let svc: RewardServer | undefined;
+  let base = '';
+  let fake: FakeServer | undefined;
+  const start = async (opts: Parameters<typeof createRewardServer>[0] = {}) => {
+    svc = createRewardServer(opts);
+    base = (await svc.listen(0, '127.0.0.1')).url;
+  };
+  afterEach(async () => {
+    await svc?.close({ timeoutMs: 2000 });
+    svc = undefined;
+    await fake?.close();
+    fake = undefined;
+  });
+
+  it('POST /get_reward: the OpenRLHF protocol with labels in the request', async () => {
+    await start();
+    const p = chat('Which color?', 'Red.', 'Blue.');
+    const query = [
+      p + out('Response 1 is wrong.\nResponse 2 is better.', '2') + '<|im_end|>', // right, consistent, formatted: 2
+      p + out('Response 1 is better.', '2') + '<|im_end|>', // right, inconsistent: 1
+      p + 'Response 2.<|im_end|>', // no tags: 0
+      p + out('Response 2 is better.', '2') + out('again', '2'), // two answers: format 0, result 0
+      p + out('Response 1 is better.', '1') + '<|im_end|>', // wrong: 0.5
+      p + out('', '2'), // empty analysis: no conclusion -> 1.5
+      p + out('Response 2 is better.', '3'), // answer 3: 0.5
+    ];
+    const r = await post(`${base}/get_reward`, { query, prompts: query.map(() => p), labels: ['2', 2, '2', '<answer>2</answer>', '2', '2', '2'] });
+    expect(r.status).toBe(200);
+    expect(r.body.rewards).toEqual([2, 1, 0, 0, 0.5, 1.5, 0.5]);
+    expect(r.body.score).toEqual(r.body.rewards);
+    const d = await post(`${base}/get_reward?details=1`, { query: [query[0]], prompts: [p], labels: ['2'] });
+    expect(d.body.details).toEqual([{ format: 1, result: 1, consistency: 1, verdict: 2, label: 2 }]);
+  });
+
+  it('labels from --data, matched by prompt (R1-Reward rows and synthetic rows)', async () => {
+    const file = path.join(ROOT, 'train.jsonl');
+    const r1Row = {
+      message: JSON.stringify([{ role: 'user', content: [{ type: 'text', text: buildPrompt('Which color?', 'Red.', 'Blue.') }, { type: 'image', image: 'a.png' }] }]),
+      question: 'Which color?',
+      answer: ['<answer>2</answer>'],
+    };
+    const synRow = { id: 's', image: 'x.png', question: 'How many?', response1: 'One.', response2: 'Two.', label: 1 };
+    fs.writeFileSync(file, JSON.stringify(r1Row) + '\n' + JSON.stringify(synRow) + '\n');
+    const labels = LabelIndex.fromFile(file);
+    expect(labels.size).toBe(2);
+    await start({ labels });
+    const p1 = chat('Which color?', 'Red.', 'Blue.');
+    const p2 = chat('How many?', 'One.', 'Two.');
+    const q = [p1 + out('Response 2 is better.', '2'), p2 + out('Response 2 is better.', '2')];
+    const r = await post(`${base}/get_reward`, { query: q, prompts: [p1, p2] });
+    expect(r.body.rewards).toEqual([2, 0.5]);
+    // Without prompts the label is found from the query itself; a null label falls back to the dataset.
+    const r2 = await post(`${base}/get_reward`, { query: q, labels: [null, '2'] });
+    expect(r2.body.rewards).toEqual([2, 2]);
+    const miss = await post(`${base}/get_reward`, { query: [chat('Other?', 'a', 'b') + out('x', '1')] });
+    expect(miss.status).toBe(400);
+    expect(miss.body.error).toMatch(/labels\[0\].*no row of the dataset matches query\[0\]/);
+  });
+
+  it.each([
+    ['not JSON', '{"query": [', /not valid JSON/],
+    ['not an object', '[1]', /body must be a JSON object/],
+    ['no query', '{}', /query is required/],
+    ['query not an array', '{"query": "x"}', /query must be an array/],
+    ['query item not a string', '{"query": ["a", 3], "labels": [1, 1]}', /query\[1\] must be a string/],
+    ['prompts length', '{"query": ["a"], "prompts": [], "labels": [1]}', /prompts must have as many items as query/],
+    ['labels length', '{"query": ["a"], "labels": [1, 2]}', /labels must have as many items/],
+    ['bad label', '{"query": ["a", "b"], "labels": [1, "3"]}', /labels\[1\] must be 1, 2/],
+    ['no label, no data', '{"query": ["a"]}', /labels\[0\]: no label in the request \(send labels, or start the service with --data FILE\)/],
+  ])('400 naming the field: %s', async (_n, raw, msg) => {
+    await start();
+    const r = await post(`${base}/get_reward`, undefined, { raw });
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatch(msg);
+  });
+
+  it('404, 405, 413 and GET /health', async () => {
+    await start({ maxBodyBytes: 1000 });
+    expect((await request(`${base}/nope`, 'GET')).status).toBe(404);
+    const m = await request(`${base}/get_reward`, 'GET');
+    expect(m.status).toBe(405);
+    expect(m.headers.allow).toBe('POST');
+    const big = await post(`${base}/get_reward`, { query: ['x'.repeat(2000)], labels: [1] });
+    expect(big.status).toBe(413);
+    expect(big.body.error).toMatch(/larger than 1000 bytes/);
+    const h = await request(`${base}/health`, 'GET');
+    expect(h.status).toBe(200);
+    expect(h.body).toMatchObject({ status: 'ok', judge: 'rule-based', scorer: null, labels: null, concurrency: 8 });
+    expect(h.body.stats.responses['413']).toBe(1);
+  });
+
+  it('a few hundred concurrent requests: all answered, nothing lost or mixed up', async () => {
+    await start({ concurrency: 4, maxQueue: 1000 });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    const p = chat('q', 'a', 'b');
+    const N = 300;
+    const replies = await Promise.all(
+      Array.from({ length: N }, (_, i) => {
+        // Item i: right (2) when i % 3 == 0, wrong (0.5) when 1, malformed (0) when 2; plus its index to check order.
+        const kinds = [out('Response 2 is better.', '2'), out('Response 1 is better.', '1'), 'junk'];
+        const query = [p + kinds[i % 3], p + kinds[(i + 1) % 3]];
+        return post(`${base}/get_reward`, { query, prompts: [p, p], labels: ['2', '2'] }, { agent });
+      }),
+    );
+    agent.destroy();
+    const want = [2, 0.5, 0];
+    replies.forEach((r, i) => {
+      expect(r.status).toBe(200);
+      expect(r.body.rewards).toEqual([want[i % 3], want[(i + 1) % 3]]);
+    });
+    expect(svc!.stats.rewards).toBe(2 * N);
+    expect(svc!.stats.requests.get_reward).toBe(N);
+  });
+
+  /** A judge that holds every call until the test opens the gate, and says when a call arrives. */
+  function gatedJudge() {
+    let open!: () => void;
+    const gate = new Promise<void>((ok) => (open = ok));
+    let entered!: () => void;
+    const firstCall = new Promise<void>((ok) => (entered = ok));
+    const judge: ConsistencyJudge = {
+      name: 'gated',
+      judge: async () => {
+        entered();
+        await gate;
+        return 1;
+      },
+    };
+    return { judge, open, firstCall };
+  }
+
+  it('a full queue answers 503 with Retry-After; the admitted requests still finish', async () => {
+    const g = gatedJudge();
+    await start({ judge: g.judge, concurrency: 1, maxQueue: 2 });
+    const p = chat('q', 'a', 'b');
+    const body = { query: [p + out('Response 2 is better.', '2')], prompts: [p], labels: ['2'] };
+    const admitted = [post(`${base}/get_reward`, body)];
+    await g.firstCall; // one request is being processed...
+    admitted.push(post(`${base}/get_reward`, body), post(`${base}/get_reward`, body));
+    for (let i = 0; i < 200 && svc!.load().queued + svc!.load().active < 3; i++) await sleep(5); // ...two wait
+    const busy = await Promise.all([post(`${base}/get_reward`, body), post(`${base}/get_reward`, body)]);
+    expect(busy.map((r) => r.status)).toEqual([503, 503]);
+    expect(busy[0].headers['retry-after']).toBe('1');
+    expect(busy[0].body.error).toMatch(/busy/);
+    g.open();
+    const ok = await Promise.all(admitted);
+    expect(ok.map((r) => [r.status, r.body.rewards[0]])).toEqual([[200, 2], [200, 2], [200, 2]]);
+    expect(svc!.stats.busy).toBe(2);
+  });
+
+  it('graceful shutdown finishes the request in flight and refuses new ones', async () => {
+    const g = gatedJudge();
+    await start({ judge: g.judge });
+    const p = chat('q', 'a', 'b');
+    const inFlight = post(`${base}/get_reward`, { query: [p + out('Response 2 is better.', '2')], prompts: [p], labels: ['2'] });
+    await g.firstCall;
+    let closed = false;
+    const closing = svc!.close().then(() => (closed = true));
+    await sleep(20);
+    expect(closed).toBe(false); // waits for the request in flight
+    await expect(post(`${base}/get_reward`, { query: ['x'], labels: [1] })).rejects.toThrow(/ECONNREFUSED/);
+    g.open();
+    const r = await inFlight;
+    expect(r.status).toBe(200);
+    expect(r.body.rewards).toEqual([2]);
+    await closing;
+    svc = undefined;
+  });
+
+  it('a remote consistency judge (--judge): its verdicts count; its failures give consistency 0, counted', async () => {
+    let fail = false;
+    fake = await startFakeOpenAI(() => (fail ? { status: 400 } : { texts: ['0'] }));
+    const judge = new OpenAIConsistencyJudge({ baseURL: fake.url, model: 'qwen-judge', retryBaseDelayMs: 1 });
+    await start({ judge });
+    const p = chat('q', 'a', 'b');
+    const body = { query: [p + out('Response 2 is better.', '2')], prompts: [p], labels: ['2'] };
+    expect((await post(`${base}/get_reward`, body)).body.rewards).toEqual([1]); // judge says inconsistent
+    fail = true;
+    const body2 = { ...body, query: [p + out('Response 2 is clearly better.', '2')] };
+    const r = await post(`${base}/get_reward`, body2);
+    expect(r.status).toBe(200);
+    expect(r.body.rewards).toEqual([1.5]);
+    const h = await request(`${base}/health`, 'GET');
+    expect(h.body.stats.reward).toMatchObject({ judged: 2, inconsistent: 1, judgeFailures: 1 });
+  });
+
+  it('POST /score: 503 without a model; with an endpoint, votes over K samples', async () => {
+    await start();
+    const none = await post(`${base}/score`, { question: 'q', response1: 'a', response2: 'b' });
+    expect(none.status).toBe(503);
+    expect(none.body.error).toMatch(/--endpoint URL --model NAME/);
+    await svc!.close();
+
+    fake = await startFakeOpenAI((b) => ({
+      texts: [out('Response 2 is better.', '2'), out('Response 1 is better.', '1'), out('Response 2 wins.', '2'), 'no idea'].slice(0, b.n ?? 1),
+    }));
+    await start({ pairJudge: new EndpointPairJudge({ baseURL: fake.url, model: 'r1' }), imagesDir: IMAGES });
+    const r = await post(`${base}/score`, { question: 'Which?', response1: 'a', response2: 'b', image: 'general/red.png', samples: 4 });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ verdict: 2, votes: { '1': 1, '2': 2, failed: 1 }, judge: 'endpoint:r1@' + fake.url });
+    expect(r.body.samples[0]).toEqual({ verdict: 2, parse: 'answer', analysis: 'Response 2 is better.', output: out('Response 2 is better.', '2') });
+    expect(r.body.samples[3]).toMatchObject({ verdict: null, parse: 'no-answer' });
+    expect(fake.requests[0]).toMatchObject({ n: 4, temperature: 1 });
+    const content = fake.requests[0].messages[0].content as Array<Record<string, any>>;
+    expect(content[1].image_url.url).toMatch(/^data:image\/png;base64,/);
+  });
+
+  it.each([
+    [{ response1: 'a', response2: 'b' }, /question must be a string \(missing\)/],
+    [{ question: 'q', response1: 'a', response2: 7 }, /response2 must be a string/],
+    [{ question: 'q', response1: 'a', response2: 'b', samples: 0 }, /samples must be an integer from 1 to 32/],
+    [{ question: 'q', response1: 'a', response2: 'b', temperature: -1 }, /temperature must be a number from 0 to 2/],
+    [{ question: 'q', response1: 'a', response2: 'b', image: '../../etc/passwd' }, /image: path leaves the images folder/],
+    [{ question: 'q', response1: 'a', response2: 'b', image: 'general/none.png' }, /image: file not found/],
+  ])('POST /score validation: %j', async (body, msg) => {
+    await start({ pairJudge: { name: 'x', judge: async () => [] }, imagesDir: IMAGES });
+    const r = await post(`${base}/score`, body);
+    expect(r.status).toBe(400);
+    expect(r.body.error).toMatch(msg);
+  });
+});
+
+describe('getRewards without HTTP', () => {
+  it('is the same function the service runs', async () => {
+    const { RuleBasedJudge } = await import('../../lib/rewards');
+    const r = await getRewards({ query: ['<think>Response 1 is better.</think><answer>1</answer>'], labels: ['<answer>1</answer>'] }, { judge: new RuleBasedJudge() });
+    expect(r.rewards).toEqual([2]);
+    await expect(getRewards({ query: ['x'] }, { judge: new RuleBasedJudge() })).rejects.toThrow(/labels\[0\]/);
+  });
+});
