@@ -194,7 +194,9 @@ export function asTensor(
   if (value instanceof Uint16Array && dtype !== 'bf16') {
     throw new TypeError(`${argName} is a Uint16Array (raw bf16) but dtype ${dtype} is expected`);
   }
-  const t = Tensor.from(value, dims, { dtype, device: 'cpu' });
+  const host = toHostArray(value, dtype, argName);
+  const handle = loadNative().NativeTensor.fromTypedArray(host, [...dims], dtype, 'cpu');
+  const t = new Tensor(handle, dims, dtype, 'cpu');
   owned.push(t);
   return t;
 }
