@@ -1,0 +1,246 @@
+/**
+ * Token log-probabilities and entropy from logits, and their gradient.
+ *   x = logits / temperature
+ *   logprobs[i] = x[i, tokens[i]] - logsumexp(x[i])
+ *   entropy[i]  = logsumexp(x[i]) - sum_j softmax(x[i])_j * x[i, j]
+ * One pass per row with an online log-sum-exp in f32 (N x V is never written);
+ * bf16 logits are read as bf16. Native: native/kernels/token_logprobs (the header
+ * states the edge behaviour in full).
+ *
+ * Edge behaviour: a -inf logit (masked vocabulary) contributes 0; a target whose
+ * logit is -inf has logprob -inf. A row with a NaN or +inf logit, or with every
+ * logit -inf, has no log-softmax: by default that throws a RangeError naming the
+ * first such row; with `nonFinite: 'nan'` its outputs are NaN instead and the
+ * result's `nonFiniteRows` counts them. A token outside [0, V) is always a
+ * RangeError naming `tokens`, the row and the value.
+ *
+ * On CUDA each call reads 24 bytes back from the GPU (the token check and the
+ * non-finite count), so it synchronises with the device once.
+ */
+import { finiteNumber, oneOf, optionalBoolean, optionsObject } from '../internal/validate';
+import type { NativeTensor } from '../native/types';
+import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
+import { MaybeAsync, binding, withTemporaries, wrapHandle } from './binding';
+
+interface NativeStatus {
+  nonFiniteRows: number;
+  firstNonFiniteRow: number;
+}
+
+interface TokenLogprobsBinding {
+  tokenLogprobs(
+    logits: NativeTensor,
+    tokens: NativeTensor,
+    temperature: number,
+    entropy: boolean,
+    async: boolean,
+  ): MaybeAsync<NativeStatus & { logprobs: NativeTensor; entropy?: NativeTensor }>;
+  tokenLogprobsBackward(
+    logits: NativeTensor,
+    tokens: NativeTensor,
+    gradLogprobs: NativeTensor,
+    gradEntropy: NativeTensor | undefined,
+    temperature: number,
+    async: boolean,
+  ): MaybeAsync<NativeStatus & { grad: NativeTensor }>;
+}
+
+/** What to do with rows that have no finite log-softmax (NaN or +inf logits, or all -inf). */
+export type NonFinitePolicy = 'throw' | 'nan';
+
+export interface TokenLogprobsOptions {
+  /** Sampling temperature T (finite, > 0): the logits are divided by it. Default 1. */
+  temperature?: number;
+  /** Also compute the entropy of each row's distribution. Default false. */
+  entropy?: boolean;
+  /** Default 'throw' (RangeError naming the first bad row); 'nan' keeps NaN outputs in those rows. */
+  nonFinite?: NonFinitePolicy;
+}
+
+export interface TokenLogprobsResult {
+  /** [N] f32 log-probability of each row's token. */
+  logprobs: Tensor;
+  /** [N] f32 entropy (nats) of each row, when `entropy: true`. */
+  entropy?: Tensor;
+  /** Rows whose outputs are NaN (0 unless `nonFinite: 'nan'`). */
+  nonFiniteRows: number;
+}
+
+export interface TokenLogprobsBackwardOptions {
+  /** The temperature used in the forward call. Default 1. */
+  temperature?: number;
+  /** [N] f32 gradient of the loss w.r.t. the entropy; omitted means 0. */
+  gradEntropy?: TensorLike;
+  /** Default 'throw'; 'nan' gives NaN gradient rows (non-finite logits, or non-finite upstream gradients). */
+  nonFinite?: NonFinitePolicy;
+}
+
+const POLICIES: readonly NonFinitePolicy[] = ['throw', 'nan'];
+
+function temperatureOption(value: unknown): number {
+  const t = finiteNumber(value ?? 1, 'options.temperature');
+  // 1/T is used as an f32: it must be a normal f32 number.
+  const inv = Math.fround(1 / t);
+  if (!(t > 0) || !Number.isFinite(inv) || inv < 1.1754943508222875e-38) {
+    throw new RangeError(`options.temperature must be > 0 with 1/temperature a normal f32, got ${t}`);
+  }
+  return t;
+}
+
+function logitsArg(logits: Tensor, owned: Tensor[]): Tensor {
+  if (!(logits instanceof Tensor)) throw new TypeError('logits must be a Tensor of shape [N, V]');
+  const t = asTensor(logits, 'logits', 'f32', owned);
+  expectDType(t, 'logits', 'f32', 'bf16');
+  if (t.shape.length !== 2) throw new RangeError(`logits must have shape [N, V], got [${t.shape.join(', ')}]`);
+  if (t.shape[0] > 0 && t.shape[1] === 0) throw new RangeError('logits must have at least one column (vocabulary size 0)');
+  return t;
+}
+
+function nonFiniteError(status: NativeStatus, what: string): RangeError {
+  return new RangeError(
+    `${status.nonFiniteRows} row(s) ${what}; the first is row ${status.firstNonFiniteRow}. ` +
+      "Pass options.nonFinite = 'nan' to get NaN for those rows instead.",
+  );
+}
+
+function forward<A extends boolean>(
+  logits: Tensor,
+  tokens: TensorLike,
+  options: TokenLogprobsOptions | undefined,
+  async: A,
+): A extends true ? Promise<TokenLogprobsResult> : TokenLogprobsResult {
+  const opts = optionsObject(options);
+  const temperature = temperatureOption(opts.temperature);
+  const withEntropy = optionalBoolean(opts.entropy, 'options.entropy', false);
+  const policy = oneOf(opts.nonFinite, 'options.nonFinite', POLICIES, 'throw');
+  const owned: Tensor[] = [];
+  return withTemporaries(owned, () => {
+    const lg = logitsArg(logits, owned);
+    const n = lg.shape[0];
+    const tk = asTensor(tokens, 'tokens', 'i32', owned);
+    expectDType(tk, 'tokens', 'i32');
+    expectShape(tk, 'tokens', [n]);
+    const device = commonDevice([
+      [lg, 'logits'],
+      [tk, 'tokens'],
+    ]);
+    const out = binding<TokenLogprobsBinding>().tokenLogprobs(lg.handle, tk.handle, temperature, withEntropy, async);
+    const wrap = (r: NativeStatus & { logprobs: NativeTensor; entropy?: NativeTensor }): TokenLogprobsResult => {
+      const result: TokenLogprobsResult = {
+        logprobs: wrapHandle(r.logprobs, [n], 'f32', device),
+        nonFiniteRows: r.nonFiniteRows,
+      };
+      if (r.entropy) result.entropy = wrapHandle(r.entropy, [n], 'f32', device);
+      if (r.nonFiniteRows > 0 && policy === 'throw') {
+        result.logprobs.dispose();
+        result.entropy?.dispose();
+        throw nonFiniteError(r, 'of logits have no finite log-softmax (a NaN or +inf logit, or every logit -inf)');
+      }
+      return result;
+    };
+    return (async ? (out as Promise<Parameters<typeof wrap>[0]>).then(wrap) : wrap(out as Parameters<typeof wrap>[0])) as never;
+  });
+}
+
+function backward<A extends boolean>(
+  logits: Tensor,
+  tokens: TensorLike,
+  gradLogprobs: TensorLike,
+  options: TokenLogprobsBackwardOptions | undefined,
+  async: A,
+): A extends true ? Promise<Tensor> : Tensor {
+  const opts = optionsObject(options);
+  const temperature = temperatureOption(opts.temperature);
+  const policy = oneOf(opts.nonFinite, 'options.nonFinite', POLICIES, 'throw');
+  const owned: Tensor[] = [];
+  return withTemporaries(owned, () => {
+    const lg = logitsArg(logits, owned);
+    const n = lg.shape[0];
+    const tk = asTensor(tokens, 'tokens', 'i32', owned);
+    expectDType(tk, 'tokens', 'i32');
+    expectShape(tk, 'tokens', [n]);
+    const glp = asTensor(gradLogprobs, 'gradLogprobs', 'f32', owned);
+    expectDType(glp, 'gradLogprobs', 'f32');
+    expectShape(glp, 'gradLogprobs', [n]);
+    const tensors: Array<[Tensor, string]> = [
+      [lg, 'logits'],
+      [tk, 'tokens'],
+      [glp, 'gradLogprobs'],
+    ];
+    let gh: Tensor | undefined;
+    if (opts.gradEntropy !== undefined) {
+      gh = asTensor(opts.gradEntropy, 'options.gradEntropy', 'f32', owned);
+      expectDType(gh, 'options.gradEntropy', 'f32');
+      expectShape(gh, 'options.gradEntropy', [n]);
+      tensors.push([gh, 'options.gradEntropy']);
+    }
+    const device = commonDevice(tensors);
+    const out = binding<TokenLogprobsBinding>().tokenLogprobsBackward(
+      lg.handle,
+      tk.handle,
+      glp.handle,
+      gh?.handle,
+      temperature,
+      async,
+    );
+    const wrap = (r: NativeStatus & { grad: NativeTensor }): Tensor => {
+      const grad = wrapHandle(r.grad, lg.shape, lg.dtype, device);
+      if (r.nonFiniteRows > 0 && policy === 'throw') {
+        grad.dispose();
+        throw nonFiniteError(
+          r,
+          'have a NaN gradient (logits with a NaN or +inf logit or every logit -inf, or a non-finite gradLogprobs/gradEntropy)',
+        );
+      }
+      return grad;
+    };
+    return (async ? (out as Promise<Parameters<typeof wrap>[0]>).then(wrap) : wrap(out as Parameters<typeof wrap>[0])) as never;
+  });
+}
+
+/** Log-probability (and optionally entropy) of each row's token; outputs on the logits' device. */
+export function tokenLogprobs(logits: Tensor, tokens: TensorLike, options?: TokenLogprobsOptions): TokenLogprobsResult {
+  return forward(logits, tokens, options, false);
+}
+
+/** tokenLogprobs off the JavaScript thread. */
+export function tokenLogprobsAsync(
+  logits: Tensor,
+  tokens: TensorLike,
+  options?: TokenLogprobsOptions,
+): Promise<TokenLogprobsResult> {
+  try {
+    return forward(logits, tokens, options, true);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/**
+ * Gradient w.r.t. the logits of sum_i gradLogprobs[i] * logprobs[i] + gradEntropy[i] * entropy[i]:
+ *   (gLp * (1[j = token] - p_j) - gH * p_j * (log p_j + H)) / temperature,
+ * a new [N, V] tensor with the logits' dtype (f32, or bf16 rounded to nearest even).
+ * The softmax is recomputed from the logits (two passes per row).
+ */
+export function tokenLogprobsBackward(
+  logits: Tensor,
+  tokens: TensorLike,
+  gradLogprobs: TensorLike,
+  options?: TokenLogprobsBackwardOptions,
+): Tensor {
+  return backward(logits, tokens, gradLogprobs, options, false);
+}
+
+/** tokenLogprobsBackward off the JavaScript thread. */
+export function tokenLogprobsBackwardAsync(
+  logits: Tensor,
+  tokens: TensorLike,
+  gradLogprobs: TensorLike,
+  options?: TokenLogprobsBackwardOptions,
+): Promise<Tensor> {
+  try {
+    return backward(logits, tokens, gradLogprobs, options, true);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
