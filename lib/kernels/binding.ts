@@ -1,11 +1,35 @@
 /** Shared plumbing of the kernel wrappers: typed access to a kernel's binding and temporaries' lifetime. */
 import { loadNative } from '../native/loader';
+import { inThisRealm, isThenable } from '../native/realm';
 import type { NativeTensor } from '../native/types';
 import { Tensor, disposeAll } from '../tensor';
 
-/** The addon, typed as the binding functions a kernel declares. */
+let wrapped: Record<string, unknown> | undefined;
+
+/** The addon, typed as the binding functions a kernel declares, with errors in this realm. */
 export function binding<T>(): T {
-  return loadNative() as unknown as T;
+  if (!wrapped) {
+    const addon = loadNative() as unknown as Record<string, unknown>;
+    wrapped = {};
+    for (const [name, value] of Object.entries(addon)) {
+      if (typeof value !== 'function' || name === 'NativeTensor') {
+        wrapped[name] = value;
+        continue;
+      }
+      const fn = value as (...args: unknown[]) => unknown;
+      wrapped[name] = (...args: unknown[]) => {
+        let out: unknown;
+        try {
+          out = fn(...args);
+        } catch (e) {
+          throw inThisRealm(e);
+        }
+        if (isThenable(out)) return Promise.resolve(out).catch((e) => Promise.reject(inThisRealm(e)));
+        return out;
+      };
+    }
+  }
+  return wrapped as unknown as T;
 }
 
 /** A native result: the value itself (sync call) or a Promise of it (async call). */
