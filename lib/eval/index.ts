@@ -16,7 +16,7 @@ export { majorityVote, votingAtK, anyCorrectAtK, accuracyReport } from './metric
 export type { Evaluation, Order, Accuracy, AccuracyReport } from './metrics';
 export { EndpointPairJudge, listEndpointModels } from './endpoint-judge';
 export type { EndpointPairJudgeOptions } from './endpoint-judge';
-export { registerBuiltinPairJudge, createBuiltinPairJudge, BuiltinModelUnavailableError } from './builtin';
+export { registerBuiltinPairJudge, createBuiltinPairJudge } from './builtin';
 export type { BuiltinPairJudgeFactory, BuiltinJudgeOptions } from './builtin';
 export { runEval, swapPair, ResumeMismatchError } from './runner';
 export type { EvalRunOptions, EvalProgress, EvalSummary, EvalResult } from './runner';

@@ -50,13 +50,13 @@ describe('stable-reinforce dispatcher', () => {
     expect(t.out().trim()).toBe(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version);
   });
 
-  it('eval --help documents every flag and says the built-in model is not available yet', async () => {
+  it('eval --help documents every flag', async () => {
     const t = io();
     expect(await main(['eval', '--help'], t.io)).toBe(0);
     for (const f of ['--bench', '--data', '--images', '--endpoint', '--model', '--samples', '--temperature', '--swap', '--concurrency', '--out', '--limit', '--skip-missing']) {
       expect(t.out()).toContain(f);
     }
-    expect(t.out()).toMatch(/NOT AVAILABLE YET/);
+    expect(t.out()).toMatch(/--model DIR +the built-in model/);
     const s = io();
     expect(await main(['help', 'serve'], s.io)).toBe(0);
     expect(s.out()).toContain('POST /get_reward');
@@ -78,14 +78,14 @@ describe('stable-reinforce dispatcher', () => {
     expect(t.err()).toContain('--help');
   });
 
-  it('--model DIR: a clear error until the built-in model exists', async () => {
+  it('--model DIR: clear errors for a missing or foreign folder', async () => {
     const t = io();
     const args = ['eval', '--bench', 'synthetic', '--data', path.join(FIX, 'synthetic.jsonl'), '--out', path.join(ROOT, 'x')];
     expect(await main([...args, '--model', path.join(ROOT, 'no-such-model')], t.io)).toBe(1);
     expect(t.err()).toMatch(/no such model directory.*--endpoint URL/);
     const u = io();
     expect(await main([...args, '--model', ROOT], u.io)).toBe(1);
-    expect(u.err()).toMatch(/built-in model backend is not available in this version yet.*--endpoint URL --model NAME/);
+    expect(u.err()).toMatch(/not a built-in model directory.*--endpoint URL/);
   });
 
   describe('with an endpoint', () => {

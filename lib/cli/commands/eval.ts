@@ -28,8 +28,9 @@ Model (one of):
                         an OpenAI-compatible server (vLLM, SGLang, ...), e.g. http://localhost:8000/v1;
                         images are sent as base64 data URLs; the API key is read from $OPENAI_API_KEY
                         (or the variable named by --api-key-env; vLLM accepts any)
-  --model DIR           the built-in model. NOT AVAILABLE YET: the built-in model backend arrives with the
-                        model itself; until then this exits with an error. Use --endpoint.
+  --model DIR           the built-in model saved by "stable-reinforce train" (e.g. runs/<run>/model),
+                        shown the compact prompt it was trained on
+  --device D            auto | cpu | cuda, for --model DIR (default auto)
 
 Sampling:
   --samples K           samples per pair (default 1); reports Voting@k and Any-correct@k for k = 1..K
@@ -61,6 +62,7 @@ const OPTIONS = {
   samples: { type: 'string' },
   temperature: { type: 'string' },
   'max-tokens': { type: 'string' },
+  device: { type: 'string' },
   swap: { type: 'boolean' },
   concurrency: { type: 'string' },
   out: { type: 'string' },
@@ -133,7 +135,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       maxTokens,
     });
   } else {
-    judge = await createBuiltinPairJudge(model, { maxTokens });
+    const device = str(flags, 'device') ?? 'auto';
+    if (!['auto', 'cpu', 'cuda'].includes(device)) throw new UsageError(`--device must be auto, cpu or cuda, got ${JSON.stringify(device)}`);
+    judge = await createBuiltinPairJudge(model, { maxTokens, device });
   }
 
   const ac = new AbortController();

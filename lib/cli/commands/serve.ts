@@ -33,8 +33,7 @@ Flags:
   --judge-model NAME   model name on --judge (default: the only model it serves)
   --judge-all          also judge outputs whose answer is wrong (reward unchanged; for the counters)
   --endpoint URL       reward model for /score: an OpenAI-compatible server, with --model NAME
-  --model NAME|DIR     served model name (with --endpoint), or the built-in model DIR (not available yet:
-                       the built-in backend arrives with the model)
+  --model NAME|DIR     served model name (with --endpoint), or the built-in model DIR saved by "train"
   --images DIR         folder /score may read image paths from (otherwise only URLs are accepted)
   --concurrency N      requests processed at once (default 8)
   --max-queue N        requests waiting beyond that before 503 (default 512)
