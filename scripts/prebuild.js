@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Produces prebuilds/<platform>-<arch>/stable-reinforce.napi.node for the npm
+// Produces prebuilds/<platform>-<arch>/stable-reinforce.glibc.node for the npm
 // tarball (`npm pack`), so that installing it needs no compiler. prebuildify
 // names, strips and places the binary; the build itself is cmake-js (CUDA
 // compiled in when nvcc is present, static runtime) through a node-gyp-shaped
@@ -10,7 +10,7 @@ const prebuildify = require('prebuildify');
 
 const root = path.resolve(__dirname, '..');
 prebuildify(
-  { cwd: root, napi: true, strip: true, targets: [process.versions.node], nodeGyp: path.join(__dirname, 'cmake-js-as-node-gyp.js') },
+  { cwd: root, napi: true, strip: true, tagLibc: true, targets: [process.versions.node], nodeGyp: path.join(__dirname, 'cmake-js-as-node-gyp.js') },
   (err) => {
     if (err) {
       console.error(`prebuild failed: ${err.message}`);
