@@ -1,21 +1,10 @@
 import { Tensor, kernels } from '../../lib';
 import { loadNative } from '../../lib/native/loader';
 import { describeEachDevice } from '../helpers/backends';
+import { expectNativeError } from '../helpers/errors';
 import { F32, expectClose } from '../helpers/compare';
 import { Rng } from '../helpers/random';
 
-/** Errors made by the addon come from Node's main realm, not Jest's sandbox: check the class by name. */
-function expectNativeError(fn: () => unknown, name: 'TypeError' | 'RangeError', message: RegExp): void {
-  let err: unknown;
-  try {
-    fn();
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeDefined();
-  expect((err as Error).name).toBe(name);
-  expect((err as Error).message).toMatch(message);
-}
 
 type Opts = kernels.GroupAdvantagesOptions;
 
