@@ -4,17 +4,17 @@
  * greedy), for the demo config and a larger one (d = 512, 8 layers, sequence
  * 512), next to the same architecture in PyTorch eager on the CPU with the same
  * thread count, in the same invocation. Appends a dated "## Built-in model"
- * section to bench/RESULTS.md (never rewrites the file).
+ * section to bench/RESULTS.md (replacing its own earlier section only).
  *
  * Options: --quick (fewer steps), --no-write (print only), --only demo|large.
  */
 import { spawnSync } from 'child_process';
-import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AdamW, MODEL_PRESETS, PolicyModel, backends, meanNllGradient } from '../lib';
 import type { ModelConfigInput } from '../lib';
 import { packageRoot } from '../lib/native/loader';
+import { RESULTS_FILE, writeSection } from './bench/results-file';
 
 interface Case {
   name: string;
@@ -158,10 +158,8 @@ async function main(): Promise<void> {
   ].join('\n');
   process.stdout.write(section);
   if (!args.includes('--no-write')) {
-    const file = path.join(packageRoot(), 'bench', 'RESULTS.md');
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.appendFileSync(file, section);
-    process.stderr.write(`appended to ${file}\n`);
+    writeSection('model', section);
+    process.stderr.write(`wrote ${RESULTS_FILE}\n`);
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * Benchmark of the reward service (not a test): starts it with the rule-based judge, drives POST /get_reward
  * from a second Node process over loopback with keep-alive connections, and reports requests/s, rewards/s and
- * latency percentiles. Appends a dated entry under "## Reward service" in bench/RESULTS.md.
+ * latency percentiles. Writes a dated section per request size to bench/RESULTS.md.
  *
  *   npm run bench:serve -- [--duration 10] [--connections 32] [--batch 8] [--concurrency 8] [--max-requests 200000] [--no-write]
  */
@@ -13,6 +13,7 @@ import * as path from 'path';
 import { parseArgs } from 'util';
 import { buildPrompt } from '../lib/eval/prompt';
 import { createRewardServer } from '../lib/serve/server';
+import { RESULTS_FILE, writeSection } from './bench/results-file';
 
 interface ClientConfig {
   url: string;
@@ -127,32 +128,7 @@ async function runClient(cfg: ClientConfig): Promise<ClientResult> {
 
 // ---------------------------------------------------------------- parent
 
-function repoRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    try {
-      if (JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'stable-reinforce') return dir;
-    } catch {
-      /* keep looking */
-    }
-    if (path.dirname(dir) === dir) throw new Error('cannot find the stable-reinforce package root');
-  }
-}
 
-/** Adds `entry` at the end of the "## Reward service" section, creating the section if needed. */
-export function appendSection(existing: string, entry: string): string {
-  const heading = '## Reward service';
-  const lines = existing.split('\n');
-  const at = lines.findIndex((l) => l.trim() === heading);
-  if (at === -1) {
-    const sep = existing === '' ? '' : existing.endsWith('\n\n') ? '' : existing.endsWith('\n') ? '\n' : '\n\n';
-    return `${existing}${sep}${heading}\n\n${entry.trimEnd()}\n`;
-  }
-  let next = lines.findIndex((l, i) => i > at && /^## /.test(l));
-  if (next === -1) next = lines.length;
-  const before = lines.slice(0, next).join('\n').replace(/\n+$/, '');
-  const after = lines.slice(next).join('\n');
-  return `${before}\n\n${entry.trimEnd()}\n${after ? '\n' + after : ''}`;
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -222,11 +198,9 @@ async function main(): Promise<void> {
   ].join('\n');
   process.stdout.write(entry + '\n');
   if (!values['no-write']) {
-    const file = path.join(repoRoot(), 'bench', 'RESULTS.md');
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const existing = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '';
-    fs.writeFileSync(file, appendSection(existing, entry));
-    process.stdout.write(`appended to ${file}\n`);
+    // One section per request size; a rerun replaces it.
+    writeSection(`reward-service-batch-${cfg.batch}`, `## Reward service, ${cfg.batch} item(s) per request\n\n${entry.replace(/^### /, 'Run of ')}`);
+    process.stdout.write(`wrote ${RESULTS_FILE}\n`);
   }
 }
 
