@@ -6,10 +6,8 @@
  *   npm run bench:serve -- [--duration 10] [--connections 32] [--batch 8] [--concurrency 8] [--max-requests 200000] [--no-write]
  */
 import { fork } from 'child_process';
-import * as fs from 'fs';
 import * as http from 'http';
 import * as os from 'os';
-import * as path from 'path';
 import { parseArgs } from 'util';
 import { buildPrompt } from '../lib/eval/prompt';
 import { createRewardServer } from '../lib/serve/server';
