@@ -18,7 +18,12 @@ cudaStream_t stream();  // the core's stream on the current device
 }
 
 inline void check(cudaError_t err, const char* where) {
-  if (err != cudaSuccess) raise_cuda_error(err, where);
+  if (err != cudaSuccess) {
+    // A failed call also becomes this thread's "last error"; left there, the next
+    // check_launch on this thread would report it again, named after an innocent kernel.
+    cudaGetLastError();
+    raise_cuda_error(err, where);
+  }
 }
 
 // After a kernel launch: reports launch-configuration errors at once (the

@@ -39,6 +39,28 @@ void synchronize(const char*) { no_cuda(); }
 
 bool compiled_with_cuda() { return true; }
 
+namespace {
+// Oldest architecture in SR_CUDA_ARCHS ("80,90", "80-real,90", ...), as 10 * major + minor; 0 when
+// it names none ("native", "all"). A device older than every compiled architecture has no kernel
+// image to run: without this check it would be reported usable and fail at its first launch.
+int oldest_compiled_arch() {
+  int oldest = 0;
+  const char* p = SR_CUDA_ARCHS;
+  while (*p) {
+    int v = 0;
+    bool digits = false;
+    while (*p >= '0' && *p <= '9') {
+      v = v * 10 + (*p++ - '0');
+      digits = true;
+    }
+    if (digits && (oldest == 0 || v < oldest)) oldest = v;
+    while (*p && *p != ',' && *p != ';') ++p;  // skip "-real" and the like
+    if (*p) ++p;
+  }
+  return oldest;
+}
+}  // namespace
+
 DeviceInfo query_device() {
   DeviceInfo info;
   info.compiled = true;
@@ -60,6 +82,7 @@ DeviceInfo query_device() {
   err = cudaGetDeviceProperties(&prop, 0);
   if (err != cudaSuccess) {
     info.reason = std::string("cudaGetDeviceProperties failed: ") + cudaGetErrorName(err);
+    cudaGetLastError();
     return info;
   }
   info.name = prop.name;
@@ -68,7 +91,19 @@ DeviceInfo query_device() {
   info.multiprocessors = prop.multiProcessorCount;
   info.total_memory = prop.totalGlobalMem;
   size_t free_b = 0, total_b = 0;
-  if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) info.free_memory = free_b;
+  if (cudaMemGetInfo(&free_b, &total_b) == cudaSuccess) {
+    info.free_memory = free_b;
+  } else {
+    cudaGetLastError();  // not fatal; keep it out of the next launch check on this thread
+  }
+  const int oldest = oldest_compiled_arch();
+  if (oldest > 0 && prop.major * 10 + prop.minor < oldest) {
+    info.reason = "GPU 0 (" + info.name + ") has compute capability " + std::to_string(prop.major) + "." +
+                  std::to_string(prop.minor) + ", older than every architecture this build was compiled for (" +
+                  SR_CUDA_ARCHS + "); rebuild with SR_CUDA_ARCHS including " + std::to_string(prop.major) +
+                  std::to_string(prop.minor);
+    return info;
+  }
   info.usable = true;
   return info;
 }
@@ -96,6 +131,7 @@ void init_stream() {
       g_async_alloc = true;
     }
   }
+  cudaGetLastError();  // a failed optional query above must not surface at the next launch check
 }
 }  // namespace
 
@@ -119,11 +155,9 @@ void* device_alloc(size_t bytes) {
 
 void device_free(void* ptr) noexcept {
   if (!ptr) return;
-  if (g_async_alloc) {
-    cudaFreeAsync(ptr, g_stream);
-  } else {
-    cudaFree(ptr);
-  }
+  const cudaError_t err = g_async_alloc ? cudaFreeAsync(ptr, g_stream) : cudaFree(ptr);
+  // Dropped, but cleared: otherwise the next check_launch on this thread would report it.
+  if (err != cudaSuccess) cudaGetLastError();
 }
 
 void copy_host_to_device(void* dst, const void* src, size_t bytes) {
