@@ -1,6 +1,11 @@
 /** Tolerance checks of kernel outputs against float64 references, with useful failure messages. */
 import { seedNote } from './random';
 
+// Globals bound once: inside jest's sandbox each global lookup in a hot loop is slow.
+const { abs } = Math;
+const isNaN = Number.isNaN;
+const isFinite = Number.isFinite;
+
 export interface Tolerance {
   rtol: number;
   atol: number;
@@ -29,15 +34,15 @@ export function expectClose(
   for (let i = 0; i < actual.length; i++) {
     const a = actual[i];
     const e = expected[i];
-    if (Number.isNaN(e) || Number.isNaN(a)) {
-      if (Number.isNaN(e) !== Number.isNaN(a)) throw new Error(`${what}[${i}]: got ${a}, expected ${e} ${seedNote}`);
+    if (isNaN(e) || isNaN(a)) {
+      if (isNaN(e) !== isNaN(a)) throw new Error(`${what}[${i}]: got ${a}, expected ${e} ${seedNote}`);
       continue;
     }
-    if (!Number.isFinite(e) || !Number.isFinite(a)) {
+    if (!isFinite(e) || !isFinite(a)) {
       if (a !== e) throw new Error(`${what}[${i}]: got ${a}, expected ${e} ${seedNote}`);
       continue;
     }
-    const excess = Math.abs(a - e) - (tol.atol + tol.rtol * Math.abs(e));
+    const excess = abs(a - e) - (tol.atol + tol.rtol * abs(e));
     if (excess > worstExcess) {
       worstExcess = excess;
       worst = i;
@@ -46,7 +51,7 @@ export function expectClose(
   if (worst >= 0) {
     throw new Error(
       `${what}[${worst}]: got ${actual[worst]}, expected ${expected[worst]} ` +
-        `(|diff| ${Math.abs(actual[worst] - expected[worst]).toExponential(3)} > atol ${tol.atol} + rtol ${tol.rtol} * |expected|) ${seedNote}`,
+        `(|diff| ${abs(actual[worst] - expected[worst]).toExponential(3)} > atol ${tol.atol} + rtol ${tol.rtol} * |expected|) ${seedNote}`,
     );
   }
 }

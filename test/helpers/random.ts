@@ -6,6 +6,9 @@ export const TEST_SEED: number = process.env.SR_TEST_SEED
   ? Number(process.env.SR_TEST_SEED)
   : (Date.now() ^ (process.pid << 8)) >>> 0;
 
+// Globals bound once: inside jest's sandbox each global lookup in a hot loop is slow.
+const { imul, floor, max, sqrt, log, cos, abs, PI } = Math;
+
 export class Rng {
   private state: number;
   constructor(seed: number = TEST_SEED) {
@@ -14,19 +17,19 @@ export class Rng {
   /** Uniform in [0, 1) (mulberry32). */
   next(): number {
     let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    t = imul(t ^ (t >>> 15), t | 1);
+    t ^= t + imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
   uniform(lo: number, hi: number): number {
     return lo + (hi - lo) * this.next();
   }
   int(lo: number, hiExclusive: number): number {
-    return lo + Math.floor(this.next() * (hiExclusive - lo));
+    return lo + floor(this.next() * (hiExclusive - lo));
   }
   normal(): number {
-    const u = Math.max(this.next(), 1e-300);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
+    const u = max(this.next(), 1e-300);
+    return sqrt(-2 * log(u)) * cos(2 * PI * this.next());
   }
   float32(n: number, lo: number, hi: number): Float32Array {
     const a = new Float32Array(n);
@@ -41,7 +44,7 @@ export class Rng {
   /** Log-probabilities: negative, mostly small, some large. */
   logprobs(n: number): Float32Array {
     const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) a[i] = -Math.abs(this.normal() * 2) - (this.next() < 0.05 ? this.uniform(0, 20) : 0);
+    for (let i = 0; i < n; i++) a[i] = -abs(this.normal() * 2) - (this.next() < 0.05 ? this.uniform(0, 20) : 0);
     return a;
   }
   /** A u8 mask of shape [B, T]: each row valid up to a random length (0 allowed), with random holes. */

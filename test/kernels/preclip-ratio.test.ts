@@ -4,13 +4,15 @@ import { F32, expectClose } from '../helpers/compare';
 import { Rng } from '../helpers/random';
 
 /** float64 reference: exp(clamp(new - old, ln min, ln max)), NaN propagating. */
+const { exp, fround, log, max, min } = Math;
+
 function reference(a: ArrayLike<number>, b: ArrayLike<number>, minRatio = 1e-3, maxRatio = 1e3): Float64Array {
-  const lo = Math.log(minRatio);
-  const hi = Math.log(maxRatio);
+  const lo = log(minRatio);
+  const hi = log(maxRatio);
   const out = new Float64Array(a.length);
   for (let i = 0; i < a.length; i++) {
-    const d = Math.fround(a[i] - b[i]); // the kernel subtracts in f32
-    out[i] = Number.isNaN(d) ? NaN : Math.exp(Math.min(Math.max(d, lo), hi));
+    const d = fround(a[i] - b[i]); // the kernel subtracts in f32
+    out[i] = d !== d ? NaN : exp(min(max(d, lo), hi));
   }
   return out;
 }
@@ -45,6 +47,16 @@ describeEachDevice('preClipRatio', (device) => {
     for (let i = 0; i < n; i += 13) a[i] = b[i] + (rng.next() < 0.5 ? 50 : -50);
     const shape = n % 7 === 0 ? [7, n / 7] : [n];
     expectClose(run(a, b, shape), reference(a, b), F32, 'ratio');
+  });
+
+  test('N above 2^24 (64-bit indexing, capped CUDA grid)', () => {
+    const n = 2 ** 24 + 37;
+    const a = rng.float32(n, -8, 0);
+    const b = rng.float32(n, -8, 0);
+    a[n - 1] = b[n - 1] + 50; // the last element is reached and clipped
+    const r = run(a, b, [n]);
+    expectClose(r, reference(a, b), F32, 'ratio');
+    expect(r[n - 1]).toBeCloseTo(1000, 1);
   });
 
   test('custom bounds', () => {
