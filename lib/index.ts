@@ -33,3 +33,5 @@ export { createRewardServer, getRewards, scorePair } from './serve';
 export type { RewardServer, RewardServerOptions } from './serve';
 import * as data from './data';
 export { data };
+import * as training from './train';
+export { training };

@@ -1,0 +1,140 @@
+/**
+ * The rows a run trains and evaluates on: the built-in synthetic data (drawn
+ * into OUT/data once, reused on resume) or an existing dataset folder, with
+ * each image decoded once to raw RGB at the model's input size.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import sharp from 'sharp';
+import { PreferenceRow, imagePath, readRows } from '../data/io';
+import { buildCompactPrompt } from '../data/prompt';
+import { CATEGORIES, type Category } from '../data/questions';
+import { writeSynthetic } from '../data/synth';
+import type { ModelInput } from '../model/policy-model';
+import type { TrainConfig } from './config';
+
+export interface TrainRow extends PreferenceRow {
+  /** Position in its split (stable across resumes: difficulty and curriculum refer to it). */
+  index: number;
+}
+
+export interface RunData {
+  dir: string;
+  train: TrainRow[];
+  test: TrainRow[];
+  /** Rows left out because prompt + target do not fit the model's context. */
+  dropped: { train: number; test: number };
+}
+
+/** The built-in model's prompt: the compact three-line form, then a newline before the response. */
+export function promptOf(row: Pick<PreferenceRow, 'question' | 'response1' | 'response2'>): string {
+  return buildCompactPrompt(row.question, row.response1, row.response2) + '\n';
+}
+
+function synthOptions(c: TrainConfig) {
+  return {
+    n: c.data.n,
+    seed: c.data.seed ?? c.seed,
+    levels: c.data.levels,
+    testFraction: c.data.testFraction,
+    imageSize: c.data.imageSize,
+    grid: c.data.grid,
+    ...(c.data.categories ? { categories: c.data.categories as Category[] } : {}),
+  };
+}
+
+/** True when DIR holds a finished synthetic dataset drawn with these options (meta.json is written last). */
+function synthDone(dir: string, c: TrainConfig): boolean {
+  try {
+    const meta = JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8'));
+    const want = synthOptions(c);
+    const o = meta.options ?? {};
+    return (
+      o.n === want.n &&
+      o.seed === want.seed &&
+      o.testFraction === want.testFraction &&
+      o.imageSize === want.imageSize &&
+      o.grid === want.grid &&
+      JSON.stringify(o.levels) === JSON.stringify(want.levels) &&
+      JSON.stringify(o.categories) === JSON.stringify(want.categories ?? CATEGORIES)
+    );
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Synthesises (unless already there) or reads the data, applies maxTrain/maxTest, and drops rows that do not
+ * fit the context with an answer as long as the teacher's.
+ */
+export async function prepareData(
+  c: TrainConfig,
+  runDir: string,
+  onProgress?: (done: number, total: number) => void,
+): Promise<RunData> {
+  let dir: string;
+  if (c.data.dir !== null) {
+    dir = path.resolve(c.data.dir);
+    if (!fs.existsSync(path.join(dir, 'train.jsonl'))) throw new Error(`config.data.dir: ${dir} has no train.jsonl`);
+    if (!fs.existsSync(path.join(dir, 'test.jsonl'))) throw new Error(`config.data.dir: ${dir} has no test.jsonl`);
+  } else {
+    dir = path.join(runDir, 'data');
+    if (!synthDone(dir, c)) {
+      await fs.promises.rm(dir, { recursive: true, force: true });
+      await writeSynthetic(dir, synthOptions(c), { onProgress });
+    }
+  }
+  const nImg = (c.model.imageSize / c.model.patchSize) ** 2;
+  const room = (row: PreferenceRow, extra: number) => nImg + 1 + Buffer.byteLength(promptOf(row)) + extra <= c.model.maxSeqLen;
+  let train = (await readRows(dir, 'train')).map((r, index) => ({ ...r, index }));
+  let test = (await readRows(dir, 'test')).map((r, index) => ({ ...r, index }));
+  if (c.data.maxTrain !== null) train = train.slice(0, c.data.maxTrain);
+  if (c.data.maxTest !== null) test = test.slice(0, c.data.maxTest);
+  // A row must leave room for an answer as long as its teacher's (generation stops at the context).
+  const fits = (r: PreferenceRow) => room(r, r.teacher === undefined ? 2 : Buffer.byteLength(r.teacher) + 1);
+  const fitTrain = train.filter(fits);
+  const fitTest = test.filter(fits);
+  if (fitTrain.length === 0) throw new Error(`no training row fits config.model.maxSeqLen (${c.model.maxSeqLen}) with its prompt and teacher analysis`);
+  if (fitTest.length === 0) throw new Error(`no test row fits config.model.maxSeqLen (${c.model.maxSeqLen})`);
+  return { dir, train: fitTrain, test: fitTest, dropped: { train: train.length - fitTrain.length, test: test.length - fitTest.length } };
+}
+
+/** Images decoded once to raw RGB bytes at the model's input size (what PolicyModel accepts as a Uint8Array). */
+export class ImageCache {
+  private readonly cache = new Map<string, Uint8Array>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly size: number,
+  ) {}
+
+  async load(rows: readonly PreferenceRow[]): Promise<void> {
+    for (const r of rows) {
+      const file = imagePath(this.dir, r);
+      if (this.cache.has(file)) continue;
+      let raw: Buffer;
+      try {
+        raw = await sharp(file).flatten({ background: '#ffffff' }).resize(this.size, this.size, { fit: 'fill' }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+      } catch (e) {
+        throw new Error(`row ${r.id}: image ${file} cannot be read (${(e as Error).message})`);
+      }
+      if (raw.length !== this.size * this.size * 3) throw new Error(`row ${r.id}: image ${file} did not decode to ${this.size}x${this.size} RGB`);
+      this.cache.set(file, new Uint8Array(raw)); // a plain Uint8Array: the model reads it as raw pixels
+    }
+  }
+
+  get(row: PreferenceRow): Uint8Array {
+    const img = this.cache.get(imagePath(this.dir, row));
+    if (!img) throw new Error(`image of row ${row.id} was not loaded`);
+    return img;
+  }
+
+  input(row: PreferenceRow): ModelInput {
+    return { image: this.get(row), prompt: promptOf(row) };
+  }
+}
+
+/** Generator level of a row (synthetic data), or null for data without one. */
+export function levelOf(row: PreferenceRow): number | null {
+  return typeof row.difficulty === 'number' ? row.difficulty : null;
+}

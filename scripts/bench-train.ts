@@ -1,0 +1,135 @@
+/**
+ * Benchmark of the main job (npm run bench:train): the `demo` preset (or --preset smoke) with several seeds,
+ * one after the other on the CPU, and a section of bench/RESULTS.md with test accuracy after stage 1 and
+ * stage 2 (overall and hard subset), Voting@5 and Voting@15, mean response length before and after RL, and
+ * wall time per phase: the mean and the seed spread of each, with the machine, date and command.
+ *
+ *   node dist/scripts/bench-train.js [--preset demo|smoke] [--seeds 0,1,2] [--out DIR] [--no-write]
+ *
+ * Runs go to DIR/<preset>-seed<k> (default bench/raw/train, git-ignored); an existing finished run there is
+ * reused, an unfinished one resumed, so an interrupted benchmark can be restarted.
+ */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { backends } from '../lib/backends';
+import { PRESET_NAMES, resolveTrainConfig } from '../lib/train/config';
+import { train, type RunSummary } from '../lib/train/trainer';
+import { machineDescription, today, writeSection } from './bench/results-file';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const preset = arg('preset') ?? 'demo';
+if (!PRESET_NAMES.includes(preset)) throw new RangeError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got ${preset}`);
+const seeds = (arg('seeds') ?? '0,1,2').split(',').map((s) => {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`--seeds must be non-negative integers, got ${JSON.stringify(s)}`);
+  return n;
+});
+const root = path.resolve(arg('out') ?? path.join(__dirname, '..', '..', 'bench', 'raw', 'train'));
+const write = !process.argv.includes('--no-write');
+
+interface Stat {
+  mean: number;
+  sd: number;
+  min: number;
+  max: number;
+}
+
+function stat(xs: number[]): Stat {
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean: m, sd, min: Math.min(...xs), max: Math.max(...xs) };
+}
+
+const pct = (s: Stat) => `${(100 * s.mean).toFixed(1)}% ± ${(100 * s.sd).toFixed(1)} (${(100 * s.min).toFixed(1)}–${(100 * s.max).toFixed(1)})`;
+const pts = (s: Stat) => `${s.mean >= 0 ? '+' : ''}${(100 * s.mean).toFixed(1)} ± ${(100 * s.sd).toFixed(1)} points (${(100 * s.min).toFixed(1)} to ${(100 * s.max).toFixed(1)})`;
+const num = (s: Stat, d = 0) => `${s.mean.toFixed(d)} ± ${s.sd.toFixed(d)} (${s.min.toFixed(d)}–${s.max.toFixed(d)})`;
+
+async function runSeed(seed: number): Promise<RunSummary> {
+  const out = path.join(root, `${preset}-seed${seed}`);
+  const config = resolveTrainConfig(preset, { seed, device: 'cpu' });
+  const resume = fs.existsSync(path.join(out, 'config.json'));
+  const t = Date.now();
+  process.stderr.write(`\n== ${preset}, seed ${seed}: ${out}${resume ? ' (resuming)' : ''}\n`);
+  const r = await train({ config, out, resume, log: (m) => process.stderr.write(m + '\n'), progress: process.stderr });
+  if (r.interrupted || !r.summary) throw new Error(`seed ${seed}: the run did not finish`);
+  process.stderr.write(`== seed ${seed} done in ${((Date.now() - t) / 1000).toFixed(0)} s\n${r.summary.lines.join('\n')}\n`);
+  return r.summary;
+}
+
+async function main(): Promise<void> {
+  fs.mkdirSync(root, { recursive: true });
+  const runs: RunSummary[] = [];
+  for (const seed of seeds) runs.push(await runSeed(seed));
+  const s2 = (r: RunSummary) => r.stage2 ?? r.stage1;
+  const vote = (r: RunSummary, k: number) => r.voting?.votingAtK[String(Math.min(k, r.voting.k))] ?? NaN;
+  const kMax = Math.min(...runs.map((r) => r.voting?.k ?? 0));
+  const rows: Array<[string, string]> = [
+    ['test accuracy after stage 1', pct(stat(runs.map((r) => r.stage1.accuracy)))],
+    ['test accuracy after stage 2', pct(stat(runs.map((r) => s2(r).accuracy)))],
+    ['hard subset after stage 1', pct(stat(runs.map((r) => r.stage1.hard.accuracy)))],
+    ['hard subset after stage 2', pct(stat(runs.map((r) => s2(r).hard.accuracy)))],
+    ['change on the hard subset (stage 2 - stage 1)', pts(stat(runs.map((r) => s2(r).hard.accuracy - r.stage1.hard.accuracy)))],
+    ['change overall', pts(stat(runs.map((r) => s2(r).accuracy - r.stage1.accuracy)))],
+    [`Voting@5 (final model)`, kMax >= 5 ? pct(stat(runs.map((r) => vote(r, 5)))) : 'not run (K < 5)'],
+    [`Voting@15 (final model)`, kMax >= 15 ? pct(stat(runs.map((r) => vote(r, 15)))) : `not run (K = ${kMax})`],
+    ['mean response length after stage 1 (greedy, tokens)', num(stat(runs.map((r) => r.stage1.meanLength)), 1)],
+    ['mean response length after stage 2 (greedy, tokens)', num(stat(runs.map((r) => s2(r).meanLength)), 1)],
+  ];
+  for (const phase of ['data', 'sft', 'difficulty', 'rl', 'final']) {
+    rows.push([`wall time: ${phase} (s)`, num(stat(runs.map((r) => r.seconds[phase] ?? 0)))]);
+  }
+  rows.push(['wall time: total (s)', num(stat(runs.map((r) => Object.values(r.seconds).reduce((a, b) => a + b, 0))))]);
+
+  const hardDelta = stat(runs.map((r) => s2(r).hard.accuracy - r.stage1.hard.accuracy));
+  const spread = Math.max(stat(runs.map((r) => r.stage1.hard.accuracy)).sd, stat(runs.map((r) => s2(r).hard.accuracy)).sd);
+  const verdict =
+    runs.length < 2
+      ? 'one seed only: no seed spread to compare with.'
+      : hardDelta.mean > spread
+        ? `the mean hard-subset gain (${(100 * hardDelta.mean).toFixed(1)} points) is larger than the seed-to-seed spread (sd ${(100 * spread).toFixed(1)} points).`
+        : `the mean hard-subset change (${(100 * hardDelta.mean).toFixed(1)} points) is NOT larger than the seed-to-seed spread (sd ${(100 * spread).toFixed(1)} points): stage 2 did not clearly help here.`;
+  const perSeed = runs.map((r) => {
+    const p = r.change.hard;
+    return `| ${r.seed} | ${(100 * r.stage1.accuracy).toFixed(1)}% | ${(100 * s2(r).accuracy).toFixed(1)}% | ${(100 * r.stage1.hard.accuracy).toFixed(1)}% | ${(100 * s2(r).hard.accuracy).toFixed(1)}% | ${p ? `${p.fixed}/${p.broken}, p = ${p.pValue.toFixed(3)}` : '—'} | ${kMax >= 5 ? (100 * vote(r, 5)).toFixed(1) + '%' : '—'} | ${kMax >= 15 ? (100 * vote(r, 15)).toFixed(1) + '%' : '—'} | ${Object.values(r.seconds).reduce((a, b) => a + b, 0).toFixed(0)} |`;
+  });
+  const cuda = backends().cuda;
+  const c0 = resolveTrainConfig(preset);
+  const md = [
+    `## Training: \`${preset}\` preset, ${runs.length} seed(s)`,
+    '',
+    `Date ${today()}; machine: ${machineDescription()}; device: CPU (${os.cpus().length} cores). ` +
+      `Command: \`npm run bench:train${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\` ` +
+      `(seeds ${seeds.join(', ')}, run one after the other). CUDA: not measured: the built-in model has no CUDA path yet` +
+      `${cuda.usable ? ` (a GPU was usable: ${cuda.name})` : ''}.`,
+    '',
+    `Setup: ${c0.data.n} synthetic samples (test share ${c0.data.testFraction}); model d=${c0.model.dModel}, ${c0.model.nLayers} layers; ` +
+      `stage 1 ${c0.sft.epochs} epoch(s) of batch ${c0.sft.batchSize}; difficulty of ${c0.difficulty.limit ?? 'all'} training samples; ` +
+      `stage 2 ${c0.rl.algo}, ${c0.rl.steps} steps of ${c0.rl.promptsPerStep} prompts x ${c0.rl.samplesPerPrompt} samples. ` +
+      `Accuracy is greedy on the test split; hard subset = generator levels ${c0.eval.hardLevels.join(', ')}. Values: mean ± sample sd (min–max) over seeds.`,
+    '',
+    '| measure | value |',
+    '| --- | --- |',
+    ...rows.map(([k, v]) => `| ${k} | ${v} |`),
+    '',
+    '| seed | acc. stage 1 | acc. stage 2 | hard stage 1 | hard stage 2 | hard: fixed/broken, sign test | Voting@5 | Voting@15 | seconds |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...perSeed,
+    '',
+    `Verdict: ${verdict}`,
+  ].join('\n');
+  process.stdout.write('\n' + md + '\n');
+  if (write) {
+    writeSection(`train-${preset}`, md);
+    process.stderr.write('wrote the section to bench/RESULTS.md\n');
+  }
+}
+
+main().catch((e) => {
+  process.stderr.write(`bench-train: ${(e as Error).stack ?? e}\n`);
+  process.exitCode = 1;
+});

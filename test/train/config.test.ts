@@ -1,0 +1,125 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { main } from '../../lib/cli/main';
+import { PRESETS, effectiveRl, resolveTrainConfig } from '../../lib/train/config';
+
+function io() {
+  let out = '';
+  let err = '';
+  return {
+    io: { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, env: {} as NodeJS.ProcessEnv },
+    out: () => out,
+    err: () => err,
+  };
+}
+
+describe('training configuration', () => {
+  test('every preset resolves to a complete, valid configuration', () => {
+    for (const name of Object.keys(PRESETS)) {
+      const c = resolveTrainConfig(name);
+      expect(c.preset).toBe(name);
+      expect(c.rl.algo).toBe('stable-reinforce');
+      expect(c.difficulty.attempts).toBe(3);
+      expect(c.rl.klCoef).toBe(0);
+    }
+    expect(resolveTrainConfig('smoke').model.dModel).toBeLessThan(resolveTrainConfig('demo').model.dModel);
+  });
+
+  test('overrides merge deeply and leave the other fields alone', () => {
+    const base = resolveTrainConfig('smoke');
+    const c = resolveTrainConfig('smoke', { rl: { steps: 7 } }, { rl: { rewardWeights: { format: 0.25 } } });
+    expect(c.rl.steps).toBe(7);
+    expect(c.rl.rewardWeights).toEqual({ consistency: 0.5, format: 0.25 });
+    expect(c.rl.lr).toBe(base.rl.lr);
+    expect(c.sft).toEqual(base.sft);
+  });
+
+  test.each([
+    [{ rl: { stpes: 3 } }, /config\.rl\.stpes is not a known setting/],
+    [{ rl: { lr: -1 } }, /config\.rl\.lr must be a number > 0.*got -1/],
+    [{ rl: { lr: 'fast' } }, /config\.rl\.lr must be a number/],
+    [{ sft: { batchSize: 2.5 } }, /config\.sft\.batchSize must be an integer/],
+    [{ rl: { algo: 'ppo' } }, /config\.rl\.algo must be one of "stable-reinforce", "reinforce\+\+", "grpo", got "ppo"/],
+    [{ rl: { algo: 'grpo', samplesPerPrompt: 1 } }, /config\.rl\.samplesPerPrompt must be >= 2 for algo "grpo"/],
+    [{ rl: { curriculum: 'linear:colour' } }, /config\.rl\.curriculum: .*level' or 'hardness'/],
+    [{ rl: { preClip: 'no' } }, /config\.rl\.preClip must be true or false/],
+    [{ model: { dModel: 100, nHeads: 3 } }, /config\.model\.nHeads \(3\) must divide config\.model\.dModel \(100\)/],
+    [{ model: { patchSize: 10 } }, /config\.model\.patchSize \(10\) must divide config\.model\.imageSize/],
+    [{ eval: { hardLevels: [5] } }, /config\.eval\.hardLevels\[0\] must be an integer from 1 to 4, got 5/],
+    [{ data: { n: 4, testFraction: 0.1 } }, /config\.data\.n \(4\).*fewer than 2 samples/],
+    [{ device: 'tpu' }, /config\.device must be one of "auto", "cpu", "cuda"/],
+    [{ preset: 'demo' }, /choose the preset with --preset/],
+    [{ rl: 5 }, /config\.rl must be a JSON object/],
+    [[1, 2], /config must be a JSON object/],
+  ])('rejects %j with an error naming the field', (override, message) => {
+    expect(() => resolveTrainConfig('smoke', override)).toThrow(message);
+  });
+
+  test('unknown preset', () => {
+    expect(() => resolveTrainConfig('huge')).toThrow(/unknown preset "huge" \(known: smoke, demo\)/);
+  });
+
+  test('the algorithm sets the ablation switches unless they are given', () => {
+    const sr = resolveTrainConfig('smoke');
+    expect(effectiveRl(sr.rl)).toEqual({ preClip: true, filter: true, consistency: true });
+    expect(effectiveRl(resolveTrainConfig('smoke', { rl: { algo: 'reinforce++' } }).rl)).toEqual({ preClip: false, filter: false, consistency: false });
+    expect(effectiveRl(resolveTrainConfig('smoke', { rl: { algo: 'grpo' } }).rl)).toEqual({ preClip: false, filter: false, consistency: false });
+    expect(effectiveRl(resolveTrainConfig('smoke', { rl: { filter: false } }).rl)).toEqual({ preClip: true, filter: false, consistency: true });
+  });
+});
+
+describe('train command line', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sr-train-cli-'));
+  });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('--config with an unknown field: exit 2, message names the file and the field', async () => {
+    const file = path.join(dir, 'bad.json');
+    fs.writeFileSync(file, JSON.stringify({ rl: { stepz: 3 } }));
+    const t = io();
+    expect(await main(['train', '--preset', 'smoke', '--config', file, '--out', path.join(dir, 'r1')], t.io)).toBe(2);
+    expect(t.err()).toContain(`--config ${file}: config.rl.stepz is not a known setting`);
+    expect(fs.existsSync(path.join(dir, 'r1'))).toBe(false);
+  });
+
+  test('--config that is not JSON', async () => {
+    const file = path.join(dir, 'bad.txt');
+    fs.writeFileSync(file, '{ rl: ');
+    const t = io();
+    expect(await main(['train', '--preset', 'smoke', '--config', file], t.io)).toBe(2);
+    expect(t.err()).toMatch(/not valid JSON/);
+  });
+
+  test('bad flags', async () => {
+    let t = io();
+    expect(await main(['train', '--algo', 'ppo'], t.io)).toBe(2);
+    expect(t.err()).toMatch(/--algo must be one of stable-reinforce, reinforce\+\+, grpo/);
+    t = io();
+    expect(await main(['train', '--preset', 'tiny'], t.io)).toBe(2);
+    expect(t.err()).toMatch(/--preset must be one of smoke, demo/);
+    t = io();
+    expect(await main(['train', '--seed=-3'], t.io)).toBe(2);
+    expect(t.err()).toMatch(/--seed must be an integer >= 0/);
+    t = io();
+    expect(await main(['train', '--device', 'gpu'], t.io)).toBe(2);
+    expect(t.err()).toMatch(/--device must be one of auto, cpu, cuda/);
+  });
+
+  test('--device cuda says clearly that the built-in model cannot run on CUDA yet', async () => {
+    const t = io();
+    const code = await main(['train', '--preset', 'smoke', '--device', 'cuda', '--quiet', '--out', path.join(dir, 'cuda')], t.io);
+    expect(code).toBe(1);
+    expect(t.err()).toMatch(/--device cuda: the built-in model cannot run on CUDA yet/);
+  });
+
+  test('--help lists the flags', async () => {
+    const t = io();
+    expect(await main(['train', '--help'], t.io)).toBe(0);
+    for (const f of ['--preset', '--config', '--device', '--out', '--resume', '--seed', '--algo', '--no-preclip', '--no-filter', '--no-consistency']) {
+      expect(t.out()).toContain(f);
+    }
+  });
+});

@@ -1,0 +1,212 @@
+/**
+ * End to end: the `smoke` preset through the real command line in child processes.
+ *  - a complete run: every artefact is there and consistent (metrics, checkpoints, evals, report, PNGs);
+ *  - kill -9 twice at arbitrary moments, --resume each time: the metrics are those of the uninterrupted
+ *    run, step for step (no gap, no repeat), and the numbers match (every draw is derived from the seed);
+ *  - Ctrl-C (SIGINT) stops with a checkpoint and exit code 130, --resume finishes;
+ *  - injected non-finite gradients are skipped and logged, and training goes on.
+ */
+import { ChildProcess, spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { PolicyModel } from '../../lib/model';
+import { readMetrics, type StepLine } from '../../lib/train/metrics';
+import type { RunSummary } from '../../lib/train/trainer';
+
+const RUNNER = path.join(__dirname, 'helpers', 'run-cli.js');
+jest.setTimeout(240_000);
+
+let root: string;
+let cfgFile: string;
+beforeAll(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'sr-e2e-'));
+  // The smoke preset with a few more steps, so that there is time to kill the run in each phase.
+  cfgFile = path.join(root, 'longer.json');
+  fs.writeFileSync(cfgFile, JSON.stringify({ sft: { epochs: 3, checkpointEvery: 3 }, rl: { steps: 6, checkpointEvery: 2, evalEvery: 3 } }));
+});
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> } {
+  const child = spawn(process.execPath, [RUNNER, 'train', ...args], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
+  return { child, done };
+}
+
+function lineCount(file: string): number {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.endsWith('}')).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** Starts a run and SIGKILLs it as soon as metrics.jsonl has `lines` lines. */
+async function killAt(args: string[], out: string, lines: number): Promise<void> {
+  const { child, done } = start(args);
+  const file = path.join(out, 'metrics.jsonl');
+  const timer = setInterval(() => {
+    if (lineCount(file) >= lines) child.kill('SIGKILL');
+  }, 5);
+  const r = await done;
+  clearInterval(timer);
+  if (r.signal !== 'SIGKILL') throw new Error(`the run ended (code ${r.code}) before it could be killed at ${lines} lines:\n${r.stderr}`);
+}
+
+const DETERMINISTIC = ['stage', 'step', 'globalStep', 'loss', 'gradNorm', 'lr', 'tokens', 'skipped', 'reward', 'result', 'format', 'consistency', 'accuracy', 'responseLength', 'ratioMax', 'clipFraction', 'filtered', 'kl', 'updates', 'eval'];
+
+function comparable(l: StepLine): Record<string, unknown> {
+  return Object.fromEntries(DETERMINISTIC.filter((k) => k in l).map((k) => [k, l[k]]));
+}
+
+describe('smoke preset, end to end', () => {
+  let ref: { out: string; metrics: StepLine[]; summary: RunSummary };
+
+  beforeAll(async () => {
+    const out = path.join(root, 'ref');
+    const r = await start(['--preset', 'smoke', '--config', cfgFile, '--out', out, '--no-progress']).done;
+    if (r.code !== 0) throw new Error(`reference run failed (${r.code}):\n${r.stderr}`);
+    expect(r.stdout).toMatch(/Test accuracy after stage 1 \(SFT\): \d+\.\d%/);
+    expect(r.stdout).toMatch(/Report: .*report\.html/);
+    ref = { out, metrics: readMetrics(path.join(out, 'metrics.jsonl')), summary: JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) };
+  });
+
+  test('a complete run leaves consistent artefacts', async () => {
+    const { out, metrics, summary } = ref;
+    const sft = metrics.filter((l) => l.stage === 'sft');
+    const rl = metrics.filter((l) => l.stage === 'rl');
+    expect(sft.length).toBe(summary.sftSteps);
+    expect(summary.sftSteps).toBe(3 * Math.ceil(summary.data.train / 8));
+    expect(rl.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(metrics.map((l) => l.globalStep)).toEqual(metrics.map((_, i) => i + 1));
+    for (const l of rl) {
+      for (const k of ['reward', 'result', 'format', 'consistency', 'accuracy', 'responseLength', 'loss', 'ratioMax', 'clipFraction', 'filtered', 'kl', 'gradNorm', 'seconds']) {
+        expect(l).toHaveProperty(k);
+      }
+      expect(l.updates).toBe(4); // 4 prompts x 2 samples = 8 sequences, minibatches of 4, 2 PPO epochs
+    }
+    // evaluations: after stage 1 (last SFT step), every 3 RL steps, at the end
+    expect(metrics.filter((l) => l.eval).map((l) => (l.eval as { tag: string }).tag)).toEqual(['stage1', 'rl-3', 'stage2']);
+    expect(summary.evals.map((e) => e.tag)).toEqual(['stage1', 'rl-3', 'stage2']);
+    expect(summary.stage1.n).toBe(summary.data.test);
+    const hist = summary.difficulty!.histogram;
+    expect(Object.values(hist).reduce((a, b) => a + b, 0)).toBe(summary.data.train);
+    expect(summary.voting!.k).toBe(3);
+    expect(Object.keys(summary.voting!.votingAtK)).toEqual(['1', '2', '3']);
+    expect(summary.lines.join('\n')).toMatch(/Wall time: data \d+s, sft \d+s, difficulty \d+s, rl \d+s, final \d+s/);
+    // checkpoints: only the final one is kept; the pointer names it
+    expect(fs.readdirSync(path.join(out, 'checkpoints')).sort()).toEqual(['done', 'latest.json']);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoints', 'latest.json'), 'utf8')).phase).toBe('done');
+    // models load
+    for (const d of ['stage1-model', 'model']) {
+      const m = await PolicyModel.load(path.join(out, d));
+      expect(m.config.dModel).toBe(32);
+      m.dispose();
+    }
+    // report: self-contained HTML with inline SVG and the stage boundary; PNG copies
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).toContain('stage 1 | stage 2');
+    expect(html).not.toMatch(/<script|<link |src="http/);
+    for (const name of ['reward', 'accuracy', 'length', 'loss', 'voting', 'diagnostics']) {
+      const png = fs.readFileSync(path.join(out, 'plots', `${name}.png`));
+      expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+    }
+  });
+
+  test('kill -9 twice at arbitrary moments, --resume each time: the same run, no gap, no repeat', async () => {
+    const out = path.join(root, 'killed');
+    const args = ['--preset', 'smoke', '--config', cfgFile, '--out', out, '--quiet'];
+    const sftSteps = ref.summary.sftSteps;
+    await killAt(args, out, 4); // during stage 1
+    const mid = readMetrics(path.join(out, 'metrics.jsonl')).length;
+    expect(mid).toBeGreaterThanOrEqual(4);
+    await killAt([...args, '--resume'], out, sftSteps + 3); // during stage 2
+    const r = await start([...args, '--resume']).done;
+    expect(r.code).toBe(0);
+    const got = readMetrics(path.join(out, 'metrics.jsonl'));
+    expect(got.map((l) => `${l.stage}:${l.step}`)).toEqual(ref.metrics.map((l) => `${l.stage}:${l.step}`));
+    expect(got.map(comparable)).toEqual(ref.metrics.map(comparable));
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as RunSummary;
+    expect(summary.stage2).toEqual(ref.summary.stage2);
+    expect(summary.voting).toEqual(ref.summary.voting);
+    expect(fs.readdirSync(path.join(out, 'checkpoints')).filter((e) => !e.startsWith('.tmp-')).sort()).toEqual(['done', 'latest.json']);
+  });
+
+  test('SIGINT stops after the current step with a checkpoint (exit 130); --resume completes the run', async () => {
+    const out = path.join(root, 'interrupted');
+    const args = ['--preset', 'smoke', '--config', cfgFile, '--out', out, '--quiet'];
+    const { child, done } = start(args);
+    const file = path.join(out, 'metrics.jsonl');
+    let sent = false;
+    const timer = setInterval(() => {
+      if (!sent && lineCount(file) >= 2) sent = child.kill('SIGINT'); // once: a second Ctrl-C may end the process
+    }, 5);
+    const r = await done;
+    clearInterval(timer);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/Continue with: stable-reinforce train --resume --out /);
+    const latest = JSON.parse(fs.readFileSync(path.join(out, 'checkpoints', 'latest.json'), 'utf8'));
+    const state = JSON.parse(fs.readFileSync(path.join(out, 'checkpoints', latest.checkpoint, 'state.json'), 'utf8'));
+    expect(readMetrics(file).length).toBe(state.metricsLines); // nothing logged after the checkpoint
+    const r2 = await start([...args, '--resume']).done;
+    expect(r2.code).toBe(0);
+    expect(readMetrics(file).map(comparable)).toEqual(ref.metrics.map(comparable));
+  });
+
+  test('--resume refuses a different configuration, and a second run into the same folder', async () => {
+    const r = await start(['--preset', 'smoke', '--config', cfgFile, '--out', ref.out, '--seed', '5', '--resume', '--quiet']).done;
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/configuration differs .*\n\s+config\.seed: 0 -> 5/);
+    const r2 = await start(['--preset', 'smoke', '--out', ref.out, '--quiet']).done;
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/already holds a run/);
+  });
+
+  test.each([
+    [['--algo', 'grpo'], 'grpo', { preClip: false, filter: false, consistency: false }],
+    [['--algo', 'reinforce++'], 'reinforce++', { preClip: false, filter: false, consistency: false }],
+    [['--no-preclip', '--no-filter', '--no-consistency'], 'stable-reinforce', { preClip: false, filter: false, consistency: false }],
+  ])('%j runs through and records the algorithm and switches', async (flags, algo, switches) => {
+    const out = path.join(root, `algo-${(flags as string[]).join('').replace(/\W+/g, '')}`);
+    const cfg = path.join(root, 'short.json');
+    fs.writeFileSync(cfg, JSON.stringify({ rl: { steps: 2, evalEvery: 2 }, eval: { votingK: 2 } }));
+    const r = await start(['--preset', 'smoke', '--config', cfg, '--out', out, '--quiet', ...(flags as string[])]).done;
+    expect(r.code).toBe(0);
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as RunSummary;
+    expect(summary.algo).toBe(algo);
+    expect(summary.switches).toEqual(switches);
+    const rl = readMetrics(path.join(out, 'metrics.jsonl')).filter((l) => l.stage === 'rl');
+    expect(rl).toHaveLength(2);
+    for (const l of rl) expect(l.updates).toBe(4);
+  });
+
+  test('injected non-finite gradients are skipped, logged, and training continues', async () => {
+    const out = path.join(root, 'nonfinite');
+    const cfg = path.join(root, 'nonfinite.json');
+    fs.writeFileSync(cfg, JSON.stringify({ rl: { steps: 3, evalEvery: 3 }, eval: { votingK: 0 }, debug: { nonFiniteSteps: { sft: [2], rl: [1] } } }));
+    const r = await start(['--preset', 'smoke', '--config', cfg, '--out', out, '--no-progress']).done;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/stage 1 step 2: skipped \(non-finite grad-norm\); the weights were not updated/);
+    expect(r.stderr).toMatch(/stage 2 step 1: 4 of 4 update\(s\) skipped/);
+    const m = readMetrics(path.join(out, 'metrics.jsonl'));
+    const sft2 = m.find((l) => l.stage === 'sft' && l.step === 2)!;
+    expect(sft2).toMatchObject({ skipped: true, skipReason: 'grad-norm', gradNorm: null });
+    expect(m.filter((l) => l.stage === 'sft' && l.step !== 2).every((l) => l.skipped === false && Number.isFinite(l.loss as number))).toBe(true);
+    const rl1 = m.find((l) => l.stage === 'rl' && l.step === 1)!;
+    expect(rl1).toMatchObject({ skippedUpdates: 4, updates: 4, gradNorm: null, skipReasons: ['grad-norm'] });
+    expect(m.find((l) => l.stage === 'rl' && l.step === 2)).toMatchObject({ skippedUpdates: 0 });
+    const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as RunSummary;
+    expect(summary.skippedUpdates).toBe(5);
+    expect(summary.lines.join('\n')).toMatch(/5 update\(s\) had a non-finite loss or gradient and were skipped/);
+    const model = await PolicyModel.load(path.join(out, 'model'));
+    for (const p of model.parameters()) expect((p.value.toArray() as Float32Array).every(Number.isFinite)).toBe(true);
+    model.dispose();
+  });
+});
