@@ -28,6 +28,10 @@ interface Case {
 }
 
 const args = process.argv.slice(2);
+if (args.includes('--help') || args.includes('-h')) {
+  console.log('node dist/scripts/bench-model.js [--quick] [--no-write] [--only demo|large]');
+  process.exit(0);
+}
 const quick = args.includes('--quick');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
 
