@@ -86,13 +86,20 @@ async function main(): Promise<void> {
   rows.push(['wall time: total (s)', num(stat(runs.map((r) => Object.values(r.seconds).reduce((a, b) => a + b, 0))))]);
 
   const hardDelta = stat(runs.map((r) => s2(r).hard.accuracy - r.stage1.hard.accuracy));
-  const spread = Math.max(stat(runs.map((r) => r.stage1.hard.accuracy)).sd, stat(runs.map((r) => s2(r).hard.accuracy)).sd);
+  // The spread to beat: the larger of the seed-to-seed sd of either stage's accuracy and of the gain itself.
+  const spread = Math.max(stat(runs.map((r) => r.stage1.hard.accuracy)).sd, stat(runs.map((r) => s2(r).hard.accuracy)).sd, hardDelta.sd);
+  const stage1Mean = stat(runs.map((r) => r.stage1.accuracy)).mean;
+  const chance =
+    Math.abs(stage1Mean - 0.5) < 0.05
+      ? ` Note: stage-1 accuracy (${(100 * stage1Mean).toFixed(1)}%) is at chance level for balanced pairs: the model has not learnt the task, so stage 2 has little to build on.`
+      : '';
   const verdict =
     runs.length < 2
       ? 'one seed only: no seed spread to compare with.'
       : hardDelta.mean > spread
         ? `the mean hard-subset gain (${(100 * hardDelta.mean).toFixed(1)} points) is larger than the seed-to-seed spread (sd ${(100 * spread).toFixed(1)} points).`
         : `the mean hard-subset change (${(100 * hardDelta.mean).toFixed(1)} points) is NOT larger than the seed-to-seed spread (sd ${(100 * spread).toFixed(1)} points): stage 2 did not clearly help here.`;
+  const verdictText = verdict + chance;
   const perSeed = runs.map((r) => {
     const p = r.change.hard;
     return `| ${r.seed} | ${(100 * r.stage1.accuracy).toFixed(1)}% | ${(100 * s2(r).accuracy).toFixed(1)}% | ${(100 * r.stage1.hard.accuracy).toFixed(1)}% | ${(100 * s2(r).hard.accuracy).toFixed(1)}% | ${p ? `${p.fixed}/${p.broken}, p = ${p.pValue.toFixed(3)}` : '—'} | ${kMax >= 5 ? (100 * vote(r, 5)).toFixed(1) + '%' : '—'} | ${kMax >= 15 ? (100 * vote(r, 15)).toFixed(1) + '%' : '—'} | ${Object.values(r.seconds).reduce((a, b) => a + b, 0).toFixed(0)} |`;
@@ -120,7 +127,7 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...perSeed,
     '',
-    `Verdict: ${verdict}`,
+    `Verdict: ${verdictText}`,
   ].join('\n');
   process.stdout.write('\n' + md + '\n');
   if (write) {
