@@ -17,7 +17,7 @@
 import { finiteNumber, oneOf, optionsObject } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
 import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
-import { MaybeAsync, binding, withTemporaries, wrapHandle } from './binding';
+import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 export type AdvantageFilterRule = 'paper' | 'released-code';
 
@@ -93,9 +93,7 @@ function run<A extends boolean>(
       filtered: r.filtered,
       nonFinite: r.nonFinite,
     });
-    return (async
-      ? (out as Promise<NativeAdvantageFilterResult>).then(wrap)
-      : wrap(out as NativeAdvantageFilterResult)) as never;
+    return mapResult(out, async, wrap);
   });
 }
 
@@ -106,9 +104,5 @@ export function advantageFilter(values: TensorLike, options?: AdvantageFilterOpt
 
 /** advantageFilter off the JavaScript thread. */
 export function advantageFilterAsync(values: TensorLike, options?: AdvantageFilterOptions): Promise<AdvantageFilterResult> {
-  try {
-    return run(values, options, true);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settle(() => run(values, options, true));
 }

@@ -57,3 +57,17 @@ export function wrapHandle(
 ): Tensor {
   return new Tensor(handle, shape, dtype, device);
 }
+
+/** Passes a native result through `wrap`: at once for a sync call, when it resolves for an async one. */
+export function mapResult<N, R>(out: MaybeAsync<N>, async: boolean, wrap: (n: N) => R): never {
+  return (async ? (out as Promise<N>).then(wrap) : wrap(out as N)) as never;
+}
+
+/** The async variant's contract: bad input rejects the Promise instead of throwing. */
+export function settle<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return call();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}

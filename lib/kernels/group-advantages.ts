@@ -15,7 +15,7 @@
 import { finiteNumber, oneOf, optionsObject, positiveInteger } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
 import { Tensor, TensorLike, asTensor, expectDType } from '../tensor';
-import { MaybeAsync, binding, withTemporaries, wrapHandle } from './binding';
+import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 export interface GroupAdvantagesOptions {
   /** Samples per prompt; must divide the number of rewards, and be >= 2 for 'std' or 'leave-one-out'. */
@@ -68,7 +68,7 @@ function run<A extends boolean>(
     }
     const out = binding<GroupAdvantagesBinding>().groupAdvantages(r.handle, groupSize, scale, baseline, eps, async);
     const wrap = (h: NativeTensor) => wrapHandle(h, r.shape, 'f32', r.device);
-    return (async ? (out as Promise<NativeTensor>).then(wrap) : wrap(out as NativeTensor)) as never;
+    return mapResult(out, async, wrap);
   });
 }
 
@@ -79,9 +79,5 @@ export function groupAdvantages(rewards: TensorLike, options: GroupAdvantagesOpt
 
 /** groupAdvantages off the JavaScript thread. */
 export function groupAdvantagesAsync(rewards: TensorLike, options: GroupAdvantagesOptions): Promise<Tensor> {
-  try {
-    return run(rewards, options, true);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settle(() => run(rewards, options, true));
 }

@@ -24,7 +24,7 @@
 import { finiteNumber, oneOf } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
 import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
-import { MaybeAsync, binding, withTemporaries, wrapHandle } from './binding';
+import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 export type PolicyLossAggregation = 'seq-mean-token-mean' | 'token-mean' | 'seq-mean-token-sum';
 export type PolicyLossKlEstimator = 'k1' | 'k2' | 'k3';
@@ -221,7 +221,7 @@ function run<A extends boolean>(args: PolicyLossInputs, async: A): A extends tru
       grad: wrapHandle(r.grad, gradShape, 'f32', device),
       stats: { ...r.stats },
     });
-    return (async ? (out as Promise<NativeResult>).then(wrap) : wrap(out as NativeResult)) as never;
+    return mapResult(out, async, wrap);
   });
 }
 
@@ -232,9 +232,5 @@ export function policyLoss(args: PolicyLossInputs): PolicyLossResult {
 
 /** policyLoss off the JavaScript thread. */
 export function policyLossAsync(args: PolicyLossInputs): Promise<PolicyLossResult> {
-  try {
-    return run(args, true);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settle(() => run(args, true));
 }

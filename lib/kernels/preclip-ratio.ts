@@ -7,7 +7,7 @@
 import { finiteNumber, optionsObject } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
 import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
-import { MaybeAsync, binding, withTemporaries, wrapHandle } from './binding';
+import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 interface PreClipBinding {
   preClipRatio(
@@ -48,7 +48,7 @@ function run<A extends boolean>(
     const device = commonDevice([[a, 'logpNew'], [b, 'logpOld']]);
     const out = binding<PreClipBinding>().preClipRatio(a.handle, b.handle, minRatio, maxRatio, async);
     const wrap = (h: NativeTensor) => wrapHandle(h, a.shape, 'f32', device);
-    return (async ? (out as Promise<NativeTensor>).then(wrap) : wrap(out as NativeTensor)) as never;
+    return mapResult(out, async, wrap);
   });
 }
 
@@ -59,9 +59,5 @@ export function preClipRatio(logpNew: TensorLike, logpOld: TensorLike, options?:
 
 /** preClipRatio off the JavaScript thread. */
 export function preClipRatioAsync(logpNew: TensorLike, logpOld: TensorLike, options?: PreClipOptions): Promise<Tensor> {
-  try {
-    return run(logpNew, logpOld, options, true);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settle(() => run(logpNew, logpOld, options, true));
 }

@@ -14,7 +14,7 @@
 import { finiteNumber, oneOf, optionsObject } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
 import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
-import { MaybeAsync, binding, withTemporaries, wrapHandle } from './binding';
+import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 export type KlEstimator = 'k1' | 'k2' | 'k3';
 
@@ -106,7 +106,7 @@ function run<A extends boolean>(inputs: ReinforceReturnsInputs, async: A): A ext
       async,
     );
     const wrap = (h: NativeTensor) => wrapHandle(h, mask.shape, 'f32', device);
-    return (async ? (out as Promise<NativeTensor>).then(wrap) : wrap(out as NativeTensor)) as never;
+    return mapResult(out, async, wrap);
   });
 }
 
@@ -117,9 +117,5 @@ export function reinforceReturns(inputs: ReinforceReturnsInputs): Tensor {
 
 /** reinforceReturns off the JavaScript thread. */
 export function reinforceReturnsAsync(inputs: ReinforceReturnsInputs): Promise<Tensor> {
-  try {
-    return run(inputs, true);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settle(() => run(inputs, true));
 }

@@ -20,7 +20,7 @@
 import { finiteNumber, oneOf, optionalBoolean, optionsObject } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
 import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
-import { MaybeAsync, binding, withTemporaries, wrapHandle } from './binding';
+import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 interface NativeStatus {
   nonFiniteRows: number;
@@ -138,7 +138,7 @@ function forward<A extends boolean>(
       }
       return result;
     };
-    return (async ? (out as Promise<Parameters<typeof wrap>[0]>).then(wrap) : wrap(out as Parameters<typeof wrap>[0])) as never;
+    return mapResult(out, async, wrap);
   });
 }
 
@@ -194,7 +194,7 @@ function backward<A extends boolean>(
       }
       return grad;
     };
-    return (async ? (out as Promise<Parameters<typeof wrap>[0]>).then(wrap) : wrap(out as Parameters<typeof wrap>[0])) as never;
+    return mapResult(out, async, wrap);
   });
 }
 
@@ -209,11 +209,7 @@ export function tokenLogprobsAsync(
   tokens: TensorLike,
   options?: TokenLogprobsOptions,
 ): Promise<TokenLogprobsResult> {
-  try {
-    return forward(logits, tokens, options, true);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settle(() => forward(logits, tokens, options, true));
 }
 
 /**
@@ -238,9 +234,5 @@ export function tokenLogprobsBackwardAsync(
   gradLogprobs: TensorLike,
   options?: TokenLogprobsBackwardOptions,
 ): Promise<Tensor> {
-  try {
-    return backward(logits, tokens, gradLogprobs, options, true);
-  } catch (e) {
-    return Promise.reject(e);
-  }
+  return settle(() => backward(logits, tokens, gradLogprobs, options, true));
 }
