@@ -1,4 +1,5 @@
 /** Shared shapes of the evaluator and the reward service. */
+import type { PreferenceRow } from '../data/io';
 import type { Verdict } from '../rewards/verdict';
 
 export type BenchName = 'vl-rewardbench' | 'mm-rlhf-rewardbench' | 'multimodal-rewardbench' | 'synthetic';
@@ -59,13 +60,4 @@ export interface EvalPair extends JudgePair {
  * The synthetic benchmark row (one JSON object per line), shared with the data generator (lib/data):
  * `image` is a path relative to --images (or the data file's folder), or a data: URL.
  */
-export interface SyntheticRow {
-  id: string;
-  image: string;
-  question: string;
-  response1: string;
-  response2: string;
-  label: 1 | 2;
-  difficulty?: number;
-  category?: string;
-}
+export type SyntheticRow = Pick<PreferenceRow, 'id' | 'image' | 'question' | 'response1' | 'response2' | 'label' | 'difficulty' | 'category'>;
