@@ -29,6 +29,12 @@ export interface StepResult {
   skipped: boolean;
 }
 
+/** The optimizer's state (for checkpoints): one first and second moment per model parameter, by name. */
+export interface AdamWState {
+  stepCount: number;
+  moments: Array<{ name: string; m: Float32Array; v: Float32Array }>;
+}
+
 export class AdamW {
   lr: number;
   readonly betas: [number, number];
@@ -96,6 +102,45 @@ export class AdamW {
   step(): StepResult {
     if (!Number.isFinite(this.lr) || this.lr < 0) throw new RangeError(`lr must be a finite number >= 0, got ${this.lr}`);
     return this.finish(modelBinding().adamwStep(...this.args()) as number);
+  }
+
+  /** A host copy of the moments and step count, in model.parameters() order. */
+  state(): AdamWState {
+    const names = this.model.parameters().map((p) => p.name);
+    return {
+      stepCount: this.stepCount,
+      moments: names.map((name, i) => ({
+        name,
+        m: this.m[i].toArray() as Float32Array,
+        v: this.v[i].toArray() as Float32Array,
+      })),
+    };
+  }
+
+  /** Restores what state() returned (same model architecture); checks every name and size. */
+  loadState(state: AdamWState): void {
+    if (!Number.isInteger(state?.stepCount) || state.stepCount < 0) throw new RangeError('state.stepCount must be an integer >= 0');
+    const params = this.model.parameters();
+    if (!Array.isArray(state.moments) || state.moments.length !== params.length) {
+      throw new RangeError(`state.moments must hold ${params.length} entries, one per parameter`);
+    }
+    const fresh = params.map((p, i) => {
+      const s = state.moments[i];
+      if (s?.name !== p.name) throw new RangeError(`state.moments[${i}] is for ${String(s?.name)}, expected ${p.name}`);
+      for (const k of ['m', 'v'] as const) {
+        if (!(s[k] instanceof Float32Array) || s[k].length !== p.value.size) {
+          throw new RangeError(`state.moments[${i}].${k} (${p.name}) must be a Float32Array of ${p.value.size} values`);
+        }
+      }
+      return { m: Tensor.from(s.m, p.value.shape), v: Tensor.from(s.v, p.value.shape) };
+    });
+    fresh.forEach((t, i) => {
+      this.m[i].dispose();
+      this.v[i].dispose();
+      this.m[i] = t.m;
+      this.v[i] = t.v;
+    });
+    this.stepCount = state.stepCount;
   }
 
   /** Frees the moment buffers. */

@@ -11,7 +11,7 @@ export type {
   CreateOptions,
 } from './policy-model';
 export { AdamW } from './adamw';
-export type { AdamWOptions, StepResult } from './adamw';
+export type { AdamWOptions, AdamWState, StepResult } from './adamw';
 export { resolveConfig, imageTokens, MODEL_PRESETS } from './config';
 export type { ModelConfig, ModelConfigInput } from './config';
 export { ByteTokenizer, BOS, EOS, PAD, IMAGE, VOCAB_SIZE } from './tokenizer';

@@ -17,7 +17,6 @@ import * as path from 'path';
 import { AdamW } from '../model/adamw';
 import { PolicyModel } from '../model/policy-model';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../model/safetensors';
-import { Tensor } from '../tensor';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -53,49 +52,26 @@ async function fsyncDir(dir: string): Promise<void> {
 
 // ---- optimizer state -----------------------------------------------------------------------------
 
-interface AdamInternals {
-  m: Tensor[];
-  v: Tensor[];
-  stepCount: number;
-}
-
-/**
- * AdamW keeps its moments private and has no state export yet; checkpoints need them, so this reads the
- * fields directly and checks their shape, failing loudly if the class changes.
- */
-function internals(opt: AdamW): AdamInternals {
-  const o = opt as unknown as Partial<AdamInternals>;
-  if (!Array.isArray(o.m) || !Array.isArray(o.v) || typeof o.stepCount !== 'number') {
-    throw new Error('AdamW no longer exposes its moments (m, v, stepCount) as this checkpoint code expects; update lib/train/checkpoint.ts');
-  }
-  return o as AdamInternals;
-}
-
-export async function saveOptimizer(file: string, opt: AdamW, model: PolicyModel): Promise<void> {
-  const { m, v, stepCount } = internals(opt);
-  const names = model.parameters().map((p) => p.name);
-  if (names.length !== m.length) throw new Error(`AdamW has ${m.length} moment tensors, the model ${names.length} parameters`);
-  const tensors = [
-    ...m.map((t, i) => ({ name: `m.${names[i]}`, shape: t.shape, data: t.toArray() as Float32Array })),
-    ...v.map((t, i) => ({ name: `v.${names[i]}`, shape: t.shape, data: t.toArray() as Float32Array })),
-  ];
-  await saveSafetensors(file, tensors, { stepCount: String(stepCount), lr: String(opt.lr) });
+export async function saveOptimizer(file: string, opt: AdamW): Promise<void> {
+  const st = opt.state();
+  const tensors = st.moments.flatMap(({ name, m, v }) => [
+    { name: `m.${name}`, shape: [m.length], data: m },
+    { name: `v.${name}`, shape: [v.length], data: v },
+  ]);
+  await saveSafetensors(file, tensors, { stepCount: String(st.stepCount), lr: String(opt.lr) });
 }
 
 export async function loadOptimizer(file: string, opt: AdamW, model: PolicyModel, stepCount: number): Promise<void> {
-  const st = internals(opt);
   const saved = await loadSafetensors(file);
-  const params = model.parameters();
-  for (const [kind, list] of [['m', st.m], ['v', st.v]] as const) {
-    params.forEach((p, i) => {
+  const moments = model.parameters().map((p) => {
+    const get = (kind: 'm' | 'v') => {
       const t = saved.get(`${kind}.${p.name}`);
       if (!t) throw new RangeError(`${file} lacks the optimizer moment ${kind}.${p.name}`);
-      if (t.data.length !== p.value.size) throw new RangeError(`${file}: ${kind}.${p.name} has ${t.data.length} values, the parameter ${p.value.size}`);
-      list[i].dispose();
-      list[i] = Tensor.from(t.data, p.value.shape);
-    });
-  }
-  st.stepCount = stepCount;
+      return t.data;
+    };
+    return { name: p.name, m: get('m'), v: get('v') };
+  });
+  opt.loadState({ stepCount, moments });
 }
 
 // ---- checkpoints ----------------------------------------------------------------------------------
@@ -151,7 +127,7 @@ export async function saveCheckpoint(
   const tmp = path.join(root, `.tmp-${name}-${process.pid}`);
   await fs.promises.rm(tmp, { recursive: true, force: true });
   await model.save(path.join(tmp, 'model'));
-  if (opt) await saveOptimizer(path.join(tmp, 'optimizer.safetensors'), opt, model);
+  if (opt) await saveOptimizer(path.join(tmp, 'optimizer.safetensors'), opt);
   await writeJsonAtomic(path.join(tmp, 'state.json'), state);
   await fsyncDir(tmp);
   const final = path.join(root, name);

@@ -386,3 +386,38 @@ describe('bad input', () => {
     model.dispose();
   });
 });
+
+describe('AdamW state', () => {
+  test('state() and loadState() round-trip: a restored optimizer takes the identical next step', async () => {
+    const { AdamW, PolicyModel } = await import('../../lib/model');
+    const cfg = { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, imageSize: 16, patchSize: 8, maxSeqLen: 64 };
+    const batch = [{ image: null, prompt: 'ab', response: 'cd' }];
+    const step = async (m: InstanceType<typeof PolicyModel>, o: InstanceType<typeof AdamW>) => {
+      const lp = await m.logprobs(batch);
+      await m.backward(new Float32Array(lp.logprobs.size).fill(-1));
+      o.step();
+      m.zeroGrad();
+    };
+    const a = PolicyModel.create(cfg, { seed: 1 });
+    const b = PolicyModel.create(cfg, { seed: 1 });
+    const oa = new AdamW(a, { lr: 1e-2 });
+    const ob = new AdamW(b, { lr: 1e-2 });
+    await step(a, oa);
+    await step(b, ob); // b now equals a; scramble b's moments, then restore them from a
+    ob.loadState({ ...oa.state(), moments: oa.state().moments.map((x) => ({ ...x, m: x.m.map(() => 1), v: x.v.map(() => 1) })) });
+    expect(ob.state().moments[0].m[0]).toBe(1);
+    ob.loadState(oa.state());
+    expect(Array.from(ob.state().moments[0].v)).toEqual(Array.from(oa.state().moments[0].v));
+    await step(a, oa);
+    await step(b, ob);
+    const pa = a.parameters();
+    const pb = b.parameters();
+    for (let i = 0; i < pa.length; i++) expect(Array.from(pb[i].value.toArray())).toEqual(Array.from(pa[i].value.toArray()));
+    expect(ob.stepCount).toBe(2);
+    expect(() => ob.loadState({ stepCount: 1, moments: [] })).toThrow(RangeError);
+    const bad = oa.state();
+    bad.moments[0] = { ...bad.moments[0], m: new Float32Array(1) };
+    expect(() => ob.loadState(bad)).toThrow(/Float32Array of/);
+    for (const x of [a, b]) x.dispose();
+  });
+});

@@ -43,7 +43,7 @@ test('model + AdamW state saved and restored continue exactly like the uninterru
   const optA = new AdamW(a, { lr: 1e-2 });
   for (let i = 0; i < 3; i++) await step(a, optA);
   await a.save(path.join(dir, 'm'));
-  await saveOptimizer(path.join(dir, 'opt.safetensors'), optA, a);
+  await saveOptimizer(path.join(dir, 'opt.safetensors'), optA);
   for (let i = 0; i < 2; i++) await step(a, optA);
 
   const b = await PolicyModel.load(path.join(dir, 'm'));
