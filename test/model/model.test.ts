@@ -390,9 +390,10 @@ describe('bad input', () => {
 describe('AdamW state', () => {
   test('state() and loadState() round-trip: a restored optimizer takes the identical next step', async () => {
     const { AdamW, PolicyModel } = await import('../../lib/model');
+    type Model = ReturnType<typeof PolicyModel.create>;
     const cfg = { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, imageSize: 16, patchSize: 8, maxSeqLen: 64 };
     const batch = [{ image: null, prompt: 'ab', response: 'cd' }];
-    const step = async (m: InstanceType<typeof PolicyModel>, o: InstanceType<typeof AdamW>) => {
+    const step = async (m: Model, o: InstanceType<typeof AdamW>) => {
       const lp = await m.logprobs(batch);
       await m.backward(new Float32Array(lp.logprobs.size).fill(-1));
       o.step();
