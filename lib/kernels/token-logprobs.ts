@@ -103,6 +103,16 @@ function nonFiniteError(status: NativeStatus, what: string): RangeError {
   );
 }
 
+/** The checks forward and backward share: logits [N, V] f32/bf16 and tokens [N] i32. */
+function logitsAndTokens(logits: Tensor, tokens: TensorLike, owned: Tensor[]): { lg: Tensor; tk: Tensor; n: number } {
+  const lg = logitsArg(logits, owned);
+  const n = lg.shape[0];
+  const tk = asTensor(tokens, 'tokens', 'i32', owned);
+  expectDType(tk, 'tokens', 'i32');
+  expectShape(tk, 'tokens', [n]);
+  return { lg, tk, n };
+}
+
 function forward<A extends boolean>(
   logits: Tensor,
   tokens: TensorLike,
@@ -115,11 +125,7 @@ function forward<A extends boolean>(
   const policy = oneOf(opts.nonFinite, 'options.nonFinite', POLICIES, 'throw');
   const owned: Tensor[] = [];
   return withTemporaries(owned, () => {
-    const lg = logitsArg(logits, owned);
-    const n = lg.shape[0];
-    const tk = asTensor(tokens, 'tokens', 'i32', owned);
-    expectDType(tk, 'tokens', 'i32');
-    expectShape(tk, 'tokens', [n]);
+    const { lg, tk, n } = logitsAndTokens(logits, tokens, owned);
     const device = commonDevice([
       [lg, 'logits'],
       [tk, 'tokens'],
@@ -154,11 +160,7 @@ function backward<A extends boolean>(
   const policy = oneOf(opts.nonFinite, 'options.nonFinite', POLICIES, 'throw');
   const owned: Tensor[] = [];
   return withTemporaries(owned, () => {
-    const lg = logitsArg(logits, owned);
-    const n = lg.shape[0];
-    const tk = asTensor(tokens, 'tokens', 'i32', owned);
-    expectDType(tk, 'tokens', 'i32');
-    expectShape(tk, 'tokens', [n]);
+    const { lg, tk, n } = logitsAndTokens(logits, tokens, owned);
     const glp = asTensor(gradLogprobs, 'gradLogprobs', 'f32', owned);
     expectDType(glp, 'gradLogprobs', 'f32');
     expectShape(glp, 'gradLogprobs', [n]);

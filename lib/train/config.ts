@@ -8,6 +8,7 @@
  * (a typo never silently falls back to a default).
  */
 import { CATEGORIES } from '../data/questions';
+import type { ModelConfigInput } from '../model/config';
 import { parseSchedule } from './curriculum';
 
 export const ALGOS = ['stable-reinforce', 'reinforce++', 'grpo'] as const;
@@ -471,16 +472,7 @@ export function parseConfigText(text: string, file: string): unknown {
 }
 
 /** Model constructor input from the config section. */
-export function modelConfigOf(c: TrainConfig): {
-  dModel: number;
-  nLayers: number;
-  nHeads: number;
-  nKvHeads?: number;
-  dFF: number;
-  imageSize: number;
-  patchSize: number;
-  maxSeqLen: number;
-} {
+export function modelConfigOf(c: TrainConfig): ModelConfigInput {
   const m = c.model;
   return {
     dModel: m.dModel,

@@ -30,17 +30,7 @@ interface Case {
   ref?: Float32Array;
 }
 
-interface RefStats {
-  clipFraction: number;
-  preClipFraction: number;
-  ratioMean: number;
-  ratioMax: number;
-  approxKl: number;
-  klMean: number;
-  validTokens: number;
-  validSequences: number;
-  nonFinite: number;
-}
+type RefStats = kernels.PolicyLossStats;
 
 interface Reference {
   loss: number;

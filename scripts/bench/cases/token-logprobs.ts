@@ -35,6 +35,15 @@ function logitsData(n: number, v: number, dtype: LogitsDType): Float32Array | Ui
   return out;
 }
 
+/** The plain-TypeScript baselines' log-sum-exp of one row (two passes: max, then sum). */
+function rowLogSumExp(x: Float32Array, o: number, v: number): number {
+  let m = -Infinity;
+  for (let j = 0; j < v; j++) if (x[o + j] > m) m = x[o + j];
+  let s = 0;
+  for (let j = 0; j < v; j++) s += Math.exp(x[o + j] - m);
+  return m + Math.log(s);
+}
+
 function tokensData(n: number, v: number): Int32Array {
   return Int32Array.from({ length: n }, () => Math.floor(Math.random() * v));
 }
@@ -97,11 +106,7 @@ function forwardCase(n: number, v: number, dtype: LogitsDType, devices: Device[]
             run() {
               for (let i = 0; i < n; i++) {
                 const o = i * v;
-                let m = -Infinity;
-                for (let j = 0; j < v; j++) if (x[o + j] > m) m = x[o + j];
-                let s = 0;
-                for (let j = 0; j < v; j++) s += Math.exp(x[o + j] - m);
-                const lse = m + Math.log(s);
+                const lse = rowLogSumExp(x, o, v);
                 let px = 0;
                 for (let j = 0; j < v; j++) px += Math.exp(x[o + j] - lse) * x[o + j];
                 lp[i] = x[o + tokens[i]] - lse;
@@ -149,11 +154,7 @@ function backwardCase(n: number, v: number, dtype: LogitsDType, devices: Device[
             run() {
               for (let i = 0; i < n; i++) {
                 const o = i * v;
-                let m = -Infinity;
-                for (let j = 0; j < v; j++) if (x[o + j] > m) m = x[o + j];
-                let s = 0;
-                for (let j = 0; j < v; j++) s += Math.exp(x[o + j] - m);
-                const lse = m + Math.log(s);
+                const lse = rowLogSumExp(x, o, v);
                 let h = 0;
                 for (let j = 0; j < v; j++) {
                   const l = x[o + j] - lse;
