@@ -3,21 +3,25 @@
  * one run with a plain TypeScript version, PyTorch eager (and torch.compile on GPU) when a python3 with torch is found,
  * and the memory floor (bytes the kernel must move / copy bandwidth measured in this run). Medians throughout.
  *
- *   npm run bench [-- --kernel policyLoss,tokenLogprobs] [--device cpu|cuda|all] [--min-seconds 0.5]
- *                 [--no-torch] [--no-ts] [--no-write] [--max-mb 2048]
- * Results: printed, and written to bench/RESULTS.md (one section per device).
+ *   npm run bench [-- --kernel policyLoss,tokenLogprobs] [--size 2^10,2^16] [--device cpu|cuda|all]
+ *                 [--min-seconds 0.5] [--no-torch] [--no-ts] [--no-write] [--max-mb 2048]
+ * --size keeps the cases whose size label starts with N=2^k (the element-wise kernels').
+ * Results: printed, and written to bench/RESULTS.md (one section per device). Each row names the run that measured
+ * it; a run with --kernel or --size replaces only its own rows there and keeps the others with their runs.
  */
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { backends } from '../lib';
 import type { Device } from '../lib';
 import { loadNative } from '../lib/native/loader';
-import { machineDescription, today, writeSection } from './bench/results-file';
+import { machineDescription, readSection, today, writeSection } from './bench/results-file';
 import type { BenchCase, Runnable } from './bench/types';
 
 interface Args {
   kernels?: string[];
+  sizes?: string[];
   devices: Device[];
   minSeconds: number;
   torch: boolean;
@@ -37,7 +41,15 @@ function parseArgs(argv: string[]): Args {
       return v;
     };
     if (a === '--kernel') args.kernels = next().split(',');
-    else if (a === '--device') {
+    else if (a === '--size') {
+      args.sizes = next()
+        .split(',')
+        .map((v) => {
+          const k = /^(?:2\^)?(\d+)$/.exec(v.trim());
+          if (!k) throw new Error(`--size takes log2 sizes like 2^16 or 16, got ${v}`);
+          return `N=2^${k[1]}`;
+        });
+    } else if (a === '--device') {
       const d = next();
       if (d === 'all') continue;
       if (d !== 'cpu' && d !== 'cuda') throw new Error(`--device must be cpu, cuda or all`);
@@ -118,6 +130,52 @@ function runTorch(python: string, device: Device, items: Array<{ id: string; c: 
   return out;
 }
 
+/** One benchmark invocation whose rows are in a section: the rows' last column is its id. */
+interface RunInfo {
+  id: string;
+  date: string;
+  machine: string;
+  command: string;
+  copyGBs: number;
+  torch: string;
+  /** 1-minute load average at the start and the end of the run (other work on the machine skews timings). */
+  load?: [number, number];
+}
+
+// The runs of a section are kept in it as JSON, so that a partial run can keep the other rows with their origin.
+const RUNS_MARK = /<!-- runs: (.*) -->/;
+
+function sizeMatches(label: string, sizes: string[]): boolean {
+  return sizes.some((s) => label === s || label.startsWith(`${s} `));
+}
+
+/** The data rows of a section's table (cells, without the header and separator). */
+function tableRows(section: string): string[][] {
+  const lines = section.split('\n').filter((l) => l.startsWith('| '));
+  return lines.slice(2).map((l) => l.slice(2, -2).split(' | '));
+}
+
+function renderSection(device: Device, runs: RunInfo[], head: string[], rows: string[][]): string {
+  const table = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
+  const runLines = runs
+    .map(
+      (r) =>
+        `  - ${r.id}: ${r.date}; ${r.machine}${r.load ? `, 1-min load average ${r.load[0].toFixed(2)} at the start, ${r.load[1].toFixed(2)} at the end` : ''}; ` +
+        `\`${r.command}\`; copy bandwidth (read + write) ${r.copyGBs.toFixed(1)} GB/s; PyTorch: ${r.torch}`,
+    )
+    .join('\n');
+  return (
+    `## Kernels, ${device.toUpperCase()}\n\n` +
+    `- runs (the last column says which run measured a row):\n${runLines}\n` +
+    `- "of floor" = (bytes the kernel must move / copy bandwidth measured in the row's run) / median time\n` +
+    `- baselines, timed in the same run as the row: plain TypeScript loop (CPU rows only); PyTorch eager with the same thread count` +
+    `${device === 'cuda' ? ', and torch.compile' : ''}\n` +
+    `<!-- runs: ${JSON.stringify(runs)} -->\n\n` +
+    table +
+    '\n'
+  );
+}
+
 const fmt = (ms: number | null | undefined) => (ms == null ? '-' : ms < 1 ? ms.toFixed(3) : ms < 100 ? ms.toFixed(2) : ms.toFixed(0));
 const ratio = (base: number | null | undefined, ours: number) => (base == null ? '-' : `${(base / ours).toFixed(1)}x`);
 
@@ -126,10 +184,13 @@ function main(): void {
   const info = backends();
   const python = args.torch ? findTorchPython() : undefined;
   const native = loadNative() as unknown as { measureCopyBandwidth(d: string, bytes: number, reps: number): number };
-  const allCases = loadCases().filter((c) => !args.kernels || args.kernels.includes(c.kernel));
+  const everyCase = loadCases();
+  const allCases = everyCase.filter((c) => (!args.kernels || args.kernels.includes(c.kernel)) && (!args.sizes || sizeMatches(c.label, args.sizes)));
+  if (!allCases.length) throw new Error('no benchmark case matches --kernel / --size');
   const command = `node ${path.relative(process.cwd(), __filename)} ${process.argv.slice(2).join(' ')}`.trim();
 
   for (const device of args.devices) {
+    const loadAtStart = os.loadavg()[0];
     const cases = allCases.filter((c) => c.devices.includes(device) && c.bytes <= args.maxBytes * (device === 'cuda' ? 16 : 1));
     const copyGBs = native.measureCopyBandwidth(device, device === 'cuda' ? 2e9 : 256e6, device === 'cuda' ? 20 : 10);
     const where = device === 'cuda' ? `${info.cuda.name} (CC ${info.cuda.computeCapability})` : machineDescription();
@@ -173,14 +234,38 @@ function main(): void {
 
     const head = ['kernel', 'size', 'median ms', 'GB/s', 'of floor', 'plain TS ms (ours faster by)', 'PyTorch eager ms (ours faster by)'];
     if (device === 'cuda') head.push('torch.compile ms (ours faster by)');
-    const table = [head, head.map(() => '---'), ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
-    const md =
-      `## Kernels, ${device.toUpperCase()}\n\n` +
-      `- date: ${today()}\n- machine: ${where}\n- command: \`${command}\`\n` +
-      `- copy bandwidth measured in the same run (read + write): ${copyGBs.toFixed(1)} GB/s; "of floor" = (bytes the kernel must move / copy bandwidth) / median time\n` +
-      `- baselines: plain TypeScript loop (CPU rows only); PyTorch: ${python ?? 'not found (no python3 with torch)'}, threads = ${info.cpu.threads}\n\n` +
-      table + '\n';
-    console.log('\n' + table);
+    head.push('run');
+    const key = (r: string[]) => `${r[0]}|${r[1]}`;
+    // A partial run keeps the section's other rows, and the runs they came from.
+    let keptRows: string[][] = [];
+    let runs: RunInfo[] = [];
+    const previous = args.kernels || args.sizes ? readSection(`kernels-${device}`) : undefined;
+    const mark = previous ? RUNS_MARK.exec(previous) : null;
+    if (previous && mark) {
+      const measured = new Set(rows.map(key));
+      keptRows = tableRows(previous).filter((r) => r.length === head.length && !measured.has(key(r)));
+      runs = (JSON.parse(mark[1]) as RunInfo[]).filter((run) => keptRows.some((r) => r[r.length - 1] === run.id));
+    } else if (previous) {
+      console.warn(`bench/RESULTS.md: the kernels-${device} section does not list its runs (older format): this run replaces it whole`);
+    }
+    const id = String(Math.max(0, ...runs.map((r) => Number(r.id) || 0)) + 1); // later runs, higher numbers
+    runs.push({
+      id,
+      date: today(),
+      machine: where,
+      command,
+      copyGBs,
+      torch: python ? `${python}, threads = ${info.cpu.threads}` : 'not found (no python3 with torch)',
+      load: [loadAtStart, os.loadavg()[0]],
+    });
+    const order = everyCase.map((c) => `${c.kernel}|${c.label}`);
+    const rank = (r: string[]) => {
+      const i = order.indexOf(key(r));
+      return i < 0 ? order.length : i; // rows of cases that no longer exist go last
+    };
+    const merged = [...keptRows, ...rows.map((r) => [...r, id])].sort((a, b) => rank(a) - rank(b));
+    const md = renderSection(device, runs, head, merged);
+    console.log('\n' + md);
     if (args.write) writeSection(`kernels-${device}`, md);
   }
 }

@@ -30,6 +30,10 @@ int64_t chunk_count(int64_t total, int64_t min_chunk, int64_t max_chunks) {
 
 namespace {
 
+// Chunks are claimed from a shared counter by the caller and by whichever
+// workers wake up in time. The caller waits only for workers that joined the
+// job, never for sleeping ones: on a loaded machine a worker can take
+// milliseconds to be scheduled, and the caller then simply runs every chunk.
 class Pool {
  public:
   explicit Pool(int workers) {
@@ -44,7 +48,7 @@ class Pool {
     for (auto& t : threads_) t.join();
   }
 
-  bool try_run(int64_t n, const std::function<void(int64_t)>& fn) {
+  bool try_run(int64_t n, ChunkFn fn) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
     {
@@ -52,13 +56,20 @@ class Pool {
       fn_ = &fn;
       n_ = n;
       next_.store(0);
-      active_ = static_cast<int>(threads_.size());
+      open_ = true;
       ++generation_;
     }
-    cv_.notify_all();
+    // The caller runs chunks too: wake at most one worker per remaining chunk.
+    const int64_t wake = std::min<int64_t>(n - 1, static_cast<int64_t>(threads_.size()));
+    if (wake == static_cast<int64_t>(threads_.size())) {
+      cv_.notify_all();
+    } else {
+      for (int64_t i = 0; i < wake; ++i) cv_.notify_one();
+    }
     drain();
     std::unique_lock<std::mutex> lock(mu_);
-    done_cv_.wait(lock, [this] { return active_ == 0; });
+    open_ = false;  // every chunk is claimed: late wakers go back to sleep
+    done_cv_.wait(lock, [this] { return joined_ == 0; });
     fn_ = nullptr;
     return true;
   }
@@ -73,23 +84,25 @@ class Pool {
     for (;;) {
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+        cv_.wait(lock, [&] { return stop_ || (open_ && generation_ != seen); });
         if (stop_) return;
         seen = generation_;
+        ++joined_;
       }
       drain();
       std::lock_guard<std::mutex> lock(mu_);
-      if (--active_ == 0) done_cv_.notify_one();
+      if (--joined_ == 0 && !open_) done_cv_.notify_one();
     }
   }
 
   std::vector<std::thread> threads_;
   std::mutex busy_, mu_;
   std::condition_variable cv_, done_cv_;
-  const std::function<void(int64_t)>* fn_ = nullptr;
+  const ChunkFn* fn_ = nullptr;  // the caller's, valid while the job runs
   int64_t n_ = 0;
   std::atomic<int64_t> next_{0};
-  int active_ = 0;
+  bool open_ = false;  // the job accepts workers
+  int joined_ = 0;     // workers inside drain() of the current job
   uint64_t generation_ = 0;
   bool stop_ = false;
 };
@@ -103,7 +116,7 @@ Pool& pool() {
 
 }  // namespace
 
-void parallel_for(int64_t n, const std::function<void(int64_t)>& fn) {
+void parallel_for(int64_t n, ChunkFn fn) {
   if (n <= 0) return;
   if (n == 1 || num_threads() == 1 || !pool().try_run(n, fn)) {
     for (int64_t i = 0; i < n; ++i) fn(i);

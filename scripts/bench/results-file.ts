@@ -36,3 +36,14 @@ export function machineDescription(): string {
 export function today(): string {
   return new Date().toISOString().slice(0, 10);
 }
+
+/** The markdown of section `id` (between its markers), or undefined when the file or the section is missing. */
+export function readSection(id: string, file = RESULTS_FILE): string | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  const text = fs.readFileSync(file, 'utf8');
+  const begin = `<!-- section:${id} -->`;
+  const end = `<!-- /section:${id} -->`;
+  const i = text.indexOf(begin);
+  const j = text.indexOf(end);
+  return i >= 0 && j > i ? text.slice(i + begin.length, j) : undefined;
+}

@@ -17,7 +17,7 @@ function inputs(n: number): [Float32Array, Uint8Array] {
   return [v, m];
 }
 
-function makeCase(log2n: number): BenchCase {
+export function makeCase(log2n: number): BenchCase {
   const n = 2 ** log2n;
   return {
     kernel: 'advantageFilter',
@@ -92,4 +92,5 @@ function makeCase(log2n: number): BenchCase {
   };
 }
 
-export const cases: BenchCase[] = [16, 20, 24].map(makeCase);
+// 2^10 and 2^14: calls where fixed per-call costs show (one chunk, no thread-pool work).
+export const cases: BenchCase[] = [10, 14, 16, 20, 24].map(makeCase);

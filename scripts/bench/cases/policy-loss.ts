@@ -30,7 +30,7 @@ function inputs(n: number): Inputs {
   return { ln, lo, adv, mask };
 }
 
-function makeCase(log2n: number): BenchCase {
+export function makeCase(log2n: number): BenchCase {
   const n = 2 ** log2n;
   const B = n / T;
   return {
@@ -126,4 +126,5 @@ function makeCase(log2n: number): BenchCase {
   };
 }
 
-export const cases: BenchCase[] = [16, 20, 24].map(makeCase);
+// 2^10 and 2^14: calls where fixed per-call costs show (one chunk, no thread-pool work).
+export const cases: BenchCase[] = [10, 14, 16, 20, 24].map(makeCase);
