@@ -6,12 +6,15 @@
  * thread count, in the same invocation. Appends a dated "## Built-in model"
  * section to bench/RESULTS.md (replacing its own earlier section only).
  *
- * Options: --quick (fewer steps), --no-write (print only), --only demo|large.
+ * With --device cuda (or all) the built-in model also runs on the GPU (TF32 tensor-core products), next to
+ * PyTorch eager on the GPU when the local torch has CUDA; those rows go to their own "model-cuda" section.
+ *
+ * Options: --quick (fewer steps), --no-write (print only), --only demo|large, --device cpu|cuda|all (default cpu).
  */
 import { spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import { AdamW, MODEL_PRESETS, PolicyModel, backends, meanNllGradient } from '../lib';
+import { AdamW, MODEL_PRESETS, PolicyModel, backends, meanNllGradient, synchronize } from '../lib';
 import type { ModelConfigInput } from '../lib';
 import { packageRoot } from '../lib/native/loader';
 import { RESULTS_FILE, writeSection } from './bench/results-file';
@@ -29,11 +32,22 @@ interface Case {
 
 const args = process.argv.slice(2);
 if (args.includes('--help') || args.includes('-h')) {
-  console.log('node dist/scripts/bench-model.js [--quick] [--no-write] [--only demo|large]');
+  console.log('node dist/scripts/bench-model.js [--quick] [--no-write] [--only demo|large] [--device cpu|cuda|all]');
   process.exit(0);
 }
 const quick = args.includes('--quick');
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+const deviceArg = args.includes('--device') ? args[args.indexOf('--device') + 1] : 'cpu';
+if (!['cpu', 'cuda', 'all'].includes(deviceArg)) {
+  console.error(`--device must be cpu, cuda or all, got ${deviceArg}`);
+  process.exit(2);
+}
+type BenchDevice = 'cpu' | 'cuda';
+const DEVICES: BenchDevice[] = deviceArg === 'all' ? ['cpu', 'cuda'] : [deviceArg as BenchDevice];
+if (DEVICES.includes('cuda') && !backends().cuda.usable) {
+  console.error(`--device ${deviceArg}: CUDA is not usable: ${backends().cuda.reason}`);
+  process.exit(2);
+}
 
 const CASES: Case[] = [
   { name: 'demo', config: MODEL_PRESETS.demo, batch: 8, seqLen: 128, promptLen: 31, steps: quick ? 3 : 10, genBatch: 8, genTokens: 64 },
@@ -59,8 +73,8 @@ function mulberry(seed: number): () => number {
   };
 }
 
-async function runNative(c: Case): Promise<{ trainTokS: number; genTokS: number; genTokens: number; stepS: number }> {
-  const model = PolicyModel.create(c.config, { seed: 0 });
+async function runNative(c: Case, device: BenchDevice): Promise<{ trainTokS: number; genTokS: number; genTokens: number; stepS: number }> {
+  const model = PolicyModel.create(c.config, { seed: 0, device });
   const cfg = model.config;
   const nImg = (cfg.imageSize / cfg.patchSize) ** 2;
   const rand = mulberry(1);
@@ -81,8 +95,10 @@ async function runNative(c: Case): Promise<{ trainTokS: number; genTokS: number;
     r.mask.dispose();
   };
   await step();
+  synchronize();
   const t0 = process.hrtime.bigint();
   for (let s = 0; s < c.steps; s++) await step();
+  synchronize();
   const stepS = Number(process.hrtime.bigint() - t0) / 1e9 / c.steps;
   const prompts = batch.slice(0, c.genBatch).map(({ image, prompt }) => ({ image, prompt }));
   while (prompts.length < c.genBatch) prompts.push({ ...prompts[prompts.length % c.batch] });
@@ -106,11 +122,11 @@ interface TorchResult {
   maxRssMiB?: number;
 }
 
-function runTorch(c: Case, threads: number): TorchResult | string {
+function runTorch(c: Case, threads: number, device: BenchDevice): TorchResult | string {
   const script = path.join(packageRoot(), 'test', 'model', 'torch_reference.py');
   const cfg = { nKvHeads: c.config.nHeads, ropeTheta: 10000, normEps: 1e-5, ...c.config };
   const r = spawnSync('/usr/bin/python3', [script, 'bench'], {
-    input: JSON.stringify({ config: cfg, batch: c.batch, seqLen: c.seqLen, promptLen: c.promptLen, steps: c.steps, genBatch: c.genBatch, genTokens: c.genTokens, threads }),
+    input: JSON.stringify({ config: cfg, batch: c.batch, seqLen: c.seqLen, promptLen: c.promptLen, steps: c.steps, genBatch: c.genBatch, genTokens: c.genTokens, threads, device }),
     encoding: 'utf8',
     env: { ...process.env, OMP_NUM_THREADS: String(threads) },
     maxBuffer: 1 << 26,
@@ -123,37 +139,44 @@ async function main(): Promise<void> {
   const threads = backends().cpu.threads;
   const lines: string[] = [];
   const fmt = (x: number) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
-  lines.push('| config | params | train batch x seq | native train tok/s | PyTorch train tok/s | ratio | native gen tok/s | PyTorch gen tok/s | ratio |');
-  lines.push('|---|---|---|---|---|---|---|---|---|');
+  const cudaRows = DEVICES.includes('cuda');
+  lines.push(
+    `| config | params | ${cudaRows ? 'device | ' : ''}train batch x seq | native train tok/s | PyTorch train tok/s | ratio | native gen tok/s | PyTorch gen tok/s | ratio |`,
+  );
+  lines.push(`|---|---|${cudaRows ? '---|' : ''}---|---|---|---|---|---|---|`);
   for (const c of CASES) {
     const m = PolicyModel.create(c.config);
     const params = m.numParameters;
     m.dispose();
-    process.stderr.write(`${c.name}: native...\n`);
-    const n = await runNative(c);
-    process.stderr.write(`${c.name}: PyTorch...\n`);
-    const t = runTorch(c, threads);
-    const tt = typeof t === 'string' ? null : t;
-    const tTrain = tt ? tt.trainTokens / tt.trainStepSeconds : NaN;
-    const tGen = tt ? tt.genTokens / tt.genSeconds : NaN;
-    lines.push(
-      `| ${c.name} | ${(params / 1e6).toFixed(2)} M | ${c.batch} x ${c.seqLen} | ${fmt(n.trainTokS)} | ${tt ? fmt(tTrain) : t} | ${tt ? (n.trainTokS / tTrain).toFixed(2) : '-'} | ` +
-        `${fmt(n.genTokS)} | ${tt ? fmt(tGen) : '-'} | ${tt ? (n.genTokS / tGen).toFixed(2) : '-'} |`,
-    );
-    if (tt) process.stderr.write(`  PyTorch ${tt.torch}, ${tt.threads} threads\n`);
+    for (const device of DEVICES) {
+      process.stderr.write(`${c.name} [${device}]: native...\n`);
+      const n = await runNative(c, device);
+      process.stderr.write(`${c.name} [${device}]: PyTorch...\n`);
+      const t = runTorch(c, threads, device);
+      const tt = typeof t === 'string' ? null : t;
+      const tTrain = tt ? tt.trainTokens / tt.trainStepSeconds : NaN;
+      const tGen = tt ? tt.genTokens / tt.genSeconds : NaN;
+      const dev = cudaRows ? `${device === 'cuda' ? `cuda (${backends().cuda.name}, TF32)` : 'cpu'} | ` : '';
+      lines.push(
+        `| ${c.name} | ${(params / 1e6).toFixed(2)} M | ${dev}${c.batch} x ${c.seqLen} | ${fmt(n.trainTokS)} | ${tt ? fmt(tTrain) : t} | ${tt ? (n.trainTokS / tTrain).toFixed(2) : '-'} | ` +
+          `${fmt(n.genTokS)} | ${tt ? fmt(tGen) : '-'} | ${tt ? (n.genTokS / tGen).toFixed(2) : '-'} |`,
+      );
+      if (tt) process.stderr.write(`  PyTorch ${tt.torch}, ${tt.threads} threads, ${device}\n`);
+    }
   }
   const rssMiB = process.resourceUsage().maxRSS / 1024;
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const section = [
     '',
-    `## Built-in model (${new Date().toISOString().slice(0, 10)})`,
+    `## Built-in model${cudaRows ? ' on CUDA' : ''} (${new Date().toISOString().slice(0, 10)})`,
     '',
     `Machine: ${cpu}, ${os.cpus().length} cores (${threads} threads used by both engines; OpenBLAS ${threads} threads), ` +
       `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${os.loadavg()[0].toFixed(2)} at the end (a shared machine: other work ran meanwhile). ` +
       `Node ${process.version}. Command: \`npm run bench:model${args.length ? ' -- ' + args.join(' ') : ''}\`.`,
     'Training step = logprobs + backward (mean NLL of the response tokens) + AdamW (clipping at 1); tokens = batch x sequence (image tokens included). ' +
       'Generation = greedy, KV cache, batch of prompts, tokens actually produced per second (prefill included). PyTorch: the same architecture in eager f32 ' +
-      '(test/model/torch_reference.py; padded, no packing needed since all sequences have one length), torch.optim.AdamW, same thread count.',
+      '(test/model/torch_reference.py; padded, no packing needed since all sequences have one length), torch.optim.AdamW, same thread count' +
+      (cudaRows ? '; on the GPU, PyTorch eager f32 with its default matmul precision (cuBLAS), the native model with TF32 tensor-core products.' : '.'),
     '',
     ...lines,
     '',
@@ -162,7 +185,7 @@ async function main(): Promise<void> {
   ].join('\n');
   process.stdout.write(section);
   if (!args.includes('--no-write')) {
-    writeSection('model', section);
+    writeSection(cudaRows ? 'model-cuda' : 'model', section);
     process.stderr.write(`wrote ${RESULTS_FILE}\n`);
   }
 }

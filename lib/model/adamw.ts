@@ -66,8 +66,9 @@ export class AdamW {
     if (typeof mg !== 'number' || !(mg >= 0)) throw new RangeError(`options.maxGradNorm must be >= 0 (0 or Infinity: off), got ${String(mg)}`);
     this.maxGradNorm = mg;
     const params = model.parameters();
-    this.m = params.map((p) => Tensor.zeros(p.value.shape));
-    this.v = params.map((p) => Tensor.zeros(p.value.shape));
+    // The moments live with the parameters (the step runs on the model's device).
+    this.m = params.map((p) => Tensor.zeros(p.value.shape, { device: model.device }));
+    this.v = params.map((p) => Tensor.zeros(p.value.shape, { device: model.device }));
     this.decay = Float64Array.from(params, (p) => (p.decay ? this.weightDecay : 0));
   }
 
@@ -132,7 +133,8 @@ export class AdamW {
           throw new RangeError(`state.moments[${i}].${k} (${p.name}) must be a Float32Array of ${p.value.size} values`);
         }
       }
-      return { m: Tensor.from(s.m, p.value.shape), v: Tensor.from(s.v, p.value.shape) };
+      const on = { device: this.model.device };
+      return { m: Tensor.from(s.m, p.value.shape, on), v: Tensor.from(s.v, p.value.shape, on) };
     });
     fresh.forEach((t, i) => {
       this.m[i].dispose();

@@ -27,13 +27,23 @@ export interface ModelConfigInput {
   normEps?: number;
   /** Fixed at 260 (256 bytes + bos, eos, pad, image); accepted for completeness. */
   vocabSize?: number;
+  /**
+   * Pixel normalisation, per RGB channel, on values in [0, 1]: (v - imageMean) / imageStd. Defaults 0.5 and
+   * 0.5 map pixels to [-1, 1]. Set them to the training images' statistics when a plain background dominates
+   * the images: an off-centre input adds one shared vector to every image token, which drowns what a patch
+   * shows and keeps a model trained from scratch from learning to see (docs/research/image-blindness.md).
+   */
+  imageMean?: readonly [number, number, number];
+  imageStd?: readonly [number, number, number];
 }
 
 export type ModelConfig = Required<ModelConfigInput>;
 
+export type Rgb = readonly [number, number, number];
+
 const KEYS = [
   'dModel', 'nLayers', 'nHeads', 'nKvHeads', 'dFF', 'imageSize', 'patchSize', 'maxSeqLen', 'ropeTheta', 'normEps',
-  'vocabSize',
+  'vocabSize', 'imageMean', 'imageStd',
 ] as const;
 
 function int(value: unknown, key: string, min: number): number {
@@ -46,6 +56,15 @@ function num(value: unknown, key: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`config.${key} must be a finite number`);
   return value;
+}
+
+function rgb(value: unknown, key: string, fallback: Rgb, positive: boolean): Rgb {
+  if (value === undefined) return fallback;
+  if (!Array.isArray(value) || value.length !== 3 || !value.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+    throw new TypeError(`config.${key} must be an array of 3 finite numbers (R, G, B)`);
+  }
+  if (positive && !value.every((x: number) => x > 0)) throw new RangeError(`config.${key} must be > 0 in every channel, got [${value.join(', ')}]`);
+  return [value[0], value[1], value[2]];
 }
 
 /** Validates a configuration and fills in the defaults. */
@@ -66,6 +85,8 @@ export function resolveConfig(input: ModelConfigInput): ModelConfig {
   const ropeTheta = num(c.ropeTheta, 'ropeTheta', 10000);
   const normEps = num(c.normEps, 'normEps', 1e-5);
   const vocabSize = c.vocabSize === undefined ? VOCAB_SIZE : int(c.vocabSize, 'vocabSize', 1);
+  const imageMean = rgb(c.imageMean, 'imageMean', [0.5, 0.5, 0.5], false);
+  const imageStd = rgb(c.imageStd, 'imageStd', [0.5, 0.5, 0.5], true);
   if (dModel % nHeads !== 0) throw new RangeError(`config.nHeads (${nHeads}) must divide config.dModel (${dModel})`);
   if ((dModel / nHeads) % 2 !== 0) throw new RangeError(`config.dModel / config.nHeads (the head size, ${dModel / nHeads}) must be even for rotary embeddings`);
   if (nHeads % nKvHeads !== 0) throw new RangeError(`config.nKvHeads (${nKvHeads}) must divide config.nHeads (${nHeads})`);
@@ -77,7 +98,7 @@ export function resolveConfig(input: ModelConfigInput): ModelConfig {
   if (!(ropeTheta > 1)) throw new RangeError(`config.ropeTheta must be > 1, got ${ropeTheta}`);
   if (!(normEps > 0)) throw new RangeError(`config.normEps must be > 0, got ${normEps}`);
   if (vocabSize !== VOCAB_SIZE) throw new RangeError(`config.vocabSize must be ${VOCAB_SIZE} (256 bytes + 4 specials), got ${vocabSize}`);
-  return { dModel, nLayers, nHeads, nKvHeads, dFF, imageSize, patchSize, maxSeqLen, ropeTheta, normEps, vocabSize };
+  return { dModel, nLayers, nHeads, nKvHeads, dFF, imageSize, patchSize, maxSeqLen, ropeTheta, normEps, vocabSize, imageMean, imageStd };
 }
 
 /** Image tokens per image: (imageSize / patchSize)^2. */

@@ -9,6 +9,8 @@ export type {
   GeneratedSample,
   ModelParameter,
   CreateOptions,
+  DeviceOptions,
+  MatmulPrecision,
 } from './policy-model';
 export { AdamW } from './adamw';
 export type { AdamWOptions, AdamWState, StepResult } from './adamw';

@@ -1,4 +1,7 @@
-/** The model's native binding surface (native/model/model_binding.cpp, native/model/ops/adamw/adamw_binding.cpp). */
+/**
+ * The model's native binding surface (native/model/model_binding.cpp, native/model/ops/adamw/adamw_binding.cpp,
+ * native/model/ops/matmul/matmul_binding.cpp).
+ */
 import { binding } from '../kernels/binding';
 import type { NativeTensor } from '../native/types';
 
@@ -27,7 +30,8 @@ export interface NativeSample {
 }
 
 export interface ModelBinding {
-  modelCreate(config: Record<string, number>, seed: number): ModelHandle;
+  /** config: the resolved ModelConfig; the binding reads its numeric architecture keys and ignores the rest. */
+  modelCreate(config: Readonly<Record<string, unknown>>, seed: number, device: 'cpu' | 'cuda', matmulPrecision: 'tf32' | 'tf32x3'): ModelHandle;
   modelDispose(h: ModelHandle): void;
   modelParameters(h: ModelHandle): NativeParameter[];
   modelSetParameter(h: ModelHandle, index: number, data: Float32Array): void;
@@ -40,7 +44,7 @@ export interface ModelBinding {
     save: boolean,
     async: true,
   ): Promise<{ logprobs: NativeTensor; mask: NativeTensor; entropy?: NativeTensor; T: number }>;
-  modelBackward(h: ModelHandle, grad: NativeTensor, async: true): Promise<void>;
+  modelBackward(h: ModelHandle, grad: NativeTensor, gradEntropy: NativeTensor | undefined, async: true): Promise<void>;
   modelLogits(h: ModelHandle, batch: NativeBatch, async: true): Promise<{ logits: NativeTensor; L: number }>;
   modelGenerate(
     h: ModelHandle,
@@ -57,6 +61,14 @@ export interface ModelBinding {
     hyper: { lr: number; beta1: number; beta2: number; eps: number; maxNorm: number; step: number },
     async: boolean,
   ): number | Promise<number>;
+  /** Internal (op tests, benchmarks): c[0:m, 0:n] = alpha op(a) op(b) + beta c, in place, on the tensors' device. */
+  modelMatmul(
+    a: NativeTensor,
+    b: NativeTensor,
+    c: NativeTensor,
+    options: { transA: boolean; transB: boolean; alpha: number; beta: number; precision: 'tf32' | 'tf32x3'; m: number; n: number; k: number },
+    async: boolean,
+  ): void | Promise<void>;
 }
 
 export const modelBinding = (): ModelBinding => binding<ModelBinding>();

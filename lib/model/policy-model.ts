@@ -1,8 +1,10 @@
 /**
  * PolicyModel: the built-in vision-language policy (a small Llama-layout
  * decoder with a patch-embedding image prefix), trained and sampled through the
- * native engine in native/model. CPU only for now: device 'cuda' is refused
- * with an error saying the model's CUDA path is not implemented yet.
+ * native engine in native/model, on the CPU or on a CUDA GPU (device 'cuda':
+ * parameters, gradients, activations and the KV cache on the GPU; log-probs,
+ * logits and samples come back as host data, so that the loss kernels can mix
+ * them with stored "old" log-probs on the CPU).
  *
  * Sequence layout: [image tokens][bos][prompt bytes][response bytes][eos]; an
  * item without an image has no image tokens. A string response gets the eos
@@ -16,8 +18,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { DeviceChoice } from '../backends';
-import { optionalBoolean, optionsObject } from '../internal/validate';
+import { Device, DeviceChoice, resolveDevice } from '../backends';
+import { oneOf, optionalBoolean, optionsObject } from '../internal/validate';
 import { Tensor } from '../tensor';
 import { ModelConfig, ModelConfigInput, imageTokens, resolveConfig } from './config';
 import { ImageInput, loadImage } from './image';
@@ -89,23 +91,34 @@ export interface ModelParameter {
   decay: boolean;
 }
 
+/**
+ * Matrix products of a CUDA model: 'tf32' (default) rounds their inputs to TF32 on the tensor cores (about 3
+ * significant digits per input, f32 accumulation); 'tf32x3' splits each input into two TF32 parts (about f32
+ * accuracy, three times the tensor-core work). The CPU always computes in f32.
+ */
+export type MatmulPrecision = 'tf32' | 'tf32x3';
+
 export interface CreateOptions {
-  /** 'cpu' (default) or 'auto'; 'cuda' is not implemented for the model yet. */
+  /** 'cpu' (default), 'cuda' (an Error saying why when no GPU is usable) or 'auto' (CUDA when usable). */
   device?: DeviceChoice;
-  /** Parameter initialisation seed, default 0. */
+  /** Parameter initialisation seed, default 0 (the same parameters on every device). */
   seed?: number;
+  /** See MatmulPrecision; default 'tf32'. */
+  matmulPrecision?: MatmulPrecision;
 }
 
-function modelDevice(choice: DeviceChoice | undefined): 'cpu' {
-  const c = choice ?? 'cpu';
-  if (c === 'cpu' || c === 'auto') return 'cpu';
-  if (c === 'cuda') {
-    throw new Error(
-      "PolicyModel: device 'cuda' is not implemented yet for the built-in model (its CUDA ops are planned; " +
-        "the kernels' CUDA path exists). Use device 'cpu'.",
-    );
-  }
-  throw new TypeError(`options.device must be 'auto', 'cpu' or 'cuda', got ${JSON.stringify(c)}`);
+/** Options of PolicyModel.load and model.to(). */
+export interface DeviceOptions {
+  device?: DeviceChoice;
+  matmulPrecision?: MatmulPrecision;
+}
+
+function modelDevice(choice: DeviceChoice | undefined): Device {
+  return resolveDevice(choice ?? 'cpu', 'options.device');
+}
+
+function matmulPrecision(v: unknown): MatmulPrecision {
+  return oneOf(v, 'options.matmulPrecision', ['tf32', 'tf32x3'] as const, 'tf32');
 }
 
 /** instanceof fails across realms (Jest's sandbox, vm contexts): compare the tag instead. */
@@ -122,7 +135,9 @@ function seedValue(v: unknown, name: string): number {
 
 export class PolicyModel {
   readonly config: ModelConfig;
-  readonly device: 'cpu' = 'cpu';
+  /** Where parameters, gradients and activations live. */
+  readonly device: Device;
+  readonly matmulPrecision: MatmulPrecision;
   readonly tokenizer = new ByteTokenizer();
   private handle: ModelHandle | null;
   private params: ModelParameter[];
@@ -130,15 +145,17 @@ export class PolicyModel {
   private pending = 0;
   private lastShape: [number, number] | null = null;
 
-  private constructor(config: ModelConfig, seed: number) {
+  private constructor(config: ModelConfig, seed: number, device: Device = 'cpu', precision: MatmulPrecision = 'tf32') {
     this.config = config;
-    this.handle = modelBinding().modelCreate({ ...config }, seed);
+    this.device = device;
+    this.matmulPrecision = precision;
+    this.handle = modelBinding().modelCreate({ ...config }, seed, device, precision);
     this.params = modelBinding()
       .modelParameters(this.handle)
       .map((p) => ({
         name: p.name,
-        value: new Tensor(p.value, p.shape, 'f32', 'cpu'),
-        grad: new Tensor(p.grad, p.shape, 'f32', 'cpu'),
+        value: new Tensor(p.value, p.shape, 'f32', device),
+        grad: new Tensor(p.grad, p.shape, 'f32', device),
         decay: p.decay,
       }));
   }
@@ -146,14 +163,35 @@ export class PolicyModel {
   /** A new model with freshly initialised parameters (N(0, 0.02); residual outputs scaled by 1/sqrt(2 nLayers)). */
   static create(config: ModelConfigInput, options: CreateOptions = {}): PolicyModel {
     const opts = optionsObject(options);
-    modelDevice(opts.device);
+    const device = modelDevice(opts.device);
+    const precision = matmulPrecision(opts.matmulPrecision);
     const seed = opts.seed === undefined ? 0 : seedValue(opts.seed, 'options.seed');
-    return new PolicyModel(resolveConfig(config), seed);
+    return new PolicyModel(resolveConfig(config), seed, device, precision);
   }
 
-  /** Loads a folder written by save(): config.json + model.safetensors. */
-  static async load(dir: string, options: { device?: DeviceChoice } = {}): Promise<PolicyModel> {
-    modelDevice(optionsObject(options).device);
+  /**
+   * A copy of this model on `device` (always a new model, like Tensor.to): the same config and parameter
+   * values; gradients zero, no saved activations. Options default to this model's matmulPrecision.
+   */
+  to(device: DeviceChoice, options: Omit<DeviceOptions, 'device'> = {}): PolicyModel {
+    this.idle('to');
+    const target = resolveDevice(device, 'device');
+    const precision = matmulPrecision(optionsObject(options).matmulPrecision ?? this.matmulPrecision);
+    const copy = new PolicyModel(this.config, 0, target, precision);
+    try {
+      this.params.forEach((p, i) => modelBinding().modelSetParameter(copy.live(), i, p.value.toArray() as Float32Array));
+    } catch (e) {
+      copy.dispose();
+      throw e;
+    }
+    return copy;
+  }
+
+  /** Loads a folder written by save(): config.json + model.safetensors (F32, BF16 or F16 weights, computed in f32). */
+  static async load(dir: string, options: DeviceOptions = {}): Promise<PolicyModel> {
+    const lo = optionsObject(options);
+    const device = modelDevice(lo.device);
+    const precision = matmulPrecision(lo.matmulPrecision);
     if (typeof dir !== 'string') throw new TypeError('dir must be a string');
     let raw: ModelConfigInput;
     try {
@@ -162,7 +200,7 @@ export class PolicyModel {
       throw new Error(`PolicyModel.load: cannot read ${path.join(dir, 'config.json')}: ${(e as Error).message}`);
     }
     const { architecture: _a, ...cfg } = raw as ModelConfigInput & { architecture?: string };
-    const model = new PolicyModel(resolveConfig(cfg), 0);
+    const model = new PolicyModel(resolveConfig(cfg), 0, device, precision);
     try {
       const tensors = await loadSafetensors(path.join(dir, 'model.safetensors'));
       const b = modelBinding();
@@ -183,13 +221,18 @@ export class PolicyModel {
     return model;
   }
 
-  /** Writes config.json, tokenizer.json and model.safetensors (f32) into dir, each atomically. */
-  async save(dir: string): Promise<void> {
+  /**
+   * Writes config.json, tokenizer.json and model.safetensors into dir, each atomically. `dtype: 'bf16'` stores
+   * the weights as bfloat16 (rounded to nearest even; half the size, about 3 significant digits): for exporting
+   * a trained model, not for checkpoints that training resumes from (those must stay exact f32).
+   */
+  async save(dir: string, options: { dtype?: 'f32' | 'bf16' } = {}): Promise<void> {
     if (typeof dir !== 'string') throw new TypeError('dir must be a string');
+    const dtype = oneOf(optionsObject(options).dtype, 'options.dtype', ['f32', 'bf16'] as const, 'f32');
     this.live();
     await fs.promises.mkdir(dir, { recursive: true });
     const tensors = this.params.map((p) => ({ name: p.name, shape: p.value.shape, data: p.value.toArray() as Float32Array }));
-    await saveSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt', producer: 'stable-reinforce' });
+    await saveSafetensors(path.join(dir, 'model.safetensors'), tensors, { format: 'pt', producer: 'stable-reinforce' }, { dtype });
     const json = async (name: string, v: unknown) =>
       writeFileAtomic(path.join(dir, name), async (fh) => {
         await fh.write(JSON.stringify(v, null, 2) + '\n');
@@ -248,33 +291,40 @@ export class PolicyModel {
     });
   }
 
-  /** Accumulates into the parameters' grads the gradient of sum(gradLogprobs * logprobs) for the last logprobs(batch). */
-  backward(gradLogprobs: Tensor | Float32Array): Promise<void> {
+  /**
+   * Accumulates into the parameters' grads the gradient of sum(gradLogprobs * logprobs) + sum(gradEntropy * entropy)
+   * for the last logprobs(batch) (entropy at that call's temperature, whether or not it was returned). Each gradient
+   * is [B, T] like that result: an f32 Tensor on any device, or a Float32Array. Masked positions are ignored.
+   */
+  backward(gradLogprobs: Tensor | Float32Array, gradEntropy?: Tensor | Float32Array | null): Promise<void> {
     return this.run(async () => {
       if (!this.lastShape) throw new Error('backward() needs a forward pass first: call logprobs(batch) (grad not disabled)');
       const [B, T] = this.lastShape;
-      let g: Tensor;
-      let owned = false;
-      if (gradLogprobs instanceof Tensor) {
-        g = gradLogprobs;
-        if (g.dtype !== 'f32') throw new TypeError(`gradLogprobs must have dtype f32, got ${g.dtype}`);
-        if (g.device !== 'cpu') throw new TypeError(`gradLogprobs is on ${g.device}; the model is on cpu`);
-        if (g.shape.length !== 2 || g.shape[0] !== B || g.shape[1] !== T) {
-          throw new RangeError(`gradLogprobs must have shape [${B}, ${T}] like the last logprobs result, got [${g.shape.join(', ')}]`);
+      const owned: Tensor[] = [];
+      const asGrad = (v: unknown, name: string): Tensor => {
+        if (v instanceof Tensor) {
+          if (v.dtype !== 'f32') throw new TypeError(`${name} must have dtype f32, got ${v.dtype}`);
+          if (v.shape.length !== 2 || v.shape[0] !== B || v.shape[1] !== T) {
+            throw new RangeError(`${name} must have shape [${B}, ${T}] like the last logprobs result, got [${v.shape.join(', ')}]`);
+          }
+          v.live(name);
+          return v;
         }
-      } else if (isTypedArray(gradLogprobs, 'Float32Array')) {
-        if (gradLogprobs.length !== B * T) {
-          throw new RangeError(`gradLogprobs has ${gradLogprobs.length} values; the last logprobs result is [${B}, ${T}] = ${B * T}`);
+        if (isTypedArray(v, 'Float32Array')) {
+          const a = v as Float32Array;
+          if (a.length !== B * T) throw new RangeError(`${name} has ${a.length} values; the last logprobs result is [${B}, ${T}] = ${B * T}`);
+          const t = Tensor.from(a, [B, T]);
+          owned.push(t);
+          return t;
         }
-        g = Tensor.from(gradLogprobs as Float32Array, [B, T]);
-        owned = true;
-      } else {
-        throw new TypeError('gradLogprobs must be a Tensor or a Float32Array');
-      }
+        throw new TypeError(`${name} must be a Tensor or a Float32Array`);
+      };
       try {
-        await modelBinding().modelBackward(this.live(), g.live('gradLogprobs'), true);
+        const g = asGrad(gradLogprobs, 'gradLogprobs');
+        const gh = gradEntropy === undefined || gradEntropy === null ? undefined : asGrad(gradEntropy, 'gradEntropy');
+        await modelBinding().modelBackward(this.live(), g.live('gradLogprobs'), gh?.live('gradEntropy'), true);
       } finally {
-        if (owned) g.dispose();
+        for (const t of owned) t.dispose();
       }
     });
   }
@@ -422,7 +472,7 @@ export class PolicyModel {
         );
       }
       if (img) {
-        images.push(await loadImage(item.image as ImageInput, c.imageSize, `${w}.image`));
+        images.push(await loadImage(item.image as ImageInput, c.imageSize, `${w}.image`, { mean: c.imageMean, std: c.imageStd }));
         hasImage[i] = 1;
       }
       const text = new Int32Array(1 + prompt.length + resp.length);

@@ -6,13 +6,8 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "model/ops/attention/attention.h"
-#include "model/ops/embedding/embedding.h"
-#include "model/ops/lm_logprobs/lm_logprobs.h"
-#include "model/ops/matmul/matmul.h"
-#include "model/ops/rmsnorm/rmsnorm.h"
-#include "model/ops/rope/rope.h"
-#include "model/ops/swiglu/swiglu.h"
+#include "cuda/runtime.h"
+#include "model/ops/dispatch.h"
 
 namespace sr::model {
 
@@ -40,19 +35,43 @@ void grow(std::vector<T>& v, int64_t n) {
   if (static_cast<int64_t>(v.size()) < n) v.resize(static_cast<size_t>(n));
 }
 
-// Y[rows, out] = X[rows, in] W^T  (W is [out, in], the PyTorch Linear layout); beta 1 adds to Y.
-void linear(const float* X, const Param& W, float* Y, int64_t rows, float beta = 0.0f) {
-  const int64_t out = W.value.shape[0], in = W.value.shape[1];
-  gemm_cpu(false, true, rows, out, in, 1.0f, X, in, W.value.data<float>(), in, beta, Y, out);
-}
-// dX[rows, in] (+)= dY W;  dW += dY^T X
-void linear_backward(const float* X, const float* dY, Param& W, float* dX, int64_t rows, float beta_dx) {
-  const int64_t out = W.value.shape[0], in = W.value.shape[1];
-  if (dX) gemm_cpu(false, false, rows, in, out, 1.0f, dY, out, W.value.data<float>(), in, beta_dx, dX, in);
-  gemm_cpu(true, false, out, in, rows, 1.0f, dY, out, X, in, 1.0f, W.grad.data<float>(), in);
+// The first n values of a buffer as host memory: itself on the CPU, a copy in tmp on CUDA.
+const float* host_view(const Exec& ex, const Buf<float>& b, int64_t n, std::vector<float>* tmp) {
+  if (!ex.cuda()) return b.data();
+  tmp->resize(static_cast<size_t>(n));
+  if (n > 0) cuda::copy_device_to_host(tmp->data(), b.data(), sizeof(float) * static_cast<size_t>(n));
+  return tmp->data();
 }
 
 }  // namespace
+
+// Y[rows, out] = X[rows, in] W^T  (W is [out, in], the PyTorch Linear layout); beta 1 adds to Y.
+void Model::linear(const float* X, const Param& W, float* Y, int64_t rows, float beta) const {
+  const int64_t out = W.value.shape[0], in = W.value.shape[1];
+  gemm(ex_, false, true, rows, out, in, 1.0f, X, in, W.value.data<float>(), in, beta, Y, out);
+}
+// dX[rows, in] (+)= dY W;  dW += dY^T X
+void Model::linear_backward(const float* X, const float* dY, Param& W, float* dX, int64_t rows, float beta_dx) const {
+  const int64_t out = W.value.shape[0], in = W.value.shape[1];
+  if (dX) gemm(ex_, false, false, rows, in, out, 1.0f, dY, out, W.value.data<float>(), in, beta_dx, dX, in);
+  gemm(ex_, true, false, out, in, rows, 1.0f, dY, out, X, in, 1.0f, W.grad.data<float>(), in);
+}
+
+AttnBatch Model::attn_batch(const Mirror<AttnSeq>& seqs, const Mirror<int32_t>& row_seq, int64_t rows) const {
+  AttnBatch b;
+  b.heads = cfg_.n_heads;
+  b.kv_heads = cfg_.n_kv_heads;
+  b.hd = cfg_.head_dim();
+  b.q_stride = cfg_.q_dim();
+  b.kv_stride = cfg_.kv_dim();
+  b.scale = 1.0f / std::sqrt(static_cast<float>(cfg_.head_dim()));
+  b.seqs = seqs.data();
+  b.n_seqs = static_cast<int64_t>(seqs.size());
+  b.seqs_dev = seqs.dev.data();
+  b.row_seq_dev = row_seq.dev.data();
+  b.rows = rows;
+  return b;
+}
 
 void Config::validate() const {
   auto need = [](bool ok, const std::string& msg) {
@@ -75,16 +94,32 @@ void Config::validate() const {
 Param& Model::add(const std::string& name, std::vector<int64_t> shape) {
   Param p;
   p.name = name;
-  p.value = empty_tensor(shape, DType::F32, Device::CPU);
-  p.grad = empty_tensor(shape, DType::F32, Device::CPU);
-  std::memset(p.grad.data<float>(), 0, p.grad.bytes());
+  p.value = empty_tensor(shape, DType::F32, ex_.dev);
+  p.grad = empty_tensor(shape, DType::F32, ex_.dev);
+  fill_zero(ex_, p.grad.data<float>(), p.grad.numel());
   p.decay = shape.size() >= 2;
   params_.push_back(std::move(p));
   return params_.back();
 }
 
-Model::Model(const Config& cfg, uint64_t seed) : cfg_(cfg) {
+Model::Model(const Config& cfg, uint64_t seed, Device device, MatmulPrecision precision)
+    : cfg_(cfg),
+      ex_{device, precision},
+      train_(device),
+      dx_(device),
+      dh_(device),
+      dbig_(device),
+      du_(device),
+      datt_(device),
+      dq_(device),
+      dk_(device),
+      dv_(device),
+      dscr_(device),
+      dlog_(device),
+      dhr_(device) {
   cfg_.validate();
+  if (device == Device::CUDA && !cuda::available())
+    throw_runtime("the model cannot use CUDA: " + cuda::query_device().reason);
   init_blas_threads();
   const int64_t d = cfg.d_model, V = cfg.vocab, G = cfg.grid();
   params_.reserve(8 + 9 * cfg.n_layers);
@@ -133,16 +168,21 @@ Model::Model(const Config& cfg, uint64_t seed) : cfg_(cfg) {
   // GPT-2 / Llama style init: N(0, 0.02), the residual outputs scaled by 1/sqrt(2 nLayers); gains 1, bias 0.
   Rng rng(seed * 0x2545F4914F6CDD1Dull + 1);
   const double resid = 0.02 / std::sqrt(2.0 * cfg.n_layers);
+  std::vector<float> host;
   for (auto& p : params_) {
-    float* w = p.value.data<float>();
     const int64_t n = p.value.numel();
+    host.resize(static_cast<size_t>(n));
+    float* w = host.data();  // drawn on the host on every device: the same seed, the same model
     const bool gain = p.name.find("norm") != std::string::npos;
     const bool bias = p.name.find(".bias") != std::string::npos;
     const bool out_proj = p.name.find("o_proj") != std::string::npos || p.name.find("down_proj") != std::string::npos;
     for (int64_t j = 0; j < n; ++j)
       w[j] = gain ? 1.0f : bias ? 0.0f : static_cast<float>(rng.normal() * (out_proj ? resid : 0.02));
+    copy_from_host(p.value, w, p.value.bytes());
   }
   rope_tables(cfg.max_seq_len, cfg.head_dim(), cfg.rope_theta, &cos_, &sin_);
+  cos_.upload(ex_.dev);
+  sin_.upload(ex_.dev);
 }
 
 int64_t Model::num_parameters() const {
@@ -152,7 +192,7 @@ int64_t Model::num_parameters() const {
 }
 
 void Model::zero_grad() {
-  for (auto& p : params_) std::memset(p.grad.data<float>(), 0, p.grad.bytes());
+  for (auto& p : params_) fill_zero(ex_, p.grad.data<float>(), p.grad.numel());
 }
 
 void validate_batch(const Config& cfg, const Batch& b, bool need_response) {
@@ -209,6 +249,22 @@ void Model::layout(const Batch& b, Workspace& ws) const {
   ws.pos.resize(row);
   for (int64_t i = 0; i < B; ++i)
     for (int64_t j = 0; j < ws.seq_len[i]; ++j) ws.pos[ws.seq_off[i] + j] = static_cast<int32_t>(j);
+  const int64_t kvd = cfg_.kv_dim();
+  ws.attn.clear();
+  for (int64_t i = 0; i < B; ++i) {
+    const int32_t L = static_cast<int32_t>(ws.seq_len[i]);
+    ws.attn.push_back({ws.seq_off[i], ws.seq_off[i] * kvd, ws.probs_off[i], L, L});
+  }
+  if (ex_.cuda()) {
+    ws.row_seq.resize(row);
+    for (int64_t i = 0; i < B; ++i)
+      for (int64_t j = 0; j < ws.seq_len[i]; ++j) ws.row_seq[ws.seq_off[i] + j] = static_cast<int32_t>(i);
+    group_rows_by_id(ws.text_ids.data(), ws.text_rows.data(), static_cast<int64_t>(ws.text_rows.size()), cfg_.vocab,
+                     &ws.by_id_off, &ws.by_id_rows);
+    for (auto* m : {&ws.pos, &ws.text_ids, &ws.row_seq}) m->upload(ex_.dev);
+    for (auto* m : {&ws.text_rows, &ws.by_id_off, &ws.by_id_rows}) m->upload(ex_.dev);
+    ws.attn.upload(ex_.dev);
+  }
 }
 
 void Model::forward_hidden(const Batch& b, Workspace& ws, KvCache* cache, const std::vector<int64_t>* slots) {
@@ -216,7 +272,7 @@ void Model::forward_hidden(const Batch& b, Workspace& ws, KvCache* cache, const 
   const int64_t N = ws.rows, d = cfg_.d_model, qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), F = cfg_.d_ff;
   const int64_t nP = cfg_.n_patches(), pd = cfg_.patch_dim();
   const float eps = static_cast<float>(cfg_.norm_eps);
-  ws.layers.resize(cfg_.n_layers);
+  while (static_cast<int>(ws.layers.size()) < cfg_.n_layers) ws.layers.emplace_back(ex_.dev);
   for (auto& A : ws.layers) {
     grow(A.x, N * d), grow(A.inv1, N), grow(A.h1, N * d), grow(A.q, N * qd), grow(A.k, N * kvd), grow(A.v, N * kvd);
     grow(A.probs, ws.probs_off.back()), grow(A.att, N * qd), grow(A.xmid, N * d), grow(A.inv2, N);
@@ -225,68 +281,73 @@ void Model::forward_hidden(const Batch& b, Workspace& ws, KvCache* cache, const 
   grow(ws.xf, N * d), grow(ws.invf, N), grow(ws.hf, N * d);
 
   // Embeddings: text rows from embed_tokens, image rows from the patch embedding.
+  const Device dev = ex_.dev;
   float* x0 = ws.layers[0].x.data();
-  embed_rows_cpu(embed_->value.data<float>(), ws.text_ids.data(), ws.text_rows.data(),
-                 static_cast<int64_t>(ws.text_rows.size()), d, x0);
+  embed_rows(ex_, embed_->value.data<float>(), ws.text_ids.ptr(dev), ws.text_rows.ptr(dev),
+             static_cast<int64_t>(ws.text_rows.size()), d, x0);
   const int64_t n_img = static_cast<int64_t>(ws.image_rows.size());
   grow(ws.patches, n_img * nP * pd);
   const int64_t px = static_cast<int64_t>(cfg_.image_size) * cfg_.image_size * 3;
+  const float* images = b.images.data();
+  if (ex_.cuda() && n_img > 0) {
+    grow(ws.images, n_img * px);
+    cuda::copy_host_to_device(ws.images.data(), b.images.data(), sizeof(float) * static_cast<size_t>(n_img * px));
+    images = ws.images.data();
+  }
   for (int64_t i = 0; i < n_img; ++i) {
     float* pt = ws.patches.data() + i * nP * pd;
-    extract_patches_cpu(b.images.data() + i * px, cfg_.image_size, cfg_.patch_size, pt);
+    extract_patches(ex_, images + i * px, cfg_.image_size, cfg_.patch_size, pt);
     float* y = x0 + ws.image_rows[i] * d;
     linear(pt, *patch_w_, y, nP);
-    patch_embed_add_cpu(y, patch_b_->value.data<float>(), row_e_->value.data<float>(), col_e_->value.data<float>(),
-                        cfg_.grid(), d);
+    patch_embed_add(ex_, y, patch_b_->value.data<float>(), row_e_->value.data<float>(), col_e_->value.data<float>(),
+                    cfg_.grid(), d);
   }
 
-  const float scale = 1.0f / std::sqrt(static_cast<float>(cfg_.head_dim()));
+  const AttnBatch ab = attn_batch(ws.attn, ws.row_seq, N);
   for (int l = 0; l < cfg_.n_layers; ++l) {
     LayerActs& A = ws.layers[l];
     const LayerW& W = lw_[l];
     float* x_next = l + 1 < cfg_.n_layers ? ws.layers[l + 1].x.data() : ws.xf.data();
-    rmsnorm_forward_cpu(A.x.data(), W.ln1->value.data<float>(), A.h1.data(), A.inv1.data(), N, d, eps);
+    rmsnorm_forward(ex_, A.x.data(), W.ln1->value.data<float>(), A.h1.data(), A.inv1.data(), N, d, eps);
     linear(A.h1.data(), *W.q, A.q.data(), N);
     linear(A.h1.data(), *W.k, A.k.data(), N);
     linear(A.h1.data(), *W.v, A.v.data(), N);
-    rope_apply_cpu(A.q.data(), ws.pos.data(), N, cfg_.n_heads, cfg_.head_dim(), qd, cos_.data(), sin_.data(), false);
-    rope_apply_cpu(A.k.data(), ws.pos.data(), N, cfg_.n_kv_heads, cfg_.head_dim(), kvd, cos_.data(), sin_.data(),
-                   false);
-    for (int64_t i = 0; i < b.size(); ++i) {
-      const int64_t o = ws.seq_off[i], L = ws.seq_len[i];
-      AttentionShape s{L, L, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim(), qd, kvd, scale};
-      attention_forward_cpu(s, A.q.data() + o * qd, A.k.data() + o * kvd, A.v.data() + o * kvd, A.att.data() + o * qd,
-                            A.probs.data() + ws.probs_off[i]);
-      if (cache) {
-        const int64_t slot = (*slots)[i];
-        std::memcpy(cache->kp(l, slot), A.k.data() + o * kvd, sizeof(float) * L * kvd);
-        std::memcpy(cache->vp(l, slot), A.v.data() + o * kvd, sizeof(float) * L * kvd);
+    rope_apply(ex_, A.q.data(), ws.pos.ptr(dev), N, cfg_.n_heads, cfg_.head_dim(), qd, cos_.ptr(dev), sin_.ptr(dev),
+               false);
+    rope_apply(ex_, A.k.data(), ws.pos.ptr(dev), N, cfg_.n_kv_heads, cfg_.head_dim(), kvd, cos_.ptr(dev),
+               sin_.ptr(dev), false);
+    attention_forward(ex_, ab, A.q.data(), A.k.data(), A.v.data(), A.att.data(), A.probs.data());
+    if (cache) {
+      for (int64_t i = 0; i < b.size(); ++i) {
+        const int64_t o = ws.seq_off[i], L = ws.seq_len[i], slot = (*slots)[i];
+        copy_floats(ex_, cache->kp(l, slot), A.k.data() + o * kvd, L * kvd);
+        copy_floats(ex_, cache->vp(l, slot), A.v.data() + o * kvd, L * kvd);
       }
     }
-    std::memcpy(A.xmid.data(), A.x.data(), sizeof(float) * N * d);
+    copy_floats(ex_, A.xmid.data(), A.x.data(), N * d);
     linear(A.att.data(), *W.o, A.xmid.data(), N, 1.0f);
-    rmsnorm_forward_cpu(A.xmid.data(), W.ln2->value.data<float>(), A.h2.data(), A.inv2.data(), N, d, eps);
+    rmsnorm_forward(ex_, A.xmid.data(), W.ln2->value.data<float>(), A.h2.data(), A.inv2.data(), N, d, eps);
     linear(A.h2.data(), *W.gate, A.g.data(), N);
     linear(A.h2.data(), *W.up, A.u.data(), N);
-    swiglu_forward_cpu(A.g.data(), A.u.data(), A.a.data(), N * F);
-    std::memcpy(x_next, A.xmid.data(), sizeof(float) * N * d);
+    swiglu_forward(ex_, A.g.data(), A.u.data(), A.a.data(), N * F);
+    copy_floats(ex_, x_next, A.xmid.data(), N * d);
     linear(A.a.data(), *W.down, x_next, N, 1.0f);
   }
-  rmsnorm_forward_cpu(ws.xf.data(), norm_->value.data<float>(), ws.hf.data(), ws.invf.data(), N, d, eps);
+  rmsnorm_forward(ex_, ws.xf.data(), norm_->value.data<float>(), ws.hf.data(), ws.invf.data(), N, d, eps);
 }
 
-void Model::lm_head(const Workspace& ws, const std::vector<int64_t>& rows, std::vector<float>* hr,
-                    std::vector<float>* logits) const {
+void Model::lm_head(const Workspace& ws, Mirror<int64_t>& rows, Buf<float>* hr, Buf<float>* logits) const {
   const int64_t M = static_cast<int64_t>(rows.size()), d = cfg_.d_model;
   grow(*hr, M * d);
   grow(*logits, M * cfg_.vocab);
-  for (int64_t m = 0; m < M; ++m) std::memcpy(hr->data() + m * d, ws.hf.data() + rows[m] * d, sizeof(float) * d);
+  rows.upload(ex_.dev);
+  gather_rows(ex_, ws.hf.data(), rows.ptr(ex_.dev), M, d, hr->data());
   linear(hr->data(), *lm_head_, logits->data(), M);
 }
 
 ForwardResult Model::forward(const Batch& b, float temperature, bool entropy, bool save) {
   validate_batch(cfg_, b, true);
-  Workspace local;
+  Workspace local(ex_.dev);
   Workspace& ws = save ? train_ : local;
   if (save) train_.saved = false;  // a no-grad call leaves the saved activations usable
   forward_hidden(b, ws, nullptr, nullptr);
@@ -306,8 +367,20 @@ ForwardResult Model::forward(const Batch& b, float temperature, bool entropy, bo
   lm_head(ws, ws.pred_rows, &ws.hr, &ws.logits);
   const int64_t M = static_cast<int64_t>(ws.pred_rows.size());
   std::vector<float> lp(M), ent(entropy ? M : 0);
-  lm_logprobs_forward_cpu(ws.logits.data(), ws.pred_tok.data(), M, cfg_.vocab, temperature, lp.data(),
-                          entropy ? ent.data() : nullptr);
+  float* lp_out = lp.data();
+  float* ent_out = entropy ? ent.data() : nullptr;
+  Buf<float> dev_out(ex_.dev);  // CUDA: the kernel's outputs, copied to lp / ent below
+  if (ex_.cuda()) {
+    grow(dev_out, 2 * M);
+    lp_out = dev_out.data();
+    ent_out = entropy ? dev_out.data() + M : nullptr;
+  }
+  ws.pred_tok.upload(ex_.dev);
+  lm_logprobs_forward(ex_, ws.logits.data(), ws.pred_tok.ptr(ex_.dev), M, cfg_.vocab, temperature, lp_out, ent_out);
+  if (ex_.cuda() && M > 0) {
+    cuda::copy_device_to_host(lp.data(), lp_out, sizeof(float) * M);
+    if (entropy) cuda::copy_device_to_host(ent.data(), ent_out, sizeof(float) * M);
+  }
   ForwardResult r;
   r.B = B, r.T = T;
   r.logprobs.assign(B * T, 0.0f);
@@ -324,7 +397,7 @@ ForwardResult Model::forward(const Batch& b, float temperature, bool entropy, bo
   return r;
 }
 
-void Model::backward(const float* grad, int64_t B, int64_t T) {
+void Model::backward(const float* grad, const float* grad_entropy, int64_t B, int64_t T) {
   Workspace& ws = train_;
   if (!ws.saved) throw_runtime("backward() needs a forward pass first: call logprobs(batch) (with grad enabled)");
   if (B != ws.B || T != ws.T)
@@ -333,119 +406,138 @@ void Model::backward(const float* grad, int64_t B, int64_t T) {
   const int64_t N = ws.rows, d = cfg_.d_model, qd = cfg_.q_dim(), kvd = cfg_.kv_dim(), F = cfg_.d_ff;
   const int64_t V = cfg_.vocab, M = static_cast<int64_t>(ws.pred_rows.size());
 
+  const Device dev = ex_.dev;
+
   // LM head.
-  std::vector<float> g(M);
+  Mirror<float> g, gh;
+  g.resize(M);
   for (int64_t m = 0; m < M; ++m) g[m] = grad[ws.pred_out[m]];
+  g.upload(dev);
+  if (grad_entropy) {
+    gh.resize(M);
+    for (int64_t m = 0; m < M; ++m) gh[m] = grad_entropy[ws.pred_out[m]];
+    gh.upload(dev);
+  }
   grow(dlog_, M * V), grow(dhr_, M * d), grow(dx_, N * d), grow(dh_, N * d);
-  lm_logprobs_backward_cpu(ws.logits.data(), ws.pred_tok.data(), g.data(), M, V, ws.temperature, dlog_.data());
+  lm_logprobs_backward(ex_, ws.logits.data(), ws.pred_tok.ptr(dev), g.ptr(dev), grad_entropy ? gh.ptr(dev) : nullptr,
+                       M, V, ws.temperature, dlog_.data());
   linear_backward(ws.hr.data(), dlog_.data(), *lm_head_, dhr_.data(), M, 0.0f);
-  std::fill(dh_.begin(), dh_.begin() + N * d, 0.0f);
-  for (int64_t m = 0; m < M; ++m) std::memcpy(dh_.data() + ws.pred_rows[m] * d, dhr_.data() + m * d, sizeof(float) * d);
-  rmsnorm_backward_cpu(ws.xf.data(), norm_->value.data<float>(), ws.invf.data(), dh_.data(), dx_.data(),
-                       norm_->grad.data<float>(), N, d, false);
+  fill_zero(ex_, dh_.data(), N * d);
+  scatter_rows(ex_, dhr_.data(), ws.pred_rows.ptr(dev), M, d, dh_.data());
+  rmsnorm_backward(ex_, ws.xf.data(), norm_->value.data<float>(), ws.invf.data(), dh_.data(), dx_.data(),
+                   norm_->grad.data<float>(), N, d, false);
 
   grow(dbig_, N * F), grow(du_, N * F), grow(datt_, N * qd), grow(dq_, N * qd), grow(dk_, N * kvd), grow(dv_, N * kvd);
   int64_t max_l = 0;
   for (int64_t i = 0; i < ws.B; ++i) max_l = std::max(max_l, ws.seq_len[i]);
-  grow(dscr_, max_l * max_l);
-  const float scale = 1.0f / std::sqrt(static_cast<float>(cfg_.head_dim()));
+  grow(dscr_, ex_.cuda() ? ws.probs_off.back() : max_l * max_l);  // CUDA keeps dS of every sequence and head
+  const AttnBatch ab = attn_batch(ws.attn, ws.row_seq, N);
   for (int l = cfg_.n_layers - 1; l >= 0; --l) {
     LayerActs& A = ws.layers[l];
     LayerW& W = lw_[l];
     // x_next = xmid + down(swiglu(gate(h2), up(h2)))
     linear_backward(A.a.data(), dx_.data(), *W.down, dbig_.data(), N, 0.0f);
-    swiglu_backward_cpu(A.g.data(), A.u.data(), dbig_.data(), dbig_.data(), du_.data(), N * F);
+    swiglu_backward(ex_, A.g.data(), A.u.data(), dbig_.data(), dbig_.data(), du_.data(), N * F);
     linear_backward(A.h2.data(), dbig_.data(), *W.gate, dh_.data(), N, 0.0f);
     linear_backward(A.h2.data(), du_.data(), *W.up, dh_.data(), N, 1.0f);
-    rmsnorm_backward_cpu(A.xmid.data(), W.ln2->value.data<float>(), A.inv2.data(), dh_.data(), dx_.data(),
-                         W.ln2->grad.data<float>(), N, d, true);
+    rmsnorm_backward(ex_, A.xmid.data(), W.ln2->value.data<float>(), A.inv2.data(), dh_.data(), dx_.data(),
+                     W.ln2->grad.data<float>(), N, d, true);
     // xmid = x + o(attention(rope(q(h1)), rope(k(h1)), v(h1)))
     linear_backward(A.att.data(), dx_.data(), *W.o, datt_.data(), N, 0.0f);
-    std::fill(dk_.begin(), dk_.begin() + N * kvd, 0.0f);
-    std::fill(dv_.begin(), dv_.begin() + N * kvd, 0.0f);
-    for (int64_t i = 0; i < ws.B; ++i) {
-      const int64_t o = ws.seq_off[i], L = ws.seq_len[i];
-      AttentionShape s{L, L, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim(), qd, kvd, scale};
-      attention_backward_cpu(s, A.q.data() + o * qd, A.k.data() + o * kvd, A.v.data() + o * kvd,
-                             A.probs.data() + ws.probs_off[i], datt_.data() + o * qd, dq_.data() + o * qd,
-                             dk_.data() + o * kvd, dv_.data() + o * kvd, dscr_.data());
-    }
-    rope_apply_cpu(dq_.data(), ws.pos.data(), N, cfg_.n_heads, cfg_.head_dim(), qd, cos_.data(), sin_.data(), true);
-    rope_apply_cpu(dk_.data(), ws.pos.data(), N, cfg_.n_kv_heads, cfg_.head_dim(), kvd, cos_.data(), sin_.data(),
-                   true);
+    fill_zero(ex_, dk_.data(), N * kvd);
+    fill_zero(ex_, dv_.data(), N * kvd);
+    attention_backward(ex_, ab, A.q.data(), A.k.data(), A.v.data(), A.probs.data(), datt_.data(), dq_.data(),
+                       dk_.data(), dv_.data(), dscr_.data());
+    rope_apply(ex_, dq_.data(), ws.pos.ptr(dev), N, cfg_.n_heads, cfg_.head_dim(), qd, cos_.ptr(dev), sin_.ptr(dev),
+               true);
+    rope_apply(ex_, dk_.data(), ws.pos.ptr(dev), N, cfg_.n_kv_heads, cfg_.head_dim(), kvd, cos_.ptr(dev),
+               sin_.ptr(dev), true);
     linear_backward(A.h1.data(), dq_.data(), *W.q, dh_.data(), N, 0.0f);
     linear_backward(A.h1.data(), dk_.data(), *W.k, dh_.data(), N, 1.0f);
     linear_backward(A.h1.data(), dv_.data(), *W.v, dh_.data(), N, 1.0f);
-    rmsnorm_backward_cpu(A.x.data(), W.ln1->value.data<float>(), A.inv1.data(), dh_.data(), dx_.data(),
-                         W.ln1->grad.data<float>(), N, d, true);
+    rmsnorm_backward(ex_, A.x.data(), W.ln1->value.data<float>(), A.inv1.data(), dh_.data(), dx_.data(),
+                     W.ln1->grad.data<float>(), N, d, true);
   }
   // Embeddings.
-  embed_rows_backward_cpu(dx_.data(), ws.text_ids.data(), ws.text_rows.data(),
-                          static_cast<int64_t>(ws.text_rows.size()), d, embed_->grad.data<float>());
+  embed_rows_backward(ex_, dx_.data(), ws.text_ids.data(), ws.text_rows.data(),
+                      static_cast<int64_t>(ws.text_rows.size()), ws.by_id_off.ptr(dev), ws.by_id_rows.ptr(dev),
+                      cfg_.vocab, d, embed_->grad.data<float>());
   const int64_t nP = cfg_.n_patches(), pd = cfg_.patch_dim();
   for (size_t i = 0; i < ws.image_rows.size(); ++i) {
     const float* dy = dx_.data() + ws.image_rows[i] * d;
     linear_backward(ws.patches.data() + static_cast<int64_t>(i) * nP * pd, dy, *patch_w_, nullptr, nP, 0.0f);
-    patch_embed_backward_cpu(dy, patch_b_->grad.data<float>(), row_e_->grad.data<float>(), col_e_->grad.data<float>(),
-                             cfg_.grid(), d);
+    patch_embed_backward(ex_, dy, patch_b_->grad.data<float>(), row_e_->grad.data<float>(),
+                         col_e_->grad.data<float>(), cfg_.grid(), d);
   }
 }
 
 std::vector<float> Model::logits(const Batch& b, int64_t* lmax) {
   validate_batch(cfg_, b, false);
-  Workspace ws;
+  Workspace ws(ex_.dev);
   forward_hidden(b, ws, nullptr, nullptr);
   int64_t L = 0;
   for (int64_t i = 0; i < b.size(); ++i) L = std::max(L, ws.seq_len[i]);
-  std::vector<int64_t> rows(ws.rows);
+  Mirror<int64_t> rows;
+  rows.resize(ws.rows);
   std::iota(rows.begin(), rows.end(), 0);
-  std::vector<float> hr, lg;
+  Buf<float> hr(ex_.dev), lg(ex_.dev);
   lm_head(ws, rows, &hr, &lg);
   const int64_t V = cfg_.vocab;
+  std::vector<float> tmp;
+  const float* lgh = host_view(ex_, lg, ws.rows * V, &tmp);
   std::vector<float> out(b.size() * L * V, 0.0f);
   for (int64_t i = 0; i < b.size(); ++i)
-    std::memcpy(out.data() + i * L * V, lg.data() + ws.seq_off[i] * V, sizeof(float) * ws.seq_len[i] * V);
+    std::memcpy(out.data() + i * L * V, lgh + ws.seq_off[i] * V, sizeof(float) * ws.seq_len[i] * V);
   *lmax = L;
   return out;
 }
 
 void Model::decode_step(KvCache& cache, const std::vector<int64_t>& slots, const std::vector<int32_t>& tokens,
-                        const std::vector<int32_t>& positions, std::vector<float>* logits) {
+                        const std::vector<int32_t>& positions, Buf<float>* logits) {
   const int64_t A = static_cast<int64_t>(slots.size()), d = cfg_.d_model, qd = cfg_.q_dim(), kvd = cfg_.kv_dim();
-  const int64_t F = cfg_.d_ff;
+  const int64_t F = cfg_.d_ff, H = cfg_.n_heads;
   const float eps = static_cast<float>(cfg_.norm_eps);
-  std::vector<float> x(A * d), h(A * d), inv(A), q(A * qd), k(A * kvd), v(A * kvd), att(A * qd), g(A * F), u(A * F);
-  std::vector<float> probs(static_cast<int64_t>(cfg_.n_heads) * cache.cap);
-  std::vector<int64_t> rows(A);
-  std::iota(rows.begin(), rows.end(), 0);
-  embed_rows_cpu(embed_->value.data<float>(), tokens.data(), rows.data(), A, d, x.data());
-  const float scale = 1.0f / std::sqrt(static_cast<float>(cfg_.head_dim()));
+  const Device dev = ex_.dev;
+  Buf<float> x(dev), h(dev), inv(dev), q(dev), k(dev), v(dev), att(dev), g(dev), u(dev), probs(dev);
+  grow(x, A * d), grow(h, A * d), grow(inv, A), grow(q, A * qd), grow(k, A * kvd), grow(v, A * kvd);
+  grow(att, A * qd), grow(g, A * F), grow(u, A * F), grow(probs, A * H * cache.cap);
+  // Row a: one query over its slot's cache (keys 0..pos[a]); probabilities at a * H * cap.
+  Mirror<int64_t> rows, sl;
+  Mirror<int32_t> tok, pos, row_seq;
+  Mirror<AttnSeq> seqs;
+  for (int64_t a = 0; a < A; ++a) {
+    rows.push_back(a);
+    sl.push_back(slots[a]);
+    tok.push_back(tokens[a]);
+    pos.push_back(positions[a]);
+    row_seq.push_back(static_cast<int32_t>(a));
+    seqs.push_back({a, slots[a] * cache.cap * kvd, a * H * cache.cap, 1, positions[a] + 1});
+  }
+  for (auto* m : {&rows, &sl}) m->upload(dev);
+  for (auto* m : {&tok, &pos, &row_seq}) m->upload(dev);
+  seqs.upload(dev);
+  const AttnBatch ab = attn_batch(seqs, row_seq, A);
+  embed_rows(ex_, embed_->value.data<float>(), tok.ptr(dev), rows.ptr(dev), A, d, x.data());
   for (int l = 0; l < cfg_.n_layers; ++l) {
     const LayerW& W = lw_[l];
-    rmsnorm_forward_cpu(x.data(), W.ln1->value.data<float>(), h.data(), inv.data(), A, d, eps);
+    rmsnorm_forward(ex_, x.data(), W.ln1->value.data<float>(), h.data(), inv.data(), A, d, eps);
     linear(h.data(), *W.q, q.data(), A);
     linear(h.data(), *W.k, k.data(), A);
     linear(h.data(), *W.v, v.data(), A);
-    rope_apply_cpu(q.data(), positions.data(), A, cfg_.n_heads, cfg_.head_dim(), qd, cos_.data(), sin_.data(), false);
-    rope_apply_cpu(k.data(), positions.data(), A, cfg_.n_kv_heads, cfg_.head_dim(), kvd, cos_.data(), sin_.data(),
-                   false);
-    for (int64_t a = 0; a < A; ++a) {
-      const int64_t p = positions[a];
-      float* kc = cache.kp(l, slots[a]);
-      float* vc = cache.vp(l, slots[a]);
-      std::memcpy(kc + p * kvd, k.data() + a * kvd, sizeof(float) * kvd);
-      std::memcpy(vc + p * kvd, v.data() + a * kvd, sizeof(float) * kvd);
-      AttentionShape s{1, p + 1, cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim(), qd, kvd, scale};
-      attention_forward_cpu(s, q.data() + a * qd, kc, vc, att.data() + a * qd, probs.data());
-    }
+    rope_apply(ex_, q.data(), pos.ptr(dev), A, cfg_.n_heads, cfg_.head_dim(), qd, cos_.ptr(dev), sin_.ptr(dev), false);
+    rope_apply(ex_, k.data(), pos.ptr(dev), A, cfg_.n_kv_heads, cfg_.head_dim(), kvd, cos_.ptr(dev), sin_.ptr(dev),
+               false);
+    kv_cache_write(ex_, k.data(), v.data(), cache.kp(l, 0), cache.vp(l, 0), sl.ptr(dev), pos.ptr(dev), A, cache.cap,
+                   kvd);
+    attention_forward(ex_, ab, q.data(), cache.kp(l, 0), cache.vp(l, 0), att.data(), probs.data());
     linear(att.data(), *W.o, x.data(), A, 1.0f);
-    rmsnorm_forward_cpu(x.data(), W.ln2->value.data<float>(), h.data(), inv.data(), A, d, eps);
+    rmsnorm_forward(ex_, x.data(), W.ln2->value.data<float>(), h.data(), inv.data(), A, d, eps);
     linear(h.data(), *W.gate, g.data(), A);
     linear(h.data(), *W.up, u.data(), A);
-    swiglu_forward_cpu(g.data(), u.data(), g.data(), A * F);
+    swiglu_forward(ex_, g.data(), u.data(), g.data(), A * F);
     linear(g.data(), *W.down, x.data(), A, 1.0f);
   }
-  rmsnorm_forward_cpu(x.data(), norm_->value.data<float>(), h.data(), inv.data(), A, d, eps);
+  rmsnorm_forward(ex_, x.data(), norm_->value.data<float>(), h.data(), inv.data(), A, d, eps);
   grow(*logits, A * cfg_.vocab);
   linear(h.data(), *lm_head_, logits->data(), A);
 }
@@ -514,29 +606,37 @@ std::vector<Sample> Model::generate(const Batch& prompts, const GenerateOptions&
   std::vector<Rng> rngs;
   for (int64_t s = 0; s < S; ++s) rngs.emplace_back(opt.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(s) * 0xD1B54A32D192ED03ull + 7);
 
-  KvCache cache;
-  Workspace ws;
-  std::vector<float> hr, lg;
+  KvCache cache(ex_.dev);
+  Workspace ws(ex_.dev);
+  Buf<float> hr(ex_.dev), lg(ex_.dev);
+  std::vector<float> lg_tmp;  // CUDA: the host copy of the logits the sampler reads
   // Prefill: the prompts once, then copied to each of their n samples' cache slots.
   if (opt.use_cache) {
     cache.layers = cfg_.n_layers, cache.slots = S, cache.cap = cap, cache.kvd = cfg_.kv_dim();
-    cache.k.assign(cache.layers * S * cap * cache.kvd, 0.0f);
-    cache.v.assign(cache.layers * S * cap * cache.kvd, 0.0f);
+    const int64_t cache_n = cache.layers * S * cap * cache.kvd;
+    grow(cache.k, cache_n);  // CPU: zero-filled, as ever; CUDA: cleared below (only written slots are read)
+    grow(cache.v, cache_n);
+    if (ex_.cuda()) {
+      fill_zero(ex_, cache.k.data(), cache_n);
+      fill_zero(ex_, cache.v.data(), cache_n);
+    }
     std::vector<int64_t> slots(P);
     for (int64_t i = 0; i < P; ++i) slots[i] = i * opt.n;
     forward_hidden(prompts, ws, &cache, &slots);
     for (int l = 0; l < cfg_.n_layers; ++l)
       for (int64_t i = 0; i < P; ++i)
         for (int j = 1; j < opt.n; ++j) {
-          std::memcpy(cache.kp(l, i * opt.n + j), cache.kp(l, i * opt.n), sizeof(float) * plen[i] * cache.kvd);
-          std::memcpy(cache.vp(l, i * opt.n + j), cache.vp(l, i * opt.n), sizeof(float) * plen[i] * cache.kvd);
+          copy_floats(ex_, cache.kp(l, i * opt.n + j), cache.kp(l, i * opt.n), plen[i] * cache.kvd);
+          copy_floats(ex_, cache.vp(l, i * opt.n + j), cache.vp(l, i * opt.n), plen[i] * cache.kvd);
         }
   } else {
     forward_hidden(prompts, ws, nullptr, nullptr);
   }
-  std::vector<int64_t> last(P);
+  Mirror<int64_t> last;
+  last.resize(P);
   for (int64_t i = 0; i < P; ++i) last[i] = ws.seq_off[i] + ws.seq_len[i] - 1;
   lm_head(ws, last, &hr, &lg);
+  const float* lgh = host_view(ex_, lg, P * V, &lg_tmp);
 
   std::vector<int64_t> active;
   std::vector<int32_t> next_tok(S), pos(S);
@@ -566,7 +666,7 @@ std::vector<Sample> Model::generate(const Batch& prompts, const GenerateOptions&
   };
   if (opt.max_new <= 0) return out;
   for (int64_t s = 0; s < S; ++s)
-    if (take(s, lg.data() + (s / opt.n) * V)) active.push_back(s);
+    if (take(s, lgh + (s / opt.n) * V)) active.push_back(s);
 
   while (!active.empty()) {
     const int64_t A = static_cast<int64_t>(active.size());
@@ -593,13 +693,15 @@ std::vector<Sample> Model::generate(const Batch& prompts, const GenerateOptions&
         }
       }
       forward_hidden(b, ws, nullptr, nullptr);
-      std::vector<int64_t> rows(A);
+      Mirror<int64_t> rows;
+      rows.resize(A);
       for (int64_t a = 0; a < A; ++a) rows[a] = ws.seq_off[a] + ws.seq_len[a] - 1;
       lm_head(ws, rows, &hr, &lg);
     }
+    lgh = host_view(ex_, lg, A * V, &lg_tmp);
     std::vector<int64_t> still;
     for (int64_t a = 0; a < A; ++a)
-      if (take(active[a], lg.data() + a * V)) still.push_back(active[a]);
+      if (take(active[a], lgh + a * V)) still.push_back(active[a]);
     active.swap(still);
   }
   return out;

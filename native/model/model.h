@@ -6,9 +6,14 @@
 // back to back (rows = tokens), so padding never enters a matrix product; attention runs per sequence.
 // Positions (RoPE) start at 0 on each sequence's first token, image tokens included.
 //
-// Everything here runs on the CPU (OpenBLAS for products). One call at a time per
-// model: the binding holds a busy flag. Buffers are kept between calls and only grow,
-// so memory stays flat over training steps of a steady batch shape.
+// One orchestration for both devices: parameters, gradients, activations and the KV
+// cache live on the model's device (CPU: OpenBLAS products; CUDA: tensor-core products
+// and the ops' CUDA kernels, see ops/dispatch.h); index arrays are built on the host and
+// uploaded once per call. Results that leave the model (log-probs, logits, sampled
+// tokens) come back to the host. Sampling itself runs on the host on every device (the
+// same RNG and code, so a seed means the same thing on the CPU and CUDA).
+// One call at a time per model: the binding holds a busy flag. Buffers are kept between
+// calls and only grow, so memory stays flat over training steps of a steady batch shape.
 #pragma once
 #include <atomic>
 #include <cstdint>
@@ -16,6 +21,10 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "model/buffer.h"
+#include "model/ops/attention/attention.h"
+#include "model/ops/dispatch.h"
+#include "model/ops/matmul/matmul.h"
 
 namespace sr::model {
 
@@ -74,49 +83,62 @@ struct GenerateOptions {
 };
 
 struct LayerActs {
-  std::vector<float> x, inv1, h1, q, k, v, probs, att, xmid, inv2, h2, g, u, a;
+  explicit LayerActs(Device d)
+      : x(d), inv1(d), h1(d), q(d), k(d), v(d), probs(d), att(d), xmid(d), inv2(d), h2(d), g(d), u(d), a(d) {}
+  Buf<float> x, inv1, h1, q, k, v, probs, att, xmid, inv2, h2, g, u, a;
 };
 
 struct Workspace {
+  explicit Workspace(Device d) : images(d), patches(d), xf(d), invf(d), hf(d), hr(d), logits(d) {}
   // layout of the packed batch
   std::vector<int64_t> seq_off, seq_len, text_off, probs_off;
   int64_t rows = 0;
-  std::vector<int32_t> pos;
-  std::vector<int64_t> text_rows;
-  std::vector<int32_t> text_ids;
+  Mirror<int32_t> pos;
+  Mirror<int64_t> text_rows;
+  Mirror<int32_t> text_ids;
   std::vector<int64_t> image_rows;  // first row of each image
+  Mirror<AttnSeq> attn;             // one per sequence
+  Mirror<int32_t> row_seq;          // CUDA: the sequence of each packed row
+  Mirror<int64_t> by_id_off, by_id_rows;  // CUDA: the text rows grouped by token id (embedding backward)
   // activations
   std::vector<LayerActs> layers;
-  std::vector<float> patches, xf, invf, hf;
+  Buf<float> images, patches, xf, invf, hf;
   // LM head rows (training: the rows predicting response tokens)
-  std::vector<int64_t> pred_rows, pred_out;
-  std::vector<int32_t> pred_tok;
-  std::vector<float> hr, logits;
+  Mirror<int64_t> pred_rows;
+  std::vector<int64_t> pred_out;
+  Mirror<int32_t> pred_tok;
+  Buf<float> hr, logits;
   int64_t B = 0, T = 0;
   float temperature = 1.0f;
   bool saved = false;
 };
 
 struct KvCache {
+  explicit KvCache(Device d) : k(d), v(d) {}
   int64_t slots = 0, cap = 0, kvd = 0;
   int layers = 0;
-  std::vector<float> k, v;
+  Buf<float> k, v;
   float* kp(int l, int64_t s) { return k.data() + ((static_cast<int64_t>(l) * slots + s) * cap) * kvd; }
   float* vp(int l, int64_t s) { return v.data() + ((static_cast<int64_t>(l) * slots + s) * cap) * kvd; }
 };
 
 class Model {
  public:
-  Model(const Config& cfg, uint64_t seed);
+  // device CUDA needs a usable GPU (checked); precision applies to its matrix products.
+  Model(const Config& cfg, uint64_t seed, Device device = Device::CPU,
+        MatmulPrecision precision = MatmulPrecision::Tf32);
 
   const Config& config() const { return cfg_; }
+  Device device() const { return ex_.dev; }
+  MatmulPrecision precision() const { return ex_.precision; }
   std::vector<Param>& params() { return params_; }
   int64_t num_parameters() const;
 
   // Log-probs of every response token; saves activations for backward() when save is set.
   ForwardResult forward(const Batch& batch, float temperature, bool entropy, bool save);
-  // Accumulates parameter gradients for d(sum grad * logprobs) of the last saved forward.
-  void backward(const float* grad, int64_t B, int64_t T);
+  // Accumulates parameter gradients of sum grad * logprobs + grad_entropy * entropy (host
+  // arrays [B, T]; grad_entropy may be null) for the last saved forward.
+  void backward(const float* grad, const float* grad_entropy, int64_t B, int64_t T);
   // Logits of every position, [B, Lmax, V] (zero rows past a sequence's end).
   std::vector<float> logits(const Batch& batch, int64_t* lmax);
   std::vector<Sample> generate(const Batch& prompts, const GenerateOptions& opt);
@@ -132,23 +154,28 @@ class Model {
     Param *ln1, *q, *k, *v, *o, *ln2, *gate, *up, *down;
   };
   Param& add(const std::string& name, std::vector<int64_t> shape);
+  // Y[rows, out] (+)= X W^T and its backward (dX written or added, dW accumulated) on the model's device.
+  void linear(const float* X, const Param& W, float* Y, int64_t rows, float beta = 0.0f) const;
+  void linear_backward(const float* X, const float* dY, Param& W, float* dX, int64_t rows, float beta_dx) const;
+  AttnBatch attn_batch(const Mirror<AttnSeq>& seqs, const Mirror<int32_t>& row_seq, int64_t rows) const;
   void layout(const Batch& b, Workspace& ws) const;
   // Runs the decoder over the packed batch up to the final norm (ws.hf). With a
   // cache, the keys/values of sequence i go to cache slot slots[i].
   void forward_hidden(const Batch& b, Workspace& ws, KvCache* cache, const std::vector<int64_t>* slots);
-  void lm_head(const Workspace& ws, const std::vector<int64_t>& rows, std::vector<float>* hr,
-               std::vector<float>* logits) const;
+  // Logits of the listed rows of ws.hf (uploads `rows` first).
+  void lm_head(const Workspace& ws, Mirror<int64_t>& rows, Buf<float>* hr, Buf<float>* logits) const;
   void decode_step(KvCache& cache, const std::vector<int64_t>& slots, const std::vector<int32_t>& tokens,
-                   const std::vector<int32_t>& positions, std::vector<float>* logits);
+                   const std::vector<int32_t>& positions, Buf<float>* logits);
 
   Config cfg_;
+  Exec ex_;
   std::vector<Param> params_;
   Param *patch_w_, *patch_b_, *row_e_, *col_e_, *embed_, *norm_, *lm_head_;
   std::vector<LayerW> lw_;
-  std::vector<float> cos_, sin_;
+  Mirror<float> cos_, sin_;
   Workspace train_;
   // backward scratch
-  std::vector<float> dx_, dh_, dbig_, du_, datt_, dq_, dk_, dv_, dscr_, dlog_, dhr_, dimg_;
+  Buf<float> dx_, dh_, dbig_, du_, datt_, dq_, dk_, dv_, dscr_, dlog_, dhr_;
 };
 
 void validate_batch(const Config& cfg, const Batch& b, bool need_response);

@@ -1,15 +1,21 @@
 // JS bindings of the built-in model (lib/model/native.ts declares them):
-//   modelCreate(config, seed) -> handle            modelDispose(handle)
-//   modelParameters(handle) -> [{ name, shape, value, grad, decay }]   (tensors share the model's storage)
+//   modelCreate(config, seed, device 'cpu' | 'cuda', matmulPrecision 'tf32' | 'tf32x3') -> handle
+//   modelDispose(handle)                             (frees activations and caches now; parameters when their
+//                                                     Tensors are disposed too)
+//   modelParameters(handle) -> [{ name, shape, value, grad, decay }]   (tensors share the model's storage,
+//                                                     on the model's device)
 //   modelSetParameter(handle, index, Float32Array)   modelZeroGrad(handle)
-//   modelLogprobs(handle, batch, temperature, entropy, save, async) -> { logprobs, mask, entropy?, T }
-//   modelBackward(handle, grad, async)               modelLogits(handle, batch, async) -> { logits, L }
+//   modelLogprobs(handle, batch, temperature, entropy, save, async) -> { logprobs, mask, entropy?, T }  (CPU tensors)
+//   modelBackward(handle, gradLogprobs, gradEntropy | undefined, async)   (f32 [B, T] tensors on any device)
+//   modelLogits(handle, batch, async) -> { logits, L }   (a CPU tensor)
 //   modelGenerate(handle, batch, options, async) -> [{ tokens: Int32Array, logprobs: Float32Array, finish }]
 // batch: { hasImage: Uint8Array, textLen: Int32Array, respLen: Int32Array, tokens: Int32Array, images: Float32Array }.
 // One call at a time per model (a second one, while an async call runs, is an Error saying so).
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "binding/args.h"
 #include "binding/job.h"
@@ -93,7 +99,13 @@ Napi::Value model_create(const Napi::CallbackInfo& info) {
   cfg.rope_theta = number_arg(c.Get("ropeTheta"), "ropeTheta");
   cfg.norm_eps = number_arg(c.Get("normEps"), "normEps");
   const double seed = number_arg(info[1], "seed");
-  auto* h = new Holder{std::make_shared<model::Model>(cfg, static_cast<uint64_t>(seed))};
+  const std::string dev = string_arg(info[2], "device");
+  if (dev != "cpu" && dev != "cuda") throw_type("device must be 'cpu' or 'cuda', got '" + dev + "'");
+  const std::string prec = string_arg(info[3], "matmulPrecision");
+  if (prec != "tf32" && prec != "tf32x3") throw_type("matmulPrecision must be 'tf32' or 'tf32x3', got '" + prec + "'");
+  auto* h = new Holder{std::make_shared<model::Model>(
+      cfg, static_cast<uint64_t>(seed), dev == "cuda" ? Device::CUDA : Device::CPU,
+      prec == "tf32x3" ? model::MatmulPrecision::Tf32x3 : model::MatmulPrecision::Tf32)};
   Napi::External<Holder> ext = Napi::External<Holder>::New(info.Env(), h, [](Napi::Env, Holder* p) { delete p; });
   napi_type_tag_object(info.Env(), ext, &kModelTag);
   return ext;
@@ -136,7 +148,7 @@ Napi::Value model_set_parameter(const Napi::CallbackInfo& info) {
   Napi::Float32Array a = info[2].As<Napi::Float32Array>();
   if (static_cast<int64_t>(a.ElementLength()) != p.value.numel())
     throw_range(p.name + ": expected " + std::to_string(p.value.numel()) + " values, got " + std::to_string(a.ElementLength()));
-  std::memcpy(p.value.data<float>(), a.Data(), p.value.bytes());
+  copy_from_host(p.value, a.Data(), p.value.bytes());
   return info.Env().Undefined();
 }
 
@@ -180,20 +192,38 @@ Napi::Value model_logprobs(const Napi::CallbackInfo& info) {
   return run_job(info.Env(), make_job(exec, result), async);
 }
 
+// A [B, T] gradient as host memory: the tensor itself on the CPU, a copy from a CUDA tensor.
+const float* host_floats(const Tensor& t, std::vector<float>* tmp) {
+  if (t.device() == Device::CPU) return t.data<float>();
+  tmp->resize(static_cast<size_t>(t.numel()));
+  copy_to_host(t, tmp->data(), t.bytes());
+  return tmp->data();
+}
+
 Napi::Value model_backward(const Napi::CallbackInfo& info) {
   auto m = live_model(info[0]);
+  const std::string shape = "[" + std::to_string(m->saved_B()) + ", " + std::to_string(m->saved_T()) + "]";
+  auto check = [&](const Tensor& t, const char* name) {
+    expect_dtype(t, DType::F32, name);
+    expect_rank(t, 2, name);
+    if (m->has_saved() && (t.shape[0] != m->saved_B() || t.shape[1] != m->saved_T()))
+      throw_range(std::string(name) + " must have shape " + shape + " like the last logprobs result, got " +
+                  t.shape_string());
+  };
   const Tensor& g = tensor_arg(info[1], "gradLogprobs");
-  expect_dtype(g, DType::F32, "gradLogprobs");
-  if (g.device() != Device::CPU) throw_type("gradLogprobs must be on the model's device (cpu)");
-  expect_rank(g, 2, "gradLogprobs");
-  const bool async = bool_arg(info[2], "async");
+  check(g, "gradLogprobs");
+  std::optional<Tensor> gh = optional_tensor_arg(info[2], "gradEntropy");
+  if (gh) check(*gh, "gradEntropy");
+  const bool async = bool_arg(info[3], "async");
   if (!m->has_saved())
     throw_runtime("backward() needs a forward pass first: call logprobs(batch) (with grad enabled)");
-  if (g.shape[0] != m->saved_B() || g.shape[1] != m->saved_T())
-    throw_range("gradLogprobs must have shape [" + std::to_string(m->saved_B()) + ", " + std::to_string(m->saved_T()) +
-                "] like the last logprobs result, got " + g.shape_string());
   auto lease = std::make_shared<Lease>(m);
-  auto exec = [m, lease, g] { m->backward(g.data<float>(), g.shape[0], g.shape[1]); };
+  auto exec = [m, lease, g, gh] {
+    std::vector<float> tg, th;
+    const float* gp = host_floats(g, &tg);
+    const float* hp = gh ? host_floats(*gh, &th) : nullptr;
+    m->backward(gp, hp, g.shape[0], g.shape[1]);
+  };
   auto result = [lease](Napi::Env env) -> Napi::Value { return env.Undefined(); };
   return run_job(info.Env(), make_job(exec, result), async);
 }

@@ -5,7 +5,7 @@ explicit causal + key-padding mask (the native engine packs sequences instead),
 rotate-half RoPE, GQA by repeat_interleave, autograd for every gradient.
 
   python3 torch_reference.py check  < request.json > answer.json   (float64 reference)
-  python3 torch_reference.py bench  < request.json > answer.json   (float32 timings)
+  python3 torch_reference.py bench  < request.json > answer.json   (float32 timings; "device": "cuda" for the GPU)
 """
 import json
 import math
@@ -32,15 +32,16 @@ def load_safetensors(path):
 
 
 class Ref:
-    def __init__(self, cfg, params, dtype):
+    def __init__(self, cfg, params, dtype, device="cpu"):
         self.c = cfg
-        self.p = {k: torch.tensor(v, dtype=dtype, requires_grad=True) for k, v in params.items()}
+        self.dev = torch.device(device)
+        self.p = {k: torch.tensor(v, dtype=dtype, device=self.dev, requires_grad=True) for k, v in params.items()}
         self.dtype = dtype
         hd = cfg["dModel"] // cfg["nHeads"]
         inv = cfg["ropeTheta"] ** (-torch.arange(0, hd, 2, dtype=torch.float64) / hd)
         ang = torch.arange(cfg["maxSeqLen"], dtype=torch.float64)[:, None] * inv[None, :]
         ang = torch.cat([ang, ang], dim=-1)
-        self.cos, self.sin = ang.cos().to(dtype), ang.sin().to(dtype)
+        self.cos, self.sin = ang.cos().to(dtype).to(self.dev), ang.sin().to(dtype).to(self.dev)
 
     def rms(self, x, w):
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.c["normEps"]) * w
@@ -56,11 +57,11 @@ class Ref:
         if item.get("image") is not None:
             S, P = c["imageSize"], c["patchSize"]
             G = S // P
-            img = torch.tensor(item["image"], dtype=self.dtype).reshape(G, P, G, P, 3)
+            img = torch.tensor(item["image"], dtype=self.dtype, device=self.dev).reshape(G, P, G, P, 3)
             patches = img.permute(0, 2, 1, 3, 4).reshape(G * G, 3 * P * P)
             pos = (p["model.vision.row_embed.weight"][:, None, :] + p["model.vision.col_embed.weight"][None, :, :]).reshape(G * G, -1)
             parts.append(patches @ p["model.vision.patch_embed.weight"].T + p["model.vision.patch_embed.bias"] + pos)
-        ids = torch.tensor(item["text"], dtype=torch.long)
+        ids = torch.tensor(item["text"], dtype=torch.long, device=self.dev)
         parts.append(p["model.embed_tokens.weight"][ids])
         return torch.cat(parts, 0)
 
@@ -71,10 +72,10 @@ class Ref:
         B, L, d = len(items), max(lens), c["dModel"]
         H, KV = c["nHeads"], c["nKvHeads"]
         hd = d // H
-        x = torch.zeros(B, L, d, dtype=self.dtype)
-        x = torch.stack([torch.cat([e, torch.zeros(L - e.shape[0], d, dtype=self.dtype)]) for e in embs])
-        ar = torch.arange(L)
-        keep = (ar[None, :] <= ar[:, None])[None, None] & (ar[None, None, None, :] < torch.tensor(lens)[:, None, None, None])
+        x = torch.stack([torch.cat([e, torch.zeros(L - e.shape[0], d, dtype=self.dtype, device=self.dev)]) for e in embs])
+        ar = torch.arange(L, device=self.dev)
+        lens_t = torch.tensor(lens, device=self.dev)
+        keep = (ar[None, :] <= ar[:, None])[None, None] & (ar[None, None, None, :] < lens_t[:, None, None, None])
         cos, sin = self.cos[:L], self.sin[:L]
         for l in range(c["nLayers"]):
             pre = f"model.layers.{l}."
@@ -119,7 +120,10 @@ def check(req):
             lp[b, j] = logp[b, s - 1, tok]
             ent[b, j] = ent_all[b, s - 1]
     grad = torch.tensor(req["grad"], dtype=torch.float64).reshape(len(items), T)
-    (lp * grad).sum().backward()
+    loss = (lp * grad).sum()
+    if req.get("gradEntropy") is not None:  # the gradient of sum(gradEntropy * entropy) too
+        loss = loss + (ent * torch.tensor(req["gradEntropy"], dtype=torch.float64).reshape(len(items), T)).sum()
+    loss.backward()
     out = {
         "logits": [logits[b, : lens[b]].detach().reshape(-1).tolist() for b in range(len(items))],
         "logprobs": lp.detach().reshape(-1).tolist(),
@@ -159,8 +163,16 @@ def random_params(cfg, seed):
 def bench(req):
     """Training step (fwd + bwd + AdamW) and KV-cached generation, float32, same shapes as the native run."""
     torch.set_num_threads(req["threads"])
+    device = req.get("device", "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("this PyTorch has no usable CUDA")
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+
     cfg = req["config"]
-    ref = Ref(cfg, random_params(cfg, 0), torch.float32)
+    ref = Ref(cfg, random_params(cfg, 0), torch.float32, device)
     params = list(ref.p.values())
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.01)
     B, L = req["batch"], req["seqLen"]
@@ -177,7 +189,7 @@ def bench(req):
         logits, _ = ref.logits(items)
         s = L - resp
         logp = torch.log_softmax(logits[:, s - 1 : L - 1], dim=-1)
-        tgt = torch.tensor([it["text"][-resp:] for it in items])
+        tgt = torch.tensor([it["text"][-resp:] for it in items], device=ref.dev)
         loss = -logp.gather(-1, tgt[..., None]).mean()
         opt.zero_grad()
         loss.backward()
@@ -185,9 +197,11 @@ def bench(req):
         opt.step()
 
     train_step()
+    sync()
     t0 = time.perf_counter()
     for _ in range(req["steps"]):
         train_step()
+    sync()
     train_s = (time.perf_counter() - t0) / req["steps"]
 
     # Generation with a KV cache (greedy, fixed length), batch of gen prompts.
@@ -203,8 +217,8 @@ def bench(req):
         Lp = embs.shape[1]
         cache = []
         x = embs
-        pos = torch.arange(Lp)
-        mask = torch.ones(Lp, Lp, dtype=torch.bool).tril()
+        pos = torch.arange(Lp, device=ref.dev)
+        mask = torch.ones(Lp, Lp, dtype=torch.bool, device=ref.dev).tril()
         def layer(x, l, pos, mask, kc=None, vc=None):
             pre = f"model.layers.{l}."
             n = x.shape[1]
@@ -233,18 +247,20 @@ def bench(req):
         tok = (ref.rms(x[:, -1], p["model.norm.weight"]) @ p["lm_head.weight"].T).argmax(-1)
         for t in range(new - 1):
             x = p["model.embed_tokens.weight"][tok][:, None, :]
-            pos = torch.tensor([Lp + t])
+            pos = torch.tensor([Lp + t], device=ref.dev)
             for l in range(c["nLayers"]):
                 x, k, v = layer(x, l, pos, None, *cache[l])
                 cache[l] = [k, v]
             tok = (ref.rms(x[:, -1], p["model.norm.weight"]) @ p["lm_head.weight"].T).argmax(-1)
 
     generate()
+    sync()
     t0 = time.perf_counter()
     generate()
+    sync()
     gen_s = time.perf_counter() - t0
     json.dump({"trainStepSeconds": train_s, "trainTokens": B * L, "genSeconds": gen_s, "genTokens": gb * new,
-               "torch": torch.__version__, "threads": torch.get_num_threads()}, sys.stdout)
+               "torch": torch.__version__, "threads": torch.get_num_threads(), "device": device}, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@
 //   p     = p (1 - lr wd_i) - lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
 // (decoupled weight decay, bias correction: the update of torch.optim.AdamW).
 // A non-finite norm (a NaN or inf gradient) updates nothing; the norm is returned so the caller sees it.
+//
+// CUDA (every pointer on the device): one table of 16384-element chunks over all tensors, built
+// on the host; a kernel writes each chunk's sum of squares (f64), read back (the one host
+// synchronisation: the caller asked for the norm) and added on the host in chunk order
+// (deterministic); then one kernel applies the update with the CPU's f32 constants.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -28,5 +33,9 @@ struct AdamWHyper {
 double grad_sumsq_cpu(const float* g, int64_t n);
 // Returns the gradient norm before clipping.
 double adamw_step_cpu(const std::vector<AdamWTensor>& tensors, const AdamWHyper& h);
+
+#ifdef SR_WITH_CUDA
+double adamw_step_cuda(const std::vector<AdamWTensor>& tensors, const AdamWHyper& h);
+#endif
 
 }  // namespace sr::model

@@ -1,6 +1,7 @@
 // JS: adamwStep(params[], grads[], m[], v[], weightDecay: Float64Array, hyper {lr, beta1, beta2, eps, maxNorm, step},
 //               async) -> gradNorm (number) | Promise<number>
-// Every list holds f32 CPU NativeTensors of matching sizes (checked here, naming the entry).
+// Every list holds f32 NativeTensors of matching sizes, all on one device (checked here, naming the
+// entry); the step runs on that device.
 #include <cmath>
 #include <string>
 
@@ -21,7 +22,6 @@ std::vector<Tensor> tensor_list(const Napi::Value& v, const char* name) {
     const std::string n = std::string(name) + "[" + std::to_string(i) + "]";
     const Tensor& t = tensor_arg(a.Get(i), n.c_str());
     expect_dtype(t, DType::F32, n.c_str());
-    if (t.device() != Device::CPU) throw_type(n + " is on cuda: the model's CUDA path is not implemented yet");
     out.push_back(t);
   }
   return out;
@@ -49,9 +49,16 @@ Napi::Value adamw_step(const Napi::CallbackInfo& info) {
   h.step = static_cast<int64_t>(number_arg(hy.Get("step"), "step"));
   if (!(h.lr >= 0) || !(h.beta1 >= 0 && h.beta1 < 1) || !(h.beta2 >= 0 && h.beta2 < 1) || !(h.eps > 0) || h.step < 1)
     throw_range("AdamW hyper-parameters out of range (lr >= 0, 0 <= betas < 1, eps > 0, step >= 1)");
+  const Device dev = params.empty() ? Device::CPU : params[0].device();
   std::vector<model::AdamWTensor> list;
   for (size_t i = 0; i < params.size(); ++i) {
     const std::string n = "params[" + std::to_string(i) + "]";
+    const char* names[] = {"params", "grads", "m", "v"};
+    const Tensor* ts[] = {&params[i], &grads[i], &ms[i], &vs[i]};
+    for (int k = 0; k < 4; ++k)
+      if (ts[k]->device() != dev)
+        throw_type(std::string(names[k]) + "[" + std::to_string(i) + "] is on " + device_name(ts[k]->device()) +
+                   " but params[0] is on " + device_name(dev) + ": the step needs every tensor on one device");
     for (const Tensor* t : {&grads[i], &ms[i], &vs[i]})
       if (t->numel() != params[i].numel()) throw_range("grads, m and v must match the size of " + n);
     list.push_back({params[i].data<float>(), grads[i].data<float>(), ms[i].data<float>(), vs[i].data<float>(),
@@ -60,7 +67,17 @@ Napi::Value adamw_step(const Napi::CallbackInfo& info) {
   const bool async = bool_arg(info[6], "async");
   auto norm = std::make_shared<double>(0.0);
   // The tensors are captured so their storage outlives an async job.
-  auto exec = [list, h, norm, keep = std::make_tuple(params, grads, ms, vs)] { *norm = model::adamw_step_cpu(list, h); };
+  auto exec = [list, h, norm, dev, keep = std::make_tuple(params, grads, ms, vs)] {
+    if (dev == Device::CPU) {
+      *norm = model::adamw_step_cpu(list, h);
+    } else {
+#ifdef SR_WITH_CUDA
+      *norm = model::adamw_step_cuda(list, h);
+#else
+      throw_runtime("adamwStep: this build has no CUDA");
+#endif
+    }
+  };
   auto result = [norm](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, *norm); };
   return run_job(info.Env(), make_job(exec, result), async);
 }

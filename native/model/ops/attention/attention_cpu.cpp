@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/cpu_dispatch.h"
 #include "core/parallel.h"
@@ -88,6 +89,37 @@ void attention_backward_cpu(const AttentionShape& s, const float* q, const float
     over_rows(s.n, s.m, [&](int64_t r0, int64_t r1) { softmax_backward_rows(p, scratch, r0, r1, s.m); });
     gemm_cpu(false, false, s.n, s.hd, s.m, s.scale, scratch, s.m, k + ko, s.kv_stride, 0.0f, dq + qo, s.q_stride);
     gemm_cpu(true, false, s.m, s.hd, s.n, s.scale, scratch, s.m, q + qo, s.q_stride, 1.0f, dk + ko, s.kv_stride);
+  }
+}
+
+void attention_forward_batch_cpu(const AttnBatch& b, const float* q, const float* k, const float* v, float* out,
+                                 float* probs) {
+  for (int64_t i = 0; i < b.n_seqs; ++i) {
+    const AttnSeq& sq = b.seqs[i];
+    AttentionShape s{sq.n, sq.m, b.heads, b.kv_heads, b.hd, b.q_stride, b.kv_stride, b.scale};
+    attention_forward_cpu(s, q + sq.q_row * b.q_stride, k + sq.kv_off, v + sq.kv_off, out + sq.q_row * b.q_stride,
+                          probs + sq.probs_off);
+  }
+}
+
+void attention_backward_batch_cpu(const AttnBatch& b, const float* q, const float* k, const float* v,
+                                  const float* probs, const float* dout, float* dq, float* dk, float* dv,
+                                  float* scratch) {
+  for (int64_t i = 0; i < b.n_seqs; ++i) {
+    const AttnSeq& sq = b.seqs[i];
+    AttentionShape s{sq.n, sq.m, b.heads, b.kv_heads, b.hd, b.q_stride, b.kv_stride, b.scale};
+    attention_backward_cpu(s, q + sq.q_row * b.q_stride, k + sq.kv_off, v + sq.kv_off, probs + sq.probs_off,
+                           dout + sq.q_row * b.q_stride, dq + sq.q_row * b.q_stride, dk + sq.kv_off, dv + sq.kv_off,
+                           scratch);
+  }
+}
+
+void kv_cache_write_cpu(const float* k, const float* v, float* cache_k, float* cache_v, const int64_t* slots,
+                        const int32_t* pos, int64_t rows, int64_t cap, int64_t kvd) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t dst = (slots[r] * cap + pos[r]) * kvd;
+    std::memcpy(cache_k + dst, k + r * kvd, sizeof(float) * kvd);
+    std::memcpy(cache_v + dst, v + r * kvd, sizeof(float) * kvd);
   }
 }
 

@@ -19,6 +19,16 @@ void embed_rows_backward_cpu(const float* dout, const int32_t* ids, const int64_
   }
 }
 
+void group_rows_by_id(const int32_t* ids, const int64_t* rows, int64_t n, int64_t vocab,
+                      std::vector<int64_t>* by_id_off, std::vector<int64_t>* by_id_rows) {
+  by_id_off->assign(static_cast<size_t>(vocab + 1), 0);
+  for (int64_t i = 0; i < n; ++i) ++(*by_id_off)[ids[i] + 1];
+  for (int64_t v = 0; v < vocab; ++v) (*by_id_off)[v + 1] += (*by_id_off)[v];
+  std::vector<int64_t> next(by_id_off->begin(), by_id_off->end() - 1);
+  by_id_rows->resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) (*by_id_rows)[next[ids[i]]++] = rows[i];  // stable: row order kept per id
+}
+
 void extract_patches_cpu(const float* image, int size, int patch, float* patches) {
   const int grid = size / patch;
   const int64_t pd = 3LL * patch * patch;

@@ -8,13 +8,11 @@
 
 namespace sr::model {
 
-namespace {
-void check(const kernels::TokenLogprobsStatus& st) {
+void check_lm_status(const kernels::TokenLogprobsStatus& st) {
   if (st.bad_token_row >= 0)
     throw_range("token " + std::to_string(st.bad_token_value) + " at row " + std::to_string(st.bad_token_row) +
                 " is outside the vocabulary");
 }
-}  // namespace
 
 float row_logsumexp(const float* x, int64_t V, float it) {
   float mx = -INFINITY;
@@ -27,13 +25,13 @@ float row_logsumexp(const float* x, int64_t V, float it) {
 void lm_logprobs_forward_cpu(const float* logits, const int32_t* tokens, int64_t rows, int64_t V, float temperature,
                              float* logprobs, float* entropy) {
   // 1/T as one f32, the same value the sampler and the backward use.
-  check(kernels::token_logprobs_cpu(logits, false, tokens, rows, V, 1.0f / temperature, logprobs, entropy));
+  check_lm_status(kernels::token_logprobs_cpu(logits, false, tokens, rows, V, 1.0f / temperature, logprobs, entropy));
 }
 
-void lm_logprobs_backward_cpu(const float* logits, const int32_t* tokens, const float* grad, int64_t rows, int64_t V,
-                              float temperature, float* dlogits) {
-  check(kernels::token_logprobs_backward_cpu(logits, false, tokens, grad, nullptr, rows, V, 1.0f / temperature,
-                                             dlogits));
+void lm_logprobs_backward_cpu(const float* logits, const int32_t* tokens, const float* grad,
+                              const float* grad_entropy, int64_t rows, int64_t V, float temperature, float* dlogits) {
+  check_lm_status(kernels::token_logprobs_backward_cpu(logits, false, tokens, grad, grad_entropy, rows, V,
+                                                       1.0f / temperature, dlogits));
 }
 
 }  // namespace sr::model

@@ -5,6 +5,7 @@
 // In place on rows of `heads * hd` values (row stride `stride`), each row at
 // its own position pos[r]. The backward is the same rotation by -a (inverse).
 // Tables cos/sin are [max_pos, hd/2], computed once per model in double.
+// CUDA: the same, one thread per (row, head, i) pair; pos and the tables on the device.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -15,5 +16,10 @@ void rope_tables(int max_pos, int hd, double theta, std::vector<float>* cos_t, s
 
 void rope_apply_cpu(float* x, const int32_t* pos, int64_t rows, int heads, int hd, int64_t stride, const float* cos_t,
                     const float* sin_t, bool inverse);
+
+#ifdef SR_WITH_CUDA
+void rope_apply_cuda(float* x, const int32_t* pos, int64_t rows, int heads, int hd, int64_t stride, const float* cos_t,
+                     const float* sin_t, bool inverse);
+#endif
 
 }  // namespace sr::model
