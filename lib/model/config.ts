@@ -35,6 +35,12 @@ export interface ModelConfigInput {
    */
   imageMean?: readonly [number, number, number];
   imageStd?: readonly [number, number, number];
+  /**
+   * Rotary positions of the image tokens: 'first' (default) numbers the sequence in order, image first;
+   * 'before-response' gives the image the positions between the prompt and the response (the sequence order is
+   * unchanged), so the response is always a few positions from the image however long the prompt is.
+   */
+  imagePositions?: 'first' | 'before-response';
 }
 
 export type ModelConfig = Required<ModelConfigInput>;
@@ -43,7 +49,7 @@ export type Rgb = readonly [number, number, number];
 
 const KEYS = [
   'dModel', 'nLayers', 'nHeads', 'nKvHeads', 'dFF', 'imageSize', 'patchSize', 'maxSeqLen', 'ropeTheta', 'normEps',
-  'vocabSize', 'imageMean', 'imageStd',
+  'vocabSize', 'imageMean', 'imageStd', 'imagePositions',
 ] as const;
 
 function int(value: unknown, key: string, min: number): number {
@@ -87,6 +93,10 @@ export function resolveConfig(input: ModelConfigInput): ModelConfig {
   const vocabSize = c.vocabSize === undefined ? VOCAB_SIZE : int(c.vocabSize, 'vocabSize', 1);
   const imageMean = rgb(c.imageMean, 'imageMean', [0.5, 0.5, 0.5], false);
   const imageStd = rgb(c.imageStd, 'imageStd', [0.5, 0.5, 0.5], true);
+  const imagePositions = c.imagePositions === undefined ? 'first' : c.imagePositions;
+  if (imagePositions !== 'first' && imagePositions !== 'before-response') {
+    throw new RangeError(`config.imagePositions must be 'first' or 'before-response', got ${JSON.stringify(imagePositions)}`);
+  }
   if (dModel % nHeads !== 0) throw new RangeError(`config.nHeads (${nHeads}) must divide config.dModel (${dModel})`);
   if ((dModel / nHeads) % 2 !== 0) throw new RangeError(`config.dModel / config.nHeads (the head size, ${dModel / nHeads}) must be even for rotary embeddings`);
   if (nHeads % nKvHeads !== 0) throw new RangeError(`config.nKvHeads (${nKvHeads}) must divide config.nHeads (${nHeads})`);
@@ -98,7 +108,7 @@ export function resolveConfig(input: ModelConfigInput): ModelConfig {
   if (!(ropeTheta > 1)) throw new RangeError(`config.ropeTheta must be > 1, got ${ropeTheta}`);
   if (!(normEps > 0)) throw new RangeError(`config.normEps must be > 0, got ${normEps}`);
   if (vocabSize !== VOCAB_SIZE) throw new RangeError(`config.vocabSize must be ${VOCAB_SIZE} (256 bytes + 4 specials), got ${vocabSize}`);
-  return { dModel, nLayers, nHeads, nKvHeads, dFF, imageSize, patchSize, maxSeqLen, ropeTheta, normEps, vocabSize, imageMean, imageStd };
+  return { dModel, nLayers, nHeads, nKvHeads, dFF, imageSize, patchSize, maxSeqLen, ropeTheta, normEps, vocabSize, imageMean, imageStd, imagePositions };
 }
 
 /** Image tokens per image: (imageSize / patchSize)^2. */

@@ -247,8 +247,17 @@ void Model::layout(const Batch& b, Workspace& ws) const {
   }
   ws.rows = row;
   ws.pos.resize(row);
-  for (int64_t i = 0; i < B; ++i)
-    for (int64_t j = 0; j < ws.seq_len[i]; ++j) ws.pos[ws.seq_off[i] + j] = static_cast<int32_t>(j);
+  for (int64_t i = 0; i < B; ++i) {
+    int32_t* p = &ws.pos[ws.seq_off[i]];
+    for (int64_t j = 0; j < ws.seq_len[i]; ++j) p[j] = static_cast<int32_t>(j);
+    if (cfg_.image_before_response && b.has_image[i]) {
+      // [image nP][bos + prompt: lead][response] in sequence order -> positions [lead..lead+nP-1][0..lead-1][same].
+      // Response positions stay the sequence index, which generation's KV cache relies on.
+      const int64_t lead = b.text_len[i] - b.resp_len[i];
+      for (int64_t k = 0; k < nP; ++k) p[k] = static_cast<int32_t>(lead + k);
+      for (int64_t j = 0; j < lead; ++j) p[nP + j] = static_cast<int32_t>(j);
+    }
+  }
   const int64_t kvd = cfg_.kv_dim();
   ws.attn.clear();
   for (int64_t i = 0; i < B; ++i) {
@@ -684,7 +693,7 @@ std::vector<Sample> Model::generate(const Batch& prompts, const GenerateOptions&
         b.tokens.insert(b.tokens.end(), prompts.tokens.begin() + toff, prompts.tokens.begin() + toff + prompts.text_len[i]);
         b.tokens.insert(b.tokens.end(), out[s].tokens.begin(), out[s].tokens.end());
         b.text_len.push_back(prompts.text_len[i] + static_cast<int32_t>(out[s].tokens.size()));
-        b.resp_len.push_back(0);
+        b.resp_len.push_back(static_cast<int32_t>(out[s].tokens.size()));  // positions as in the cached path
         if (prompts.has_image[i]) {
           int64_t img = 0;
           for (int64_t j = 0; j < i; ++j) img += prompts.has_image[j];

@@ -34,6 +34,11 @@ struct Config {
   int d_model = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0, d_ff = 0;
   int image_size = 0, patch_size = 0, max_seq_len = 0, vocab = kVocab;
   double rope_theta = 10000.0, norm_eps = 1e-5;
+  // Rotary positions of the image tokens. false: sequence order (the image first, positions 0..n_patches-1).
+  // true: as if the image stood between the prompt and the response ([bos][prompt][image][response] in position
+  // space; the sequence order stays the same): the response then sits a few positions from the image, as a
+  // caption does, whatever the prompt's length, so what is learnt close to the image carries over to long prompts.
+  bool image_before_response = false;
 
   int head_dim() const { return d_model / n_heads; }
   int grid() const { return image_size / patch_size; }

@@ -98,6 +98,10 @@ Napi::Value model_create(const Napi::CallbackInfo& info) {
   cfg.vocab = int_field(c, "vocabSize");
   cfg.rope_theta = number_arg(c.Get("ropeTheta"), "ropeTheta");
   cfg.norm_eps = number_arg(c.Get("normEps"), "normEps");
+  const std::string image_pos = string_arg(c.Get("imagePositions"), "imagePositions");
+  if (image_pos != "first" && image_pos != "before-response")
+    throw_range("imagePositions must be 'first' or 'before-response', got '" + image_pos + "'");
+  cfg.image_before_response = image_pos == "before-response";
   const double seed = number_arg(info[1], "seed");
   const std::string dev = string_arg(info[2], "device");
   if (dev != "cpu" && dev != "cuda") throw_type("device must be 'cpu' or 'cuda', got '" + dev + "'");

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { PolicyModel, Tensor } from '../../lib';
 import type { ModelConfigInput } from '../../lib';
 import { Rng, seedNote } from '../helpers/random';
-import { TORCH_OK, TORCH_SKIP_REASON, randomConfig, randomText, randomizeParameters, relErr, runTorch, tempDir } from './helpers';
+import { TORCH_OK, TORCH_SKIP_REASON, finiteDifferenceFailures, randomConfig, randomText, randomizeParameters, relErr, runTorch, tempDir } from './helpers';
 
 const TINY: ModelConfigInput = { dModel: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 24, imageSize: 8, patchSize: 4, maxSeqLen: 48 };
 
@@ -38,30 +38,10 @@ describe('backward with an entropy gradient', () => {
     model.zeroGrad();
     await model.logprobs(batch, { temperature });
     await model.backward(wl, wh);
-    const failures: string[] = [];
-    for (const key of ['patch_embed.weight', 'row_embed', 'embed_tokens', 'input_layernorm', 'q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'down_proj', 'model.norm', 'lm_head']) {
-      const p = model.parameters().find((q) => q.name.includes(key))!;
-      const grad = p.grad!.toArray();
-      const values = p.value.toArray() as Float32Array;
-      let big = 0;
-      for (let i = 1; i < grad.length; i++) if (Math.abs(grad[i]) > Math.abs(grad[big])) big = i;
-      for (const i of [big, rng.int(0, grad.length)]) {
-        // The entropy is more curved than the log-probs: a smaller step than model.test.ts's keeps the
-        // h^2 error small; f32 rounding of the loss (~1e-5) then costs ~3e-3 absolute.
-        const h = 4e-3 * Math.max(1, Math.abs(values[i]));
-        const orig = values[i];
-        values[i] = orig + h;
-        model.setParameter(p.name, values);
-        const up = await loss();
-        values[i] = orig - h;
-        model.setParameter(p.name, values);
-        const down = await loss();
-        values[i] = orig;
-        model.setParameter(p.name, values);
-        const fd = (up - down) / (2 * h);
-        if (Math.abs(fd - grad[i]) > 5e-3 + 3e-2 * Math.abs(grad[i])) failures.push(`${p.name}[${i}]: analytic ${grad[i]}, fd ${fd}`);
-      }
-    }
+    // The entropy is more curved than the log-probs: a smaller step than model.test.ts's keeps the h^2 error
+    // small; f32 rounding of the loss (~1e-5) then costs ~3e-3 absolute.
+    const keys = ['patch_embed.weight', 'row_embed', 'embed_tokens', 'input_layernorm', 'q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'down_proj', 'model.norm', 'lm_head'];
+    const failures = await finiteDifferenceFailures(model, keys, loss, rng, { step: 4e-3, abs: 5e-3, rel: 3e-2 });
     expect({ failures, seed: seedNote }).toEqual({ failures: [], seed: seedNote });
     model.dispose();
   });

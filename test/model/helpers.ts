@@ -74,3 +74,41 @@ export function randomText(rng: Rng, n: number): string {
   for (let i = 0; i < n; i++) s += String.fromCharCode(rng.int(32, 127));
   return s;
 }
+
+/**
+ * Central finite differences of `loss` on two entries (the largest gradient and a random one) of every parameter
+ * whose name contains one of `keys`, against the accumulated gradients (call backward first). Returns the
+ * failures as text. Step h = step * max(1, |value|); an entry fails when |fd - grad| > abs + rel * |grad|.
+ */
+export async function finiteDifferenceFailures(
+  model: PolicyModel,
+  keys: readonly string[],
+  loss: () => Promise<number>,
+  rng: Rng,
+  tol: { step: number; abs: number; rel: number },
+): Promise<string[]> {
+  const failures: string[] = [];
+  for (const key of keys) {
+    const p = model.parameters().find((q) => q.name.includes(key));
+    if (!p) throw new Error(`no parameter name contains ${key}`);
+    const grad = p.grad!.toArray();
+    const values = p.value.toArray() as Float32Array;
+    let big = 0;
+    for (let i = 1; i < grad.length; i++) if (Math.abs(grad[i]) > Math.abs(grad[big])) big = i;
+    for (const i of [big, rng.int(0, grad.length)]) {
+      const h = tol.step * Math.max(1, Math.abs(values[i]));
+      const orig = values[i];
+      values[i] = orig + h;
+      model.setParameter(p.name, values);
+      const up = await loss();
+      values[i] = orig - h;
+      model.setParameter(p.name, values);
+      const down = await loss();
+      values[i] = orig;
+      model.setParameter(p.name, values);
+      const fd = (up - down) / (2 * h);
+      if (Math.abs(fd - grad[i]) > tol.abs + tol.rel * Math.abs(grad[i])) failures.push(`${p.name}[${i}]: analytic ${grad[i]}, fd ${fd}`);
+    }
+  }
+  return failures;
+}

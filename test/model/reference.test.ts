@@ -22,8 +22,14 @@ if (!TORCH_OK) test.skip(`PyTorch reference skipped: ${TORCH_SKIP_REASON}`, () =
 
 maybe('built-in model vs PyTorch (float64)', () => {
   const rng = new Rng();
-  test.each([0, 1, 2, 3])('random config #%i: logits, logprobs, entropy, every gradient', async () => {
-    const config = randomConfig(rng);
+  test.each([
+    [0, 'first'],
+    [1, 'first'],
+    [2, 'first'],
+    [3, 'before-response'],
+    [4, 'before-response'],
+  ] as const)('random config #%i, image positions %s: logits, logprobs, entropy, every gradient', async (_, imagePositions) => {
+    const config = { ...randomConfig(rng), imagePositions };
     const model = PolicyModel.create(config, { seed: rng.int(0, 1000) });
     randomizeParameters(model, rng);
     const S = config.imageSize;

@@ -1,6 +1,7 @@
 /**
- * Pixel normalisation of the built-in model (config imageMean / imageStd) and the statistics the trainer
- * derives it from.
+ * Image settings of the built-in model's config: pixel normalisation (imageMean / imageStd, and the statistics
+ * the trainer derives them from) and the rotary positions of the image tokens (imagePositions; checked against
+ * PyTorch in reference.test.ts, against generation in model.test.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -66,6 +67,31 @@ describe('imageMean / imageStd', () => {
       [{ imageStd: [0.5, 0, 0.5] }, /config.imageStd must be > 0 in every channel/],
     ];
     for (const [patch, msg] of bad) expect(() => PolicyModel.create({ ...TINY, ...patch } as ModelConfigInput)).toThrow(msg);
+  });
+});
+
+describe('imagePositions', () => {
+  test('moves only items with an image, and is saved with the model', async () => {
+    const first = PolicyModel.create(TINY, { seed: 4 });
+    randomizeParameters(first, rng, 0.5);
+    const moved = PolicyModel.create({ ...TINY, imagePositions: 'before-response' }, { seed: 4 });
+    for (const p of first.parameters()) moved.setParameter(p.name, p.value.toArray() as Float32Array);
+    const img = Uint8Array.from({ length: N }, () => rng.int(0, 256));
+    const lp = async (m: PolicyModel, withImage: boolean) => {
+      const r = await m.logprobs([{ image: withImage ? img : null, prompt: 'abc', response: 'xyz' }], { grad: false });
+      return Array.from(r.logprobs.toArray() as Float32Array);
+    };
+    expect(await lp(moved, false)).toEqual(await lp(first, false));
+    const a = await lp(moved, true);
+    const b = await lp(first, true);
+    expect(a.some((v, i) => Math.abs(v - b[i]) > 1e-4)).toBe(true);
+    const dir = tempDir('pos');
+    await moved.save(dir);
+    const loaded = await PolicyModel.load(dir);
+    expect(loaded.config.imagePositions).toBe('before-response');
+    expect(await lp(loaded, true)).toEqual(a);
+    expect(() => PolicyModel.create({ ...TINY, imagePositions: 'last' as 'first' })).toThrow(/config.imagePositions must be 'first' or 'before-response', got "last"/);
+    for (const m of [first, moved, loaded]) m.dispose();
   });
 });
 
