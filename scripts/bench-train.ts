@@ -69,6 +69,10 @@ async function main(): Promise<void> {
   const vote = (r: RunSummary, k: number) => r.voting?.votingAtK[String(Math.min(k, r.voting.k))] ?? NaN;
   const kMax = Math.min(...runs.map((r) => r.voting?.k ?? 0));
   const rows: Array<[string, string]> = [
+    [
+      'caption test after stage 1 (test grid cells read right; ~50% = blind)',
+      runs.every((r) => r.vision) ? pct(stat(runs.map((r) => r.vision!.cells))) : 'not run (no vision warm-up)',
+    ],
     ['test accuracy after stage 1', pct(stat(runs.map((r) => r.stage1.accuracy)))],
     ['test accuracy after stage 2', pct(stat(runs.map((r) => s2(r).accuracy)))],
     ['hard subset after stage 1', pct(stat(runs.map((r) => r.stage1.hard.accuracy)))],
@@ -99,7 +103,10 @@ async function main(): Promise<void> {
       : hardDelta.mean > spread
         ? `the mean hard-subset gain (${(100 * hardDelta.mean).toFixed(1)} points) is larger than the seed-to-seed spread (sd ${(100 * spread).toFixed(1)} points).`
         : `the mean hard-subset change (${(100 * hardDelta.mean).toFixed(1)} points) is NOT larger than the seed-to-seed spread (sd ${(100 * spread).toFixed(1)} points): stage 2 did not clearly help here.`;
-  const verdictText = verdict + chance;
+  // A mean over 3 seeds can beat a 3-seed sd by chance: say how many seeds' own change is significant.
+  const significant = runs.filter((r) => r.change.hard && r.change.hard.pValue < 0.05 && r.change.hard.fixed > r.change.hard.broken).length;
+  const perSeedNote = runs.length > 1 ? ` ${significant} of ${runs.length} seeds show a hard-subset gain significant on their own (sign test p < 0.05).` : '';
+  const verdictText = verdict + perSeedNote + chance;
   const perSeed = runs.map((r) => {
     const p = r.change.hard;
     return `| ${r.seed} | ${(100 * r.stage1.accuracy).toFixed(1)}% | ${(100 * s2(r).accuracy).toFixed(1)}% | ${(100 * r.stage1.hard.accuracy).toFixed(1)}% | ${(100 * s2(r).hard.accuracy).toFixed(1)}% | ${p ? `${p.fixed}/${p.broken}, p = ${p.pValue.toFixed(3)}` : '—'} | ${kMax >= 5 ? (100 * vote(r, 5)).toFixed(1) + '%' : '—'} | ${kMax >= 15 ? (100 * vote(r, 15)).toFixed(1) + '%' : '—'} | ${Object.values(r.seconds).reduce((a, b) => a + b, 0).toFixed(0)} |`;
@@ -111,11 +118,11 @@ async function main(): Promise<void> {
     '',
     `Date ${today()}; machine: ${machineDescription()}; device: CPU (${os.cpus().length} cores). ` +
       `Command: \`npm run bench:train${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\` ` +
-      `(seeds ${seeds.join(', ')}, run one after the other). CUDA: not measured: the built-in model has no CUDA path yet` +
+      `(seeds ${seeds.join(', ')}, run one after the other). CUDA: not measured: the built-in model's CUDA path has not run on a GPU yet` +
       `${cuda.usable ? ` (a GPU was usable: ${cuda.name})` : ''}.`,
     '',
     `Setup: ${c0.data.n} synthetic samples (test share ${c0.data.testFraction}); model d=${c0.model.dModel}, ${c0.model.nLayers} layers; ` +
-      `stage 1 ${c0.sft.epochs} epoch(s) of batch ${c0.sft.batchSize}; difficulty of ${c0.difficulty.limit ?? 'all'} training samples; ` +
+      `stage 1 ${c0.vision.steps} caption steps of ${c0.vision.batchSize}, then ${c0.sft.epochs} epoch(s) of batch ${c0.sft.batchSize} (+ ${Math.round(c0.vision.captionShare * c0.sft.batchSize)} captions); difficulty of ${c0.difficulty.limit ?? 'all'} training samples; ` +
       `stage 2 ${c0.rl.algo}, ${c0.rl.steps} steps of ${c0.rl.promptsPerStep} prompts x ${c0.rl.samplesPerPrompt} samples. ` +
       `Accuracy is greedy on the test split; hard subset = generator levels ${c0.eval.hardLevels.join(', ')}. Values: mean ± sample sd (min–max) over seeds.`,
     '',

@@ -14,6 +14,8 @@ export {
   parseCellName,
   objectAt,
   countMatching,
+  sceneCaption,
+  CAPTION_PROMPT,
 } from './scene';
 export type { Scene, SceneObject, ShapeKind, Colour, Filter, Direction } from './scene';
 export { CATEGORIES, questionText, parseQuestion, answerQuestion, answerQuestionText } from './questions';

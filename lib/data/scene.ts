@@ -206,3 +206,22 @@ export function objectsInDirection(scene: Scene, anchor: SceneObject, dir: Direc
 export function describe(o: { colour: Colour; kind: ShapeKind }): string {
   return `${o.colour} ${o.kind}`;
 }
+
+/**
+ * The whole scene, one line per cell in reading order: "top-left: red circle", "top-middle: empty", ...
+ * The fixed order and the explicit "empty" make every line a question about one known cell, which is
+ * the easiest way for a model trained from scratch to learn to read an image (vision warm-up captions).
+ */
+export function sceneCaption(scene: Scene): string {
+  const lines: string[] = [];
+  for (let row = 0; row < scene.grid; row++) {
+    for (let col = 0; col < scene.grid; col++) {
+      const o = objectAt(scene, row, col);
+      lines.push(`${cellName(scene.grid, row, col)}: ${o ? describe(o) : 'empty'}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/** The prompt of a caption example (the built-in model's vision warm-up and caption test). */
+export const CAPTION_PROMPT = 'Describe the image.\n';

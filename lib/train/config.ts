@@ -46,6 +46,32 @@ export interface ModelSection {
   maxSeqLen: number;
   /** Parameter initialisation seed; null: the run's seed. */
   initSeed: number | null;
+  /**
+   * Pixel normalisation stored in the model: 'data' = per-channel mean and std of the training images (a
+   * model trained from scratch on dark-background images does not learn to see without it), 'unit' = [-1, 1].
+   */
+  imageNorm: 'data' | 'unit';
+  /**
+   * Rotary positions of the image tokens (model config imagePositions). 'before-response' puts the image next to
+   * the response in position space; in single runs it sped up captions after the long task prompt but slowed
+   * the short vision warm-up captions, so the default stays 'first' (docs/research/image-blindness.md).
+   */
+  imagePositions: 'first' | 'before-response';
+}
+
+/**
+ * Vision warm-up at the start of stage 1: the built-in model starts from random weights, where R1-Reward
+ * starts from a pretrained vision-language model, so it first learns to read the images by captioning
+ * them (data/scene.ts sceneCaption; needs rows with a scene, i.e. the synthetic data).
+ */
+export interface VisionConfig {
+  /** Caption-only steps before the teacher analyses (0: none). */
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  /** Captions added to every batch of teacher analyses, as a share of sft.batchSize (keeps the skill). */
+  captionShare: number;
 }
 
 export interface SftConfig {
@@ -150,6 +176,7 @@ export interface TrainConfig {
   device: TrainDevice;
   data: DataConfig;
   model: ModelSection;
+  vision: VisionConfig;
   sft: SftConfig;
   difficulty: DifficultyConfig;
   rl: RlConfig;
@@ -177,7 +204,8 @@ const BASE: Omit<TrainConfig, 'preset'> = {
   seed: 0,
   device: 'auto',
   data: { dir: null, n: 600, testFraction: 0.2, levels: [1, 2, 3, 4], imageSize: 48, grid: 3, categories: null, seed: null, maxTrain: null, maxTest: null },
-  model: { dModel: 128, nLayers: 4, nHeads: 4, nKvHeads: null, dFF: 352, imageSize: 48, patchSize: 16, maxSeqLen: 512, initSeed: null },
+  model: { dModel: 128, nLayers: 4, nHeads: 4, nKvHeads: null, dFF: 352, imageSize: 48, patchSize: 16, maxSeqLen: 512, initSeed: null, imageNorm: 'data', imagePositions: 'first' },
+  vision: { steps: 0, batchSize: 8, lr: 3e-3, warmupSteps: 10, captionShare: 0 },
   sft: { epochs: 3, batchSize: 16, lr: 2e-3, minLrRatio: 0.1, warmupSteps: 10, weightDecay: 0.01, maxGradNorm: 1, checkpointEvery: 20 },
   difficulty: { attempts: 3, temperature: 1, maxNewTokens: 224, batchSize: 32, hardThreshold: 2, limit: null },
   rl: {
@@ -226,6 +254,7 @@ export const PRESETS: Readonly<Record<string, TrainConfigOverrides>> = Object.fr
   smoke: {
     data: { n: 48, testFraction: 0.25 },
     model: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, maxSeqLen: 512 },
+    vision: { steps: 4, batchSize: 4, captionShare: 0.25 },
     sft: { epochs: 2, batchSize: 8, lr: 3e-3, warmupSteps: 2, checkpointEvery: 3 },
     difficulty: { maxNewTokens: 32, batchSize: 36 },
     rl: { steps: 4, promptsPerStep: 4, samplesPerPrompt: 2, miniBatchSize: 4, maxNewTokens: 32, checkpointEvery: 2, evalEvery: 2, trackRefKl: true },
@@ -235,6 +264,9 @@ export const PRESETS: Readonly<Record<string, TrainConfigOverrides>> = Object.fr
     data: { n: 2400, testFraction: 0.1 },
     // The longest synthetic samples (level 4: ~380-byte prompt, ~250-byte answer) need ~650 tokens.
     model: { maxSeqLen: 704 },
+    // Caption steps until the model reads the images (a step change after ~300-500 steps of 8), then a few
+    // captions in every analysis batch so the skill is kept (docs/research/image-blindness.md).
+    vision: { steps: 400, batchSize: 8, lr: 3e-3, captionShare: 0.25 },
     sft: { epochs: 2, batchSize: 16, lr: 2e-3, checkpointEvery: 50 },
     difficulty: { limit: 256, batchSize: 64 },
     rl: { steps: 30, promptsPerStep: 8, samplesPerPrompt: 4, ppoEpochs: 2, miniBatchSize: 16, lr: 5e-5, checkpointEvery: 5, evalEvery: 15, trackRefKl: true },
@@ -331,6 +363,15 @@ const SCHEMA: Schema = {
     patchSize: int(1),
     maxSeqLen: int(16),
     initSeed: nullable(int(0)),
+    imageNorm: oneOf(['data', 'unit']),
+    imagePositions: oneOf(['first', 'before-response']),
+  },
+  vision: {
+    steps: int(0),
+    batchSize: int(1),
+    lr: num(0, 1, { minOpen: true }),
+    warmupSteps: int(0),
+    captionShare: num(0, 4),
   },
   sft: {
     epochs: int(0, 10_000),
@@ -483,5 +524,6 @@ export function modelConfigOf(c: TrainConfig): ModelConfigInput {
     imageSize: m.imageSize,
     patchSize: m.patchSize,
     maxSeqLen: m.maxSeqLen,
+    imagePositions: m.imagePositions,
   };
 }

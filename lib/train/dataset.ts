@@ -9,8 +9,9 @@ import sharp from 'sharp';
 import { PreferenceRow, imagePath, readRows } from '../data/io';
 import { buildCompactPrompt } from '../data/prompt';
 import { CATEGORIES, type Category } from '../data/questions';
+import { CAPTION_PROMPT, sceneCaption } from '../data/scene';
 import { writeSynthetic } from '../data/synth';
-import type { ModelInput } from '../model/policy-model';
+import type { ModelExample, ModelInput } from '../model/policy-model';
 import type { TrainConfig } from './config';
 
 export interface TrainRow extends PreferenceRow {
@@ -137,4 +138,10 @@ export class ImageCache {
 /** Generator level of a row (synthetic data), or null for data without one. */
 export function levelOf(row: PreferenceRow): number | null {
   return typeof row.difficulty === 'number' ? row.difficulty : null;
+}
+
+/** A vision warm-up example: the row's image, the caption prompt, and the scene's cell-by-cell caption. */
+export function captionExample(images: ImageCache, row: PreferenceRow): ModelExample {
+  if (row.scene === undefined) throw new Error(`row ${row.id} has no scene to caption`);
+  return { image: images.get(row), prompt: CAPTION_PROMPT, response: sceneCaption(row.scene) };
 }

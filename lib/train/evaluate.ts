@@ -7,6 +7,7 @@
  * output the reward would not credit is not counted right here either.
  */
 import { hashSeed } from '../data/rng';
+import { CAPTION_PROMPT, sceneCaption } from '../data/scene';
 import { anyCorrectAtK, votingAtK, type Evaluation } from '../eval/metrics';
 import type { PolicyModel } from '../model/policy-model';
 import { formatReward } from '../rewards/format';
@@ -119,6 +120,43 @@ export async function greedyOutputs(
     opts.onProgress?.(out.length);
   }
   return out;
+}
+
+// ---- caption test ----------------------------------------------------------------------------------
+
+export interface VisionSummary {
+  /** Test images captioned (rows with a scene). */
+  n: number;
+  /** Share of grid cells whose caption line is exactly right ("top-left: red circle" / "center: empty"). */
+  cells: number;
+  /** Share of images captioned exactly. */
+  exact: number;
+}
+
+/**
+ * Can the model read the images? Greedy captions of the test images (the vision warm-up's task) against the
+ * drawn scenes, cell by cell. A model that ignores the image scores about the share of empty cells.
+ */
+export async function captionTest(model: PolicyModel, rows: readonly TrainRow[], images: ImageCache, opts: { batchSize: number }): Promise<VisionSummary> {
+  const withScene = rows.filter((r) => r.scene !== undefined);
+  let cells = 0;
+  let right = 0;
+  let exact = 0;
+  for (const batch of chunks(withScene, opts.batchSize)) {
+    const want = batch.map((r) => sceneCaption(r.scene!));
+    const maxNewTokens = Math.max(...want.map((w) => Buffer.byteLength(w))) + 8;
+    const gen = await model.generate(batch.map((r) => ({ image: images.get(r), prompt: CAPTION_PROMPT })), { temperature: 0, maxNewTokens, seed: 0 });
+    batch.forEach((_, i) => {
+      const got = gen[i][0].text.split('\n');
+      const lines = want[i].split('\n');
+      let ok = 0;
+      lines.forEach((l, k) => (ok += got[k] === l ? 1 : 0));
+      cells += lines.length;
+      right += ok;
+      exact += ok === lines.length ? 1 : 0;
+    });
+  }
+  return { n: withScene.length, cells: cells ? right / cells : 0, exact: withScene.length ? exact / withScene.length : 0 };
 }
 
 // ---- difficulty ----------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  * (paired exact sign test over the samples whose verdict changed), Voting@K,
  * response length, time per phase.
  */
-import type { AccuracySummary, GreedyOutput, VotingSummary } from './evaluate';
+import type { AccuracySummary, GreedyOutput, VisionSummary, VotingSummary } from './evaluate';
 
 export interface PairedChange {
   n: number;
@@ -60,6 +60,8 @@ const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} points`;
 
 export interface SummaryInput {
   stage1: AccuracySummary;
+  /** Caption test of the stage-1 model (null when it did not run). */
+  vision?: VisionSummary | null;
   stage2: AccuracySummary | null;
   overall: PairedChange | null;
   hard: PairedChange | null;
@@ -75,6 +77,12 @@ export function summaryLines(s: SummaryInput): string[] {
   const lines: string[] = [];
   const s1 = s.stage1;
   lines.push(`Test accuracy after stage 1 (SFT): ${pct(s1.accuracy)} of ${s1.n}; hard subset (levels ${s.hardLevels.join(',')}): ${pct(s1.hard.accuracy)} of ${s1.hard.n}.`);
+  if (s.vision) {
+    lines.push(
+      `Caption test after stage 1: ${pct(s.vision.cells)} of the ${s.vision.n} test images' grid cells read right (${pct(s.vision.exact)} of the images entirely)` +
+        (s.vision.cells < 0.7 ? ': the model barely reads the images, so its verdicts cannot rest on them.' : '.'),
+    );
+  }
   if (s.stage2 && s.rlSteps > 0) {
     const s2 = s.stage2;
     lines.push(`Test accuracy after stage 2 (RL, ${s.rlSteps} steps): ${pct(s2.accuracy)}; hard subset: ${pct(s2.hard.accuracy)}.`);

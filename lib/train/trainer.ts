@@ -19,6 +19,7 @@ import type { ProgressStream } from '../cli/progress';
 import { ProgressBar } from '../cli/progress';
 import { Rng } from '../data/rng';
 import { AdamW } from '../model/adamw';
+import { pixelStatistics } from '../model/image';
 import { PolicyModel } from '../model/policy-model';
 import { createRewardStats } from '../rewards/combine';
 import { RuleBasedJudge } from '../rewards/judge';
@@ -34,12 +35,14 @@ import {
 } from './checkpoint';
 import { TrainConfig, effectiveRl, modelConfigOf } from './config';
 import { Curriculum, difficultyHistogram, isHard, parseSchedule } from './curriculum';
-import { ImageCache, RunData, TrainRow, prepareData } from './dataset';
+import { ImageCache, RunData, TrainRow, captionExample, prepareData } from './dataset';
 import {
   AccuracySummary,
   DifficultyChunk,
   GreedyOutput,
+  VisionSummary,
   VotingChunk,
+  captionTest,
   VotingSummary,
   chunks,
   difficultyChunk,
@@ -89,6 +92,8 @@ export interface RunSummary {
   sftSteps: number;
   rlSteps: number;
   stage1: AccuracySummary;
+  /** Caption test of the stage-1 model (null: no vision warm-up, or data without scenes). */
+  vision: VisionSummary | null;
   stage2: AccuracySummary | null;
   change: { overall: PairedChange | null; hard: PairedChange | null };
   evals: EvalRecord[];
@@ -117,6 +122,7 @@ export class TrainingInterrupted extends Error {
 
 interface Results {
   stage1?: AccuracySummary;
+  vision?: VisionSummary;
   stage2?: AccuracySummary;
   evals: EvalRecord[];
   difficulty?: { histogram: Record<number, number>; hard: number; total: number };
@@ -134,18 +140,19 @@ function diffConfig(a: unknown, b: unknown, p = 'config'): string[] {
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${p}: ${JSON.stringify(a)} -> ${JSON.stringify(b)}`];
 }
 
-/** The model's device for a requested one; 'cuda' is refused here with the model's own explanation. */
-function modelDevice(requested: TrainConfig['device'], log: (m: string) => void): 'cpu' | 'auto' | 'cuda' {
+/**
+ * The model's device for a requested one. The built-in model's CUDA path has not run on a GPU yet (README,
+ * Status), so 'auto' keeps training on the CPU and only an explicit 'cuda' uses it.
+ */
+function modelDevice(requested: TrainConfig['device'], log: (m: string) => void): 'cpu' | 'cuda' {
+  const cuda = backends().cuda;
   if (requested === 'cuda') {
-    try {
-      PolicyModel.create({ dModel: 8, nLayers: 1, nHeads: 2, dFF: 8, imageSize: 8, patchSize: 8, maxSeqLen: 8 }, { device: 'cuda' }).dispose();
-    } catch (e) {
-      throw new Error(`--device cuda: the built-in model cannot run on CUDA yet: ${(e as Error).message}`);
-    }
+    if (!cuda.usable) throw new Error(`--device cuda: CUDA is not usable here (${cuda.reason ?? 'no usable GPU'})`);
+    log('note: --device cuda runs the built-in model\'s CUDA path, which has not been verified on a GPU yet (README, Status).');
     return 'cuda';
   }
-  if (requested === 'auto' && backends().cuda.usable) log('note: a GPU is usable, but the built-in model runs on the CPU only for now (its CUDA path is not implemented yet).');
-  return requested;
+  if (requested === 'auto' && cuda.usable) log('note: a GPU is usable, but the built-in model\'s CUDA path is not verified yet, so training runs on the CPU; --device cuda uses the GPU.');
+  return 'cpu';
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
@@ -208,9 +215,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let ref: PolicyModel | null = null;
   let opt: AdamW | null = null;
   try {
-    model = ckpt
-      ? await PolicyModel.load(path.join(ckpt.dir, 'model'), { device })
-      : PolicyModel.create(modelConfigOf(c), { device, seed: c.model.initSeed ?? c.seed });
+    if (ckpt) model = await PolicyModel.load(path.join(ckpt.dir, 'model'), { device });
+    else {
+      // The pixel statistics are stored in the model's config: inference normalises the same way.
+      const norm = c.model.imageNorm === 'data' ? pixelStatistics(data.train.map((r) => images.get(r))) : null;
+      model = PolicyModel.create({ ...modelConfigOf(c), ...(norm ? { imageMean: norm.mean, imageStd: norm.std } : {}) }, { device, seed: c.model.initSeed ?? c.seed });
+    }
     if (!ckpt) log(`model: ${model.numParameters.toLocaleString('en-US')} parameters (d ${c.model.dModel}, ${c.model.nLayers} layers, context ${c.model.maxSeqLen}) on ${model.device}`);
 
     const checkpoint = async (name: string, phase: Phase, step: number, withOpt: boolean) => {
@@ -239,9 +249,22 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const sftRows = data.train.filter((r) => typeof r.teacher === 'string' && r.teacher !== '');
     if (sftRows.length === 0 && c.sft.epochs > 0) throw new Error('stage 1 needs teacher analyses: no training row has a "teacher" field');
     const stepsPerEpoch = Math.ceil(sftRows.length / c.sft.batchSize);
-    const sftTotal = c.sft.epochs * stepsPerEpoch;
+    // Stage 1 = vision warm-up (caption steps) then the teacher analyses (with captions mixed in); one step count.
+    const captionRows = data.train.filter((r) => r.scene !== undefined);
+    const visionSteps = captionRows.length > 0 ? c.vision.steps : 0;
+    const captionsPerBatch = captionRows.length > 0 ? Math.round(c.vision.captionShare * c.sft.batchSize) : 0;
+    const sftTotal = visionSteps + c.sft.epochs * stepsPerEpoch;
+    const captions = (purpose: string, step: number, n: number) => {
+      const rng = Rng.derive(c.seed, purpose, step);
+      return Array.from({ length: n }, () => captionExample(images, captionRows[rng.int(captionRows.length)]));
+    };
     if (state.phase === 'sft') {
-      log(`stage 1 (SFT): ${sftRows.length} rows, ${c.sft.epochs} epoch(s), ${sftTotal} steps of ${c.sft.batchSize}`);
+      if (captionRows.length === 0 && (c.vision.steps > 0 || c.vision.captionShare > 0)) log('vision warm-up skipped: the training rows carry no scene to caption');
+      if (visionSteps > 0) log(`stage 1 vision warm-up: ${visionSteps} caption steps of ${c.vision.batchSize}`);
+      log(
+        `stage 1 (SFT): ${sftRows.length} rows, ${c.sft.epochs} epoch(s), ${sftTotal - visionSteps} steps of ${c.sft.batchSize}` +
+          (captionsPerBatch > 0 ? ` + ${captionsPerBatch} caption(s)` : ''),
+      );
       opt = new AdamW(model, { lr: c.sft.lr, weightDecay: c.sft.weightDecay, maxGradNorm: c.sft.maxGradNorm });
       if (ckpt && state.step > 0) await loadOptimizer(path.join(ckpt.dir, 'optimizer.safetensors'), opt, model, state.optimizerSteps);
       const b = bar('stage 1 SFT', sftTotal);
@@ -255,15 +278,24 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           return { out, interrupted: true, summary: null };
         }
         t = Date.now();
-        const epoch = Math.floor(step / stepsPerEpoch);
-        if (epoch !== permEpoch) {
-          perm = Rng.derive(c.seed, 'sft', epoch).shuffle(sftRows.map((_, i) => i));
-          permEpoch = epoch;
+        const vision = step < visionSteps;
+        const s = step - visionSteps; // step within the teacher-analysis part
+        const epoch = vision ? 0 : Math.floor(s / stepsPerEpoch);
+        let batch;
+        if (vision) {
+          opt.lr = cosineLr(step, visionSteps, c.vision.lr, c.vision.warmupSteps, c.sft.minLrRatio);
+          batch = captions('vision', step, c.vision.batchSize);
+        } else {
+          if (epoch !== permEpoch) {
+            perm = Rng.derive(c.seed, 'sft', epoch).shuffle(sftRows.map((_, i) => i));
+            permEpoch = epoch;
+          }
+          const within = s % stepsPerEpoch;
+          const rows = perm.slice(within * c.sft.batchSize, (within + 1) * c.sft.batchSize).map((i) => sftRows[i]);
+          opt.lr = cosineLr(s, sftTotal - visionSteps, c.sft.lr, c.sft.warmupSteps, c.sft.minLrRatio);
+          batch = [...rows.map((row) => ({ ...images.input(row), response: row.teacher as string })), ...captions('sft-captions', s, captionsPerBatch)];
         }
-        const within = step % stepsPerEpoch;
-        const rows = perm.slice(within * c.sft.batchSize, (within + 1) * c.sft.batchSize).map((i) => sftRows[i]);
-        opt.lr = cosineLr(step, sftTotal, c.sft.lr, c.sft.warmupSteps, c.sft.minLrRatio);
-        const r = await sftStep(model, opt, rows.map((row) => ({ ...images.input(row), response: row.teacher as string })), c.debug.nonFiniteSteps.sft.includes(step + 1));
+        const r = await sftStep(model, opt, batch, c.debug.nonFiniteSteps.sft.includes(step + 1));
         if (r.skipped) {
           results.skippedUpdates++;
           log(`stage 1 step ${step + 1}: skipped (non-finite ${r.reason}); the weights were not updated`);
@@ -272,6 +304,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           stage: 'sft',
           step: step + 1,
           globalStep: step + 1,
+          task: vision ? 'caption' : 'analysis',
           epoch: epoch + 1,
           loss: Number.isFinite(r.loss) ? r.loss : null,
           gradNorm: Number.isFinite(r.gradNorm) ? r.gradNorm : null,
@@ -286,6 +319,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           results.stage1 = e.summary;
           results.evals.push({ tag: 'stage1', stage: 'sft', step: step + 1, globalStep: step + 1, summary: e.summary });
           line.eval = evalFields('stage1', e.summary);
+          if (visionSteps > 0 || captionsPerBatch > 0) {
+            results.vision = await captionTest(model, data.test, images, { batchSize: c.eval.batchSize });
+            line.captionCells = results.vision.cells;
+          }
         }
         line.seconds = (Date.now() - t) / 1000;
         addTime('sft', line.seconds as number);
@@ -304,6 +341,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         addTime('sft', (Date.now() - t) / 1000);
       }
       log(`stage 1 done: test accuracy ${pctS(results.stage1.accuracy)}, hard subset ${pctS(results.stage1.hard.accuracy)} (n=${results.stage1.hard.n})`);
+      if (results.vision) log(`stage 1 caption test: ${pctS(results.vision.cells)} of the test images' cells read right, ${pctS(results.vision.exact)} of the images entirely`);
       await saveModelAtomic(model, path.join(out, 'stage1-model'));
       await checkpoint('stage1-end', 'difficulty', 0, false);
       opt.dispose();
@@ -481,6 +519,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const eff = effectiveRl(c.rl);
       const lines = summaryLines({
         stage1,
+        vision: results.vision ?? null,
         stage2,
         overall: change.overall,
         hard: change.hard,
@@ -502,6 +541,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         sftSteps: sftTotal,
         rlSteps: c.rl.steps,
         stage1,
+        vision: results.vision ?? null,
         stage2,
         change,
         evals: results.evals,

@@ -59,7 +59,7 @@ async function killAt(args: string[], out: string, lines: number): Promise<void>
   if (r.signal !== 'SIGKILL') throw new Error(`the run ended (code ${r.code}) before it could be killed at ${lines} lines:\n${r.stderr}`);
 }
 
-const DETERMINISTIC = ['stage', 'step', 'globalStep', 'loss', 'gradNorm', 'lr', 'tokens', 'skipped', 'reward', 'result', 'format', 'consistency', 'accuracy', 'responseLength', 'ratioMax', 'clipFraction', 'filtered', 'kl', 'updates', 'eval'];
+const DETERMINISTIC = ['stage', 'step', 'globalStep', 'task', 'captionCells', 'loss', 'gradNorm', 'lr', 'tokens', 'skipped', 'reward', 'result', 'format', 'consistency', 'accuracy', 'responseLength', 'ratioMax', 'clipFraction', 'filtered', 'kl', 'updates', 'eval'];
 
 function comparable(l: StepLine): Record<string, unknown> {
   return Object.fromEntries(DETERMINISTIC.filter((k) => k in l).map((k) => [k, l[k]]));
@@ -82,7 +82,12 @@ describe('smoke preset, end to end', () => {
     const sft = metrics.filter((l) => l.stage === 'sft');
     const rl = metrics.filter((l) => l.stage === 'rl');
     expect(sft.length).toBe(summary.sftSteps);
-    expect(summary.sftSteps).toBe(3 * Math.ceil(summary.data.train / 8));
+    // stage 1 = the vision warm-up's caption steps, then 3 epochs of teacher analyses (with captions mixed in)
+    expect(summary.sftSteps).toBe(4 + 3 * Math.ceil(summary.data.train / 8));
+    expect(sft.map((l) => l.task)).toEqual([...Array(4).fill('caption'), ...Array(summary.sftSteps - 4).fill('analysis')]);
+    expect(summary.vision!.n).toBe(summary.data.test);
+    expect(summary.vision!.cells).toBeGreaterThanOrEqual(0);
+    expect(summary.lines.join('\n')).toMatch(/Caption test after stage 1: \d+\.\d% of the \d+ test images' grid cells read right/);
     expect(rl.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(metrics.map((l) => l.globalStep)).toEqual(metrics.map((_, i) => i + 1));
     for (const l of rl) {

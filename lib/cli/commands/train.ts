@@ -18,7 +18,7 @@ greedy test accuracy along the way, Voting@K at the end, report.html + PNG plots
 
   --preset NAME        ${PRESET_NAMES.join(' | ')} (default demo; smoke = tiny, for checks)
   --config FILE        JSON object overriding any preset field, e.g. {"rl": {"steps": 60}}
-  --device D           auto | cpu | cuda (default auto; the built-in model runs on the CPU for now)
+  --device D           auto | cpu | cuda (default auto = CPU: the model's CUDA path is not verified on a GPU yet)
   --out DIR            run folder (default runs/<timestamp>)
   --resume             continue the run in --out (default: the newest run in runs/) from its
                        latest checkpoint; its saved configuration is used
