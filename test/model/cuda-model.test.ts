@@ -6,11 +6,11 @@
  * tiles. Both matmul precisions: 'tf32x3' (about f32: tight tolerances, identical sampled tokens) and 'tf32'
  * (the default: tolerances of TF32 rounding). Skipped, and listed as skipped, without a usable GPU.
  */
-import { AdamW, PolicyModel, Tensor, meanNllGradient } from '../../lib';
+import { AdamW, PolicyModel, Tensor } from '../../lib';
 import type { ModelConfigInput, ModelExample } from '../../lib';
 import { CUDA_SKIP_REASON, CUDA_USABLE } from '../helpers/backends';
 import { Rng, seedNote } from '../helpers/random';
-import { randomConfig, randomText, randomizeParameters, relErr } from './helpers';
+import { colourTask, randomConfig, randomText, randomizeParameters, relErr, trainSupervised } from './helpers';
 
 type Precision = 'tf32' | 'tf32x3';
 // Normwise relative errors allowed between the CUDA and CPU models (the CPU is within 1e-4 of float64).
@@ -187,27 +187,9 @@ maybe('built-in model: CUDA vs CPU', () => {
   test('a tiny CUDA model learns an image-conditioned task (as on the CPU)', async () => {
     const model = PolicyModel.create({ dModel: 32, nLayers: 2, nHeads: 4, dFF: 64, imageSize: 8, patchSize: 4, maxSeqLen: 64 }, { seed: 7, device: 'cuda' });
     const opt = new AdamW(model, { lr: 3e-3, weightDecay: 0 });
-    const rgb = (r: number, g: number, b: number) => {
-      const a = new Uint8Array(8 * 8 * 3);
-      for (let i = 0; i < 64; i++) a.set([r, g, b], i * 3);
-      return a;
-    };
-    const data = [
-      { image: rgb(230, 20, 20), prompt: 'colour?', response: 'red' },
-      { image: rgb(20, 20, 230), prompt: 'colour?', response: 'blue' },
-      { image: rgb(20, 230, 20), prompt: 'colour?', response: 'green' },
-    ];
-    let first = 0;
-    let last = 0;
-    for (let step = 0; step < 150; step++) {
-      const r = await model.logprobs(data);
-      const { loss, grad } = meanNllGradient(r);
-      if (step === 0) first = loss;
-      last = loss;
-      await model.backward(grad);
-      expect(opt.step().skipped).toBe(false);
-      model.zeroGrad();
-    }
+    const data = colourTask(8);
+    const { first, last, skipped } = await trainSupervised(model, opt, data, 150);
+    expect(skipped).toBe(0);
     expect(first).toBeGreaterThan(4);
     expect(last).toBeLessThan(0.1 * first);
     const out = await model.generate(data.map(({ image, prompt }) => ({ image, prompt })), { temperature: 0, maxNewTokens: 8 });

@@ -3,7 +3,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import type { ModelConfigInput, PolicyModel } from '../../lib';
+import { meanNllGradient } from '../../lib';
+import type { AdamW, ModelConfigInput, ModelExample, PolicyModel } from '../../lib';
 import { Rng } from '../helpers/random';
 
 export const PYTHON = '/usr/bin/python3';
@@ -111,4 +112,40 @@ export async function finiteDifferenceFailures(
     }
   }
   return failures;
+}
+
+/** Three flat images, one colour each, and the colour's name as the answer: the tiny image-conditioned task. */
+export function colourTask(size: number): { image: Uint8Array; prompt: string; response: string }[] {
+  const flat = (rgb: number[]) => {
+    const a = new Uint8Array(size * size * 3);
+    for (let i = 0; i < size * size; i++) a.set(rgb, i * 3);
+    return a;
+  };
+  return [
+    { image: flat([230, 20, 20]), prompt: 'colour?', response: 'red' },
+    { image: flat([20, 20, 230]), prompt: 'colour?', response: 'blue' },
+    { image: flat([20, 230, 20]), prompt: 'colour?', response: 'green' },
+  ];
+}
+
+/** `steps` full-batch supervised steps (mean NLL, AdamW); the first and last losses and the skipped updates. */
+export async function trainSupervised(
+  model: PolicyModel,
+  opt: AdamW,
+  data: readonly ModelExample[],
+  steps: number,
+): Promise<{ first: number; last: number; skipped: number }> {
+  let first = 0;
+  let last = 0;
+  let skipped = 0;
+  for (let step = 0; step < steps; step++) {
+    const r = await model.logprobs(data);
+    const { loss, grad } = meanNllGradient(r);
+    if (step === 0) first = loss;
+    last = loss;
+    await model.backward(grad);
+    if (opt.step().skipped) skipped++;
+    model.zeroGrad();
+  }
+  return { first, last, skipped };
 }

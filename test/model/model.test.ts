@@ -9,7 +9,7 @@ import { AdamW, PolicyModel, backends, meanNllGradient } from '../../lib';
 import type { ModelConfigInput } from '../../lib';
 import { loadImage } from '../../lib/model/image';
 import { Rng, seedNote } from '../helpers/random';
-import { finiteDifferenceFailures, randomText, randomizeParameters, tempDir } from './helpers';
+import { colourTask, finiteDifferenceFailures, randomText, randomizeParameters, tempDir, trainSupervised } from './helpers';
 
 const TINY: ModelConfigInput = { dModel: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, dFF: 24, imageSize: 8, patchSize: 4, maxSeqLen: 48 };
 const rng = new Rng();
@@ -199,26 +199,10 @@ describe('training', () => {
   test('a tiny model learns an image-conditioned task (loss falls well below its start)', async () => {
     const model = PolicyModel.create({ dModel: 32, nLayers: 2, nHeads: 4, dFF: 64, imageSize: 8, patchSize: 4, maxSeqLen: 64 }, { seed: 7 });
     const opt = new AdamW(model, { lr: 3e-3, weightDecay: 0 });
-    const data = [
-      { image: rgb(8, 230, 20, 20), prompt: 'colour?', response: 'red' },
-      { image: rgb(8, 20, 20, 230), prompt: 'colour?', response: 'blue' },
-      { image: rgb(8, 20, 230, 20), prompt: 'colour?', response: 'green' },
-    ];
-    const t0 = Date.now();
-    let first = 0;
-    let last = 0;
-    for (let step = 0; step < 150; step++) {
-      const r = await model.logprobs(data);
-      const { loss, grad } = meanNllGradient(r);
-      if (step === 0) first = loss;
-      last = loss;
-      await model.backward(grad);
-      opt.step();
-      model.zeroGrad();
-    }
+    const data = colourTask(8);
+    const { first, last } = await trainSupervised(model, opt, data, 150);
     expect(first).toBeGreaterThan(4); // ~ln 260 at the start
     expect(last).toBeLessThan(0.1 * first);
-    expect(Date.now() - t0).toBeLessThan(30000);
     // It now answers from the image: greedy decoding gives each colour.
     const out = await model.generate(data.map(({ image, prompt }) => ({ image, prompt })), { temperature: 0, maxNewTokens: 8 });
     expect(out.map((s) => s[0].text)).toEqual(['red', 'blue', 'green']);
