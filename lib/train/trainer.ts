@@ -361,18 +361,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           (measured.length === data.train.length ? `each of the ${measured.length} training samples` : `${measured.length} of the ${data.train.length} training samples (difficulty.limit)`),
       );
       const b = bar('difficulty', measured.length);
-      b?.start(done.reduce((a, d) => a + d.rows.length, 0), measured.length);
-      for (let i = 0; i < parts.length; i++) {
-        if (done.some((d) => d.chunk === i)) continue;
-        if (interrupted()) {
-          addTime('difficulty', (Date.now() - t) / 1000);
-          await checkpoint('stage1-end', 'difficulty', 0, false);
-          b?.finish('interrupted');
-          return { out, interrupted: true, summary: null };
-        }
-        done.push(await difficultyChunk(model, parts[i], images, { seed: c.seed, chunk: i, attempts: c.difficulty.attempts, temperature: c.difficulty.temperature, maxNewTokens: c.difficulty.maxNewTokens }));
-        await writeJsonAtomic(partialFile, { chunks: done });
-        b?.update(done.reduce((a, d) => a + d.rows.length, 0));
+      b?.start(rowsIn(done), measured.length);
+      const opts = { seed: c.seed, attempts: c.difficulty.attempts, temperature: c.difficulty.temperature, maxNewTokens: c.difficulty.maxNewTokens };
+      if (!(await runChunks(parts.length, done, partialFile, (i) => difficultyChunk(model!, parts[i], images, { ...opts, chunk: i }), interrupted, b))) {
+        addTime('difficulty', (Date.now() - t) / 1000);
+        await checkpoint('stage1-end', 'difficulty', 0, false);
+        b?.finish('interrupted');
+        return { out, interrupted: true, summary: null };
       }
       b?.finish();
       const needed = done.flatMap((d) => d.rows).sort((a, b2) => a.index - b2.index);
@@ -489,18 +484,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const parts = chunks(rows, per);
         log(`Voting@${c.eval.votingK}: ${c.eval.votingK} samples at temperature ${c.eval.votingTemperature} for each of ${rows.length} test samples`);
         const b = bar(`voting@${c.eval.votingK}`, rows.length);
-        b?.start(done.reduce((a, d) => a + d.rows.length, 0), rows.length);
-        for (let i = 0; i < parts.length; i++) {
-          if (done.some((d) => d.chunk === i)) continue;
-          if (interrupted()) {
-            addTime('final', (Date.now() - t) / 1000);
-            await checkpoint('rl-end', 'final', 0, false);
-            b?.finish('interrupted');
-            return { out, interrupted: true, summary: null };
-          }
-          done.push(await votingChunk(model, parts[i], images, { seed: c.seed, chunk: i, k: c.eval.votingK, temperature: c.eval.votingTemperature, maxNewTokens: c.eval.maxNewTokens }));
-          await writeJsonAtomic(partialFile, { chunks: done });
-          b?.update(done.reduce((a, d) => a + d.rows.length, 0));
+        b?.start(rowsIn(done), rows.length);
+        const opts = { seed: c.seed, k: c.eval.votingK, temperature: c.eval.votingTemperature, maxNewTokens: c.eval.maxNewTokens };
+        if (!(await runChunks(parts.length, done, partialFile, (i) => votingChunk(model!, parts[i], images, { ...opts, chunk: i }), interrupted, b))) {
+          addTime('final', (Date.now() - t) / 1000);
+          await checkpoint('rl-end', 'final', 0, false);
+          b?.finish('interrupted');
+          return { out, interrupted: true, summary: null };
         }
         b?.finish();
         voting = summarizeVoting(done.sort((a, b2) => a.chunk - b2.chunk), c.eval.votingK, c.eval.hardLevels);
@@ -586,6 +576,30 @@ function difficultyRows(train: TrainRow[], c: TrainConfig): TrainRow[] {
   if (c.difficulty.limit === null || c.difficulty.limit >= train.length) return train;
   const pick = new Set(Rng.derive(c.seed, 'difficulty-subset').shuffle(train.map((_, i) => i)).slice(0, c.difficulty.limit));
   return train.filter((_, i) => pick.has(i));
+}
+
+const rowsIn = (chunks: readonly { rows: readonly unknown[] }[]) => chunks.reduce((a, d) => a + d.rows.length, 0);
+
+/**
+ * The chunks 0..n-1 of a resumable phase (difficulty, Voting@K) that `done` lacks, in order, saving `done` to
+ * `partialFile` after each. Returns false, before starting a chunk, when `interrupted()` says so.
+ */
+async function runChunks<C extends { chunk: number; rows: readonly unknown[] }>(
+  n: number,
+  done: C[],
+  partialFile: string,
+  work: (chunk: number) => Promise<C>,
+  interrupted: () => boolean,
+  b: ProgressBar | null,
+): Promise<boolean> {
+  for (let i = 0; i < n; i++) {
+    if (done.some((d) => d.chunk === i)) continue;
+    if (interrupted()) return false;
+    done.push(await work(i));
+    await writeJsonAtomic(partialFile, { chunks: done });
+    b?.update(rowsIn(done));
+  }
+  return true;
 }
 
 function evalFields(tag: string, s: AccuracySummary): Record<string, unknown> {

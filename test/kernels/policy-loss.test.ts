@@ -7,17 +7,8 @@ import { Rng, seedNote } from '../helpers/random';
 type Aggregation = kernels.PolicyLossAggregation;
 type Estimator = kernels.PolicyLossKlEstimator;
 
-interface Opts {
-  clipEps?: number;
-  clipEpsHigh?: number;
-  minRatio?: number;
-  maxRatio?: number;
-  dualClip?: number;
-  klCoef?: number;
-  klEstimator?: Estimator;
-  aggregation?: Aggregation;
-  normalizer?: number;
-}
+/** The kernel's scalar options (the tensors come from a Case). */
+type Opts = Omit<kernels.PolicyLossInputs, 'logpNew' | 'logpOld' | 'advantages' | 'mask' | 'logpRef' | 'shape'>;
 
 interface Case {
   B: number;
