@@ -5,7 +5,7 @@ export { Tensor, DTYPES } from './tensor';
 export type { DType, TensorData, TensorLike, TensorOptions } from './tensor';
 import * as kernels from './kernels';
 export { kernels };
-export { PolicyModel, AdamW, meanNllGradient, ByteTokenizer, MODEL_PRESETS, resolveConfig as resolveModelConfig } from './model';
+export { PolicyModel, AdamW, meanNllGradient, Tokenizer, ByteTokenizer, trainBpe, MODEL_PRESETS, resolveConfig as resolveModelConfig } from './model';
 export type {
   ModelConfig,
   ModelConfigInput,

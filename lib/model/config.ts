@@ -3,7 +3,7 @@
  * nHeads, dFF, imageSize, patchSize, maxSeqLen; the rest has defaults. Every
  * error names the key and the rule it breaks.
  */
-import { VOCAB_SIZE } from './tokenizer';
+import { MAX_VOCAB_SIZE, VOCAB_SIZE } from './tokenizer';
 
 export interface ModelConfigInput {
   /** Width of the residual stream. */
@@ -25,7 +25,10 @@ export interface ModelConfigInput {
   ropeTheta?: number;
   /** RMSNorm epsilon, default 1e-5. */
   normEps?: number;
-  /** Fixed at 260 (256 bytes + bos, eos, pad, image); accepted for completeness. */
+  /**
+   * Token ids: 256 bytes + bos, eos, pad, image (260, the default: byte level) plus the tokenizer's merges.
+   * Must equal the model's tokenizer's vocabSize.
+   */
   vocabSize?: number;
   /**
    * Pixel normalisation, per RGB channel, on values in [0, 1]: (v - imageMean) / imageStd. Defaults 0.5 and
@@ -107,7 +110,9 @@ export function resolveConfig(input: ModelConfigInput): ModelConfig {
   }
   if (!(ropeTheta > 1)) throw new RangeError(`config.ropeTheta must be > 1, got ${ropeTheta}`);
   if (!(normEps > 0)) throw new RangeError(`config.normEps must be > 0, got ${normEps}`);
-  if (vocabSize !== VOCAB_SIZE) throw new RangeError(`config.vocabSize must be ${VOCAB_SIZE} (256 bytes + 4 specials), got ${vocabSize}`);
+  if (vocabSize < VOCAB_SIZE || vocabSize > MAX_VOCAB_SIZE) {
+    throw new RangeError(`config.vocabSize must be from ${VOCAB_SIZE} (256 bytes + 4 specials) to ${MAX_VOCAB_SIZE}, got ${vocabSize}`);
+  }
   return { dModel, nLayers, nHeads, nKvHeads, dFF, imageSize, patchSize, maxSeqLen, ropeTheta, normEps, vocabSize, imageMean, imageStd, imagePositions };
 }
 

@@ -16,5 +16,6 @@ export { AdamW } from './adamw';
 export type { AdamWOptions, AdamWState, StepResult } from './adamw';
 export { resolveConfig, imageTokens, MODEL_PRESETS } from './config';
 export type { ModelConfig, ModelConfigInput } from './config';
-export { ByteTokenizer, BOS, EOS, PAD, IMAGE, VOCAB_SIZE } from './tokenizer';
+export { Tokenizer, ByteTokenizer, trainBpe, BOS, EOS, PAD, IMAGE, VOCAB_SIZE, MAX_VOCAB_SIZE } from './tokenizer';
+export type { TokenizerJSON, TrainBpeOptions, Merge } from './tokenizer';
 export type { ImageInput } from './image';

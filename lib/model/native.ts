@@ -49,7 +49,7 @@ export interface ModelBinding {
   modelGenerate(
     h: ModelHandle,
     batch: NativeBatch,
-    options: { n: number; maxNewTokens: number; temperature: number; topP: number; seed: number; stops: Int32Array[]; useCache: boolean },
+    options: { n: number; maxNewTokens: number; temperature: number; topP: number; seed: number; stops: Uint8Array[]; tokenBytes?: Uint8Array; tokenOffsets?: Int32Array; useCache: boolean },
     async: true,
   ): Promise<NativeSample[]>;
   adamwStep(

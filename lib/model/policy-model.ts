@@ -6,8 +6,9 @@
  * logits and samples come back as host data, so that the loss kernels can mix
  * them with stored "old" log-probs on the CPU).
  *
- * Sequence layout: [image tokens][bos][prompt bytes][response bytes][eos]; an
- * item without an image has no image tokens. A string response gets the eos
+ * Sequence layout: [image tokens][bos][prompt tokens][response tokens][eos]; an
+ * item without an image has no image tokens. Text is tokenized by the model's
+ * tokenizer (tokenizer.ts: bytes, plus the BPE merges it was created with). A string response gets the eos
  * appended (the model learns to stop); a token array is used as given (what
  * generate() returns, eos included when sampled), so that
  * model.logprobs({ image, prompt, response: sample.tokens }) reproduces the
@@ -25,7 +26,7 @@ import { ModelConfig, ModelConfigInput, imageTokens, resolveConfig } from './con
 import { ImageInput, loadImage } from './image';
 import { ModelHandle, NativeBatch, modelBinding } from './native';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from './safetensors';
-import { BOS, ByteTokenizer, EOS, VOCAB_SIZE } from './tokenizer';
+import { BOS, EOS, Tokenizer, TokenizerJSON } from './tokenizer';
 
 export interface ModelInput {
   /** PNG/JPEG path or Buffer, or raw RGB pixels (see image.ts); null/undefined: no image. */
@@ -34,7 +35,7 @@ export interface ModelInput {
 }
 
 export interface ModelExample extends ModelInput {
-  /** A string (its bytes, then eos) or token ids used as given (e.g. a sample's tokens). */
+  /** A string (its tokens, then eos) or token ids used as given (e.g. a sample's tokens). */
   response: string | Int32Array | readonly number[];
 }
 
@@ -67,16 +68,16 @@ export interface GenerateOptions {
   n?: number;
   /** Integer seed; same seed, same inputs, same model: same samples. Default: random. */
   seed?: number;
-  /** Strings that end a sample (the stop string is in tokens, not in text). */
+  /** Strings that end a sample: it stops at the first token after which its text contains one (kept in tokens, cut from text). */
   stop?: string | string[];
   /** @internal false recomputes the whole sequence at each step (testing the KV cache). */
   useCache?: boolean;
 }
 
 export interface GeneratedSample {
-  /** The response text (eos and a matched stop string removed). */
+  /** The response text (eos removed; with a stop, the text before the stop string). */
   text: string;
-  /** The sampled tokens, eos / stop bytes included: pass them as `response` to logprobs(). */
+  /** The sampled tokens, eos / stop tokens included: pass them as `response` to logprobs(). */
   tokens: Int32Array;
   /** Log-prob of each sampled token at the sampling temperature. */
   logprobs: Float32Array;
@@ -103,6 +104,8 @@ export interface CreateOptions {
   device?: DeviceChoice;
   /** Parameter initialisation seed, default 0 (the same parameters on every device). */
   seed?: number;
+  /** Default: byte level. Its vocabSize is the model's (config.vocabSize, when given, must match). */
+  tokenizer?: Tokenizer;
   /** See MatmulPrecision; default 'tf32'. */
   matmulPrecision?: MatmulPrecision;
 }
@@ -138,15 +141,16 @@ export class PolicyModel {
   /** Where parameters, gradients and activations live. */
   readonly device: Device;
   readonly matmulPrecision: MatmulPrecision;
-  readonly tokenizer = new ByteTokenizer();
+  readonly tokenizer: Tokenizer;
   private handle: ModelHandle | null;
   private params: ModelParameter[];
   private queue: Promise<unknown> = Promise.resolve();
   private pending = 0;
   private lastShape: [number, number] | null = null;
 
-  private constructor(config: ModelConfig, seed: number, device: Device = 'cpu', precision: MatmulPrecision = 'tf32') {
+  private constructor(config: ModelConfig, tokenizer: Tokenizer, seed: number, device: Device = 'cpu', precision: MatmulPrecision = 'tf32') {
     this.config = config;
+    this.tokenizer = tokenizer;
     this.device = device;
     this.matmulPrecision = precision;
     this.handle = modelBinding().modelCreate({ ...config }, seed, device, precision);
@@ -166,7 +170,13 @@ export class PolicyModel {
     const device = modelDevice(opts.device);
     const precision = matmulPrecision(opts.matmulPrecision);
     const seed = opts.seed === undefined ? 0 : seedValue(opts.seed, 'options.seed');
-    return new PolicyModel(resolveConfig(config), seed, device, precision);
+    const tokenizer = opts.tokenizer ?? new Tokenizer();
+    // Structural check: instanceof fails across realms and across two copies of the package.
+    const t = tokenizer as Partial<Tokenizer>;
+    if (typeof t?.encode !== 'function' || typeof t.byteTable !== 'function' || !Number.isInteger(t.vocabSize)) {
+      throw new TypeError('options.tokenizer must be a Tokenizer (new Tokenizer(merges) or trainBpe(texts, { merges }))');
+    }
+    return new PolicyModel(withVocab(config, tokenizer, 'config'), tokenizer, seed, device, precision);
   }
 
   /**
@@ -177,7 +187,7 @@ export class PolicyModel {
     this.idle('to');
     const target = resolveDevice(device, 'device');
     const precision = matmulPrecision(optionsObject(options).matmulPrecision ?? this.matmulPrecision);
-    const copy = new PolicyModel(this.config, 0, target, precision);
+    const copy = new PolicyModel(this.config, this.tokenizer, 0, target, precision);
     try {
       this.params.forEach((p, i) => modelBinding().modelSetParameter(copy.live(), i, p.value.toArray() as Float32Array));
     } catch (e) {
@@ -187,7 +197,10 @@ export class PolicyModel {
     return copy;
   }
 
-  /** Loads a folder written by save(): config.json + model.safetensors (F32, BF16 or F16 weights, computed in f32). */
+  /**
+   * Loads a folder written by save(): config.json, tokenizer.json (absent: byte level) and model.safetensors
+   * (F32, BF16 or F16 weights, computed in f32).
+   */
   static async load(dir: string, options: DeviceOptions = {}): Promise<PolicyModel> {
     const lo = optionsObject(options);
     const device = modelDevice(lo.device);
@@ -200,7 +213,18 @@ export class PolicyModel {
       throw new Error(`PolicyModel.load: cannot read ${path.join(dir, 'config.json')}: ${(e as Error).message}`);
     }
     const { architecture: _a, ...cfg } = raw as ModelConfigInput & { architecture?: string };
-    const model = new PolicyModel(resolveConfig(cfg), 0, device, precision);
+    const tokFile = path.join(dir, 'tokenizer.json');
+    let tokenizer = new Tokenizer();
+    if (fs.existsSync(tokFile)) {
+      let tj: TokenizerJSON;
+      try {
+        tj = JSON.parse(await fs.promises.readFile(tokFile, 'utf8'));
+      } catch (e) {
+        throw new Error(`PolicyModel.load: cannot read ${tokFile}: ${(e as Error).message}`);
+      }
+      tokenizer = Tokenizer.fromJSON(tj, tokFile);
+    }
+    const model = new PolicyModel(withVocab(cfg, tokenizer, path.join(dir, 'config.json')), tokenizer, 0, device, precision);
     try {
       const tensors = await loadSafetensors(path.join(dir, 'model.safetensors'));
       const b = modelBinding();
@@ -329,12 +353,12 @@ export class PolicyModel {
     });
   }
 
-  /** Logits of every position, [B, Lmax, 260] (zeros past an item's end). Mostly for tests and inspection. */
+  /** Logits of every position, [B, Lmax, vocabSize] (zeros past an item's end). Mostly for tests and inspection. */
   logits(batch: readonly ModelExample[] | readonly ModelInput[]): Promise<Tensor> {
     return this.run(async () => {
       const nb = await this.encode(batch as ModelExample[], 'batch', true, true);
       const r = await modelBinding().modelLogits(this.live(), nb, true);
-      return new Tensor(r.logits, [batch.length, r.L, VOCAB_SIZE], 'f32', 'cpu');
+      return new Tensor(r.logits, [batch.length, r.L, this.config.vocabSize], 'f32', 'cpu');
     });
   }
 
@@ -361,11 +385,12 @@ export class PolicyModel {
       if (!Array.isArray(inputs)) throw new TypeError('inputs must be an array of { image, prompt }');
       const examples = inputs.map((x) => ({ ...x, response: [] as number[] }));
       const nb = await this.encode(examples, 'inputs', false);
-      const stops = stopList.map((s) => this.tokenizer.encode(s));
+      const stops = stopList.map((s) => Uint8Array.from(Buffer.from(s, 'utf8')));
+      const table = stops.length ? this.tokenizer.byteTable() : undefined;
       const raw = await modelBinding().modelGenerate(
         this.live(),
         nb,
-        { n, maxNewTokens, temperature, topP, seed, stops, useCache },
+        { n, maxNewTokens, temperature, topP, seed, stops, tokenBytes: table?.data, tokenOffsets: table?.offsets, useCache },
         true,
       );
       const out: GeneratedSample[][] = [];
@@ -373,12 +398,8 @@ export class PolicyModel {
         const row: GeneratedSample[] = [];
         for (let j = 0; j < n; j++) {
           const s = raw[i * n + j];
-          let textTokens: ArrayLike<number> = s.tokens;
-          if (s.finish === 'stop') {
-            const hit = stops.find((st) => st.length <= s.tokens.length && st.every((t, k) => s.tokens[s.tokens.length - st.length + k] === t));
-            textTokens = s.tokens.subarray(0, s.tokens.length - (hit ? hit.length : 0));
-          }
-          row.push({ text: this.tokenizer.decode(textTokens), tokens: s.tokens, logprobs: s.logprobs, finishReason: s.finish });
+          const text = s.finish === 'stop' ? cutAtStop(this.tokenizer.bytes(s.tokens), stops) : this.tokenizer.decode(s.tokens);
+          row.push({ text, tokens: s.tokens, logprobs: s.logprobs, finishReason: s.finish });
         }
         out.push(row);
       }
@@ -449,15 +470,15 @@ export class PolicyModel {
       let resp: Int32Array;
       if (!withResponse || (responseOptional && item.response === undefined)) resp = new Int32Array(0);
       else if (typeof item.response === 'string') {
-        const bytes = this.tokenizer.encode(item.response);
-        resp = new Int32Array(bytes.length + 1);
-        resp.set(bytes);
-        resp[bytes.length] = EOS;
+        const ids = this.tokenizer.encode(item.response);
+        resp = new Int32Array(ids.length + 1);
+        resp.set(ids);
+        resp[ids.length] = EOS;
       } else if (isTypedArray(item.response, 'Int32Array') || Array.isArray(item.response)) {
         resp = Int32Array.from(item.response as ArrayLike<number>);
         for (let j = 0; j < resp.length; j++) {
           const t = (item.response as ArrayLike<number>)[j];
-          if (!Number.isInteger(t) || t < 0 || t >= VOCAB_SIZE) throw new RangeError(`${w}.response[${j}] = ${t} is not a token id in [0, ${VOCAB_SIZE})`);
+          if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new RangeError(`${w}.response[${j}] = ${t} is not a token id in [0, ${c.vocabSize})`);
         }
       } else {
         throw new TypeError(`${w}.response must be a string or an array of token ids`);
@@ -467,7 +488,7 @@ export class PolicyModel {
       const limit = withResponse ? c.maxSeqLen : c.maxSeqLen - 1; // generation needs room for one token
       if (len > limit) {
         throw new RangeError(
-          `${w}: ${img ? `${nImg} image tokens + ` : ''}bos + ${prompt.length} prompt bytes${withResponse ? ` + ${resp.length} response tokens` : ''} = ${len} tokens, ` +
+          `${w}: ${img ? `${nImg} image tokens + ` : ''}bos + ${prompt.length} prompt tokens${withResponse ? ` + ${resp.length} response tokens` : ''} = ${len} tokens, ` +
             `longer than the context (maxSeqLen ${c.maxSeqLen}${withResponse ? '' : ', with room for one new token'})`,
         );
       }
@@ -490,6 +511,26 @@ export class PolicyModel {
     images.forEach((im, k) => px.set(im, k * im.length));
     return { hasImage, textLen, respLen, tokens, images: px };
   }
+}
+
+/** The config with vocabSize filled in from the tokenizer (an error when they disagree). */
+function withVocab(config: ModelConfigInput, tokenizer: Tokenizer, where: string): ModelConfig {
+  const c = resolveConfig({ ...config, vocabSize: config?.vocabSize ?? tokenizer.vocabSize });
+  if (c.vocabSize !== tokenizer.vocabSize) {
+    throw new RangeError(`${where}: vocabSize ${c.vocabSize} does not match the tokenizer's ${tokenizer.vocabSize} tokens (${tokenizer.merges.length} merges)`);
+  }
+  return c;
+}
+
+/** The text of a stopped sample's bytes, up to the first occurrence of a stop string. */
+function cutAtStop(bytes: Uint8Array, stops: readonly Uint8Array[]): string {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  let end = bytes.length;
+  for (const st of stops) {
+    const at = buf.indexOf(st);
+    if (at >= 0 && at < end) end = at;
+  }
+  return new TextDecoder('utf-8', { fatal: false }).decode(bytes.subarray(0, end));
 }
 
 /**

@@ -28,11 +28,11 @@
 
 namespace sr::model {
 
-constexpr int kBos = 256, kEos = 257, kPad = 258, kImage = 259, kVocab = 260;
+constexpr int kBos = 256, kEos = 257, kPad = 258, kImage = 259, kVocab = 260, kMaxVocab = 65536;
 
 struct Config {
   int d_model = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0, d_ff = 0;
-  int image_size = 0, patch_size = 0, max_seq_len = 0, vocab = kVocab;
+  int image_size = 0, patch_size = 0, max_seq_len = 0, vocab = kVocab;  // vocab: kVocab + the tokenizer's merges
   double rope_theta = 10000.0, norm_eps = 1e-5;
   // Rotary positions of the image tokens. false: sequence order (the image first, positions 0..n_patches-1).
   // true: as if the image stood between the prompt and the response ([bos][prompt][image][response] in position
@@ -83,8 +83,13 @@ struct GenerateOptions {
   int n = 1, max_new = 64;
   double temperature = 1.0, top_p = 1.0;  // temperature 0: greedy (log-probs then at temperature 1)
   uint64_t seed = 0;
-  std::vector<std::vector<int32_t>> stops;  // stop token sequences
-  bool use_cache = true;                    // false: recompute every step from scratch (tests)
+  // Stop strings, matched on the generated text's bytes (a merged token can carry a stop's end and more):
+  // a sample stops at the first token after which its text contains one. token_bytes / token_offsets give
+  // each token id's bytes (offsets has vocab + 1 entries; special tokens have none).
+  std::vector<std::string> stops;
+  std::vector<uint8_t> token_bytes;
+  std::vector<int32_t> token_offsets;
+  bool use_cache = true;  // false: recompute every step from scratch (tests)
 };
 
 struct LayerActs {

@@ -273,10 +273,30 @@ Napi::Value model_generate(const Napi::CallbackInfo& info) {
   Napi::Array sa = stops.As<Napi::Array>();
   for (uint32_t i = 0; i < sa.Length(); ++i) {
     Napi::Value s = sa.Get(i);
-    if (!s.IsTypedArray() || s.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-      throw_type("options.stops entries must be Int32Arrays");
-    Napi::Int32Array a = s.As<Napi::Int32Array>();
-    opt.stops.emplace_back(a.Data(), a.Data() + a.ElementLength());
+    if (!s.IsTypedArray() || s.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw_type("options.stops entries must be Uint8Arrays (UTF-8 bytes)");
+    Napi::Uint8Array a = s.As<Napi::Uint8Array>();
+    if (a.ElementLength() == 0) throw_range("options.stops entries must not be empty");
+    opt.stops.emplace_back(reinterpret_cast<const char*>(a.Data()), a.ElementLength());
+  }
+  if (!opt.stops.empty()) {
+    Napi::Value tb = o.Get("tokenBytes"), to = o.Get("tokenOffsets");
+    if (!tb.IsTypedArray() || tb.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+      throw_type("options.tokenBytes must be a Uint8Array when there are stops");
+    if (!to.IsTypedArray() || to.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      throw_type("options.tokenOffsets must be an Int32Array when there are stops");
+    Napi::Uint8Array b = tb.As<Napi::Uint8Array>();
+    Napi::Int32Array off = to.As<Napi::Int32Array>();
+    const int64_t V = m->config().vocab;
+    if (static_cast<int64_t>(off.ElementLength()) != V + 1)
+      throw_range("options.tokenOffsets must have vocabSize + 1 = " + std::to_string(V + 1) + " entries");
+    const int32_t* op = off.Data();
+    for (int64_t t = 0; t < V; ++t)
+      if (op[t + 1] < op[t]) throw_range("options.tokenOffsets must not decrease");
+    if (op[0] != 0 || static_cast<size_t>(op[V]) != b.ElementLength())
+      throw_range("options.tokenOffsets must run from 0 to tokenBytes.length");
+    opt.token_bytes.assign(b.Data(), b.Data() + b.ElementLength());
+    opt.token_offsets.assign(off.Data(), off.Data() + off.ElementLength());
   }
   const bool async = bool_arg(info[3], "async");
   model::validate_batch(m->config(), batch, false);

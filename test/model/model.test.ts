@@ -294,7 +294,8 @@ describe('bad input', () => {
       [{ nLayers: 0 }, /nLayers must be an integer >= 1/],
       [{ dFF: 2.5 }, /dFF must be an integer/],
       [{ dModel: 12, nHeads: 4, nKvHeads: 4 }, /head size, 3\) must be even/],
-      [{ vocabSize: 300 }, /vocabSize must be 260/],
+      [{ vocabSize: 300 }, /vocabSize 300 does not match the tokenizer's 260 tokens/],
+      [{ vocabSize: 100 }, /vocabSize must be from 260/],
       [{ dmodel: 16 }, /config.dmodel is not a model config key/],
       [{ imageSize: undefined }, /config.imageSize must be a number, got nothing/],
     ];
