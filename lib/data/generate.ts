@@ -65,8 +65,10 @@ export const LEVELS: Record<Level, LevelSpec> = {
 
 /**
  * Byte budgets per level (index 0 = level 1): compact prompt (question and
- * both responses, see buildCompactPrompt) and teacher analysis (the text
- * inside <think>). A sample over budget is drawn again.
+ * both responses, see buildCompactPrompt) and teacher reasoning (the text
+ * inside <think> after the evidence lines, which are not counted: a budget on
+ * them would favour scenes with fewer matching objects). A sample over budget
+ * is drawn again.
  */
 export const DEFAULT_BUDGETS = {
   prompt: [200, 280, 320, 380],
@@ -351,10 +353,47 @@ function fact(scene: Scene, q: Question): string {
 }
 
 /**
- * Teacher analysis: what the image shows, one line per response, and a last
- * line naming the better response (the line the consistency judge reads).
+ * Teacher analysis: evidence lines (the cells the question needs, in caption
+ * form: "top-left: red circle"), then the reasoning (teacherReasoning). The
+ * evidence reuses the caption skill the built-in model learns first (a cell
+ * name, then what the image shows there), and the reasoning then reads text it
+ * has just written: a small model trained from scratch learns that long before
+ * it learns to answer a question from the image in one step
+ * (docs/research/image-blindness.md).
  */
 export function teacherAnalysis(scene: Scene, q: Question, responses: readonly [string, string], label: 1 | 2): string {
+  return [...evidenceLines(scene, q), teacherReasoning(scene, q, responses, label)].join('\n');
+}
+
+/** The cells the question is about, in caption form ("top-left: red circle"). */
+export function evidenceLines(scene: Scene, q: Question): string[] {
+  const line = (row: number, col: number) => {
+    const o = objectAt(scene, row, col);
+    return `${cellName(scene.grid, row, col)}: ${o ? describe(o) : 'empty'}`;
+  };
+  const hits = (f: Filter) => scene.objects.filter((o) => matches(o, f)).map((o) => line(o.row, o.col));
+  switch (q.type) {
+    case 'attribute':
+      return [line(q.row, q.col)];
+    case 'count':
+      return hits(q.filter);
+    case 'existence':
+      return hits(q.thing);
+    case 'comparison':
+      return [...hits(q.a), ...hits(q.b)];
+    case 'relation': {
+      const r = relationTarget(scene, q.dir, q.anchor);
+      return r ? [line(r.anchor.row, r.anchor.col), line(r.target.row, r.target.col)] : [];
+    }
+  }
+}
+
+/**
+ * The reasoning part of the teacher analysis: what the image shows about the
+ * question, one line per response, and a last line naming the better response
+ * (the line the consistency judge reads).
+ */
+export function teacherReasoning(scene: Scene, q: Question, responses: readonly [string, string], label: 1 | 2): string {
   const lines = [`The image shows ${fact(scene, q)}.`];
   responses.forEach((text, i) => {
     const check = checkResponse(scene, q, text);
@@ -412,8 +451,9 @@ export function generateSample(spec: SampleSpec, opts: GeneratorOptions, reject?
     const response1 = spec.label === 1 ? goodText : badText;
     const response2 = spec.label === 1 ? badText : goodText;
     if (Buffer.byteLength(buildCompactPrompt(question, response1, response2)) > budgetPrompt) continue;
-    const analysis = teacherAnalysis(real, q, [response1, response2], spec.label);
-    if (Buffer.byteLength(analysis) > budgetAnalysis) continue;
+    const reasoning = teacherReasoning(real, q, [response1, response2], spec.label);
+    if (Buffer.byteLength(reasoning) > budgetAnalysis) continue;
+    const analysis = [...evidenceLines(real, q), reasoning].join('\n');
     const sample: SynthSample = {
       question,
       response1,

@@ -22,7 +22,7 @@ export { CATEGORIES, questionText, parseQuestion, answerQuestion, answerQuestion
 export type { Category, Question, Answer } from './questions';
 export { claimText, parseClaim, parseResponse, claimHolds, checkResponse } from './claims';
 export type { Claim, ResponseCheck } from './claims';
-export { LEVELS, LEVEL_IDS, DEFAULT_BUDGETS, generateSample, teacherAnalysis, teacherOutput } from './generate';
+export { LEVELS, LEVEL_IDS, DEFAULT_BUDGETS, generateSample, teacherAnalysis, teacherReasoning, teacherOutput } from './generate';
 export type { Level, LevelSpec, GeneratorOptions, SampleSpec, SynthSample } from './generate';
 export {
   renderScene,

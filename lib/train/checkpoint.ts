@@ -97,6 +97,9 @@ export interface CheckpointState {
   metricsLines: number;
   /** Seconds spent per phase so far (wall clock, across resumes). */
   seconds: Record<string, number>;
+  /** Vision warm-up: its length once it has ended (vision.untilLoss can end it early), and its recent losses. */
+  visionSteps?: number;
+  visionLosses?: number[];
   /** Free-form results carried across the run (evaluations, difficulty summary). */
   results: Record<string, unknown>;
   createdAt: string;

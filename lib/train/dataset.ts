@@ -12,6 +12,7 @@ import { CATEGORIES, type Category } from '../data/questions';
 import { CAPTION_PROMPT, sceneCaption } from '../data/scene';
 import { writeSynthetic } from '../data/synth';
 import type { ModelExample, ModelInput } from '../model/policy-model';
+import { Tokenizer, trainBpe } from '../model/tokenizer';
 import type { TrainConfig } from './config';
 
 export interface TrainRow extends PreferenceRow {
@@ -25,6 +26,23 @@ export interface RunData {
   test: TrainRow[];
   /** Rows left out because prompt + target do not fit the model's context. */
   dropped: { train: number; test: number };
+  /** The tokenizer the rows were measured with (the model's). */
+  tokenizer: Tokenizer;
+}
+
+/** Every text the model reads or writes in training: prompts, teacher analyses, captions. */
+export function* trainingTexts(rows: readonly PreferenceRow[]): Generator<string> {
+  yield CAPTION_PROMPT;
+  for (const r of rows) {
+    yield promptOf(r);
+    if (typeof r.teacher === 'string') yield r.teacher;
+    if (r.scene !== undefined) yield sceneCaption(r.scene);
+  }
+}
+
+/** The tokenizer a new run learns from its training rows (config.model.bpeMerges; 0: byte level). */
+export function runTokenizer(c: TrainConfig, train: readonly PreferenceRow[]): Tokenizer {
+  return c.model.bpeMerges > 0 ? trainBpe(trainingTexts(train), { merges: c.model.bpeMerges }) : new Tokenizer();
 }
 
 /** The built-in model's prompt: the compact three-line form, then a newline before the response. */
@@ -66,11 +84,13 @@ function synthDone(dir: string, c: TrainConfig): boolean {
 
 /**
  * Synthesises (unless already there) or reads the data, applies maxTrain/maxTest, and drops rows that do not
- * fit the context with an answer as long as the teacher's.
+ * fit the context with an answer as long as the teacher's, counted in tokens of `tokenizerOf(train rows)` (a
+ * resumed run passes its saved tokenizer; a new one learns it from these rows).
  */
 export async function prepareData(
   c: TrainConfig,
   runDir: string,
+  tokenizerOf: (train: readonly TrainRow[]) => Tokenizer | Promise<Tokenizer>,
   onProgress?: (done: number, total: number) => void,
 ): Promise<RunData> {
   let dir: string;
@@ -85,19 +105,20 @@ export async function prepareData(
       await writeSynthetic(dir, synthOptions(c), { onProgress });
     }
   }
-  const nImg = (c.model.imageSize / c.model.patchSize) ** 2;
-  const room = (row: PreferenceRow, extra: number) => nImg + 1 + Buffer.byteLength(promptOf(row)) + extra <= c.model.maxSeqLen;
   let train = (await readRows(dir, 'train')).map((r, index) => ({ ...r, index }));
   let test = (await readRows(dir, 'test')).map((r, index) => ({ ...r, index }));
   if (c.data.maxTrain !== null) train = train.slice(0, c.data.maxTrain);
   if (c.data.maxTest !== null) test = test.slice(0, c.data.maxTest);
+  const tokenizer = await tokenizerOf(train);
+  const nImg = (c.model.imageSize / c.model.patchSize) ** 2;
+  const room = (row: PreferenceRow, extra: number) => nImg + 1 + tokenizer.encode(promptOf(row)).length + extra <= c.model.maxSeqLen;
   // A row must leave room for an answer as long as its teacher's (generation stops at the context).
-  const fits = (r: PreferenceRow) => room(r, r.teacher === undefined ? 2 : Buffer.byteLength(r.teacher) + 1);
+  const fits = (r: PreferenceRow) => room(r, r.teacher === undefined ? 2 : tokenizer.encode(r.teacher).length + 1);
   const fitTrain = train.filter(fits);
   const fitTest = test.filter(fits);
   if (fitTrain.length === 0) throw new Error(`no training row fits config.model.maxSeqLen (${c.model.maxSeqLen}) with its prompt and teacher analysis`);
   if (fitTest.length === 0) throw new Error(`no test row fits config.model.maxSeqLen (${c.model.maxSeqLen})`);
-  return { dir, train: fitTrain, test: fitTest, dropped: { train: train.length - fitTrain.length, test: test.length - fitTest.length } };
+  return { dir, train: fitTrain, test: fitTest, dropped: { train: train.length - fitTrain.length, test: test.length - fitTest.length }, tokenizer };
 }
 
 /** Images decoded once to raw RGB bytes at the model's input size (what PolicyModel accepts as a Uint8Array). */
@@ -140,8 +161,13 @@ export function levelOf(row: PreferenceRow): number | null {
   return typeof row.difficulty === 'number' ? row.difficulty : null;
 }
 
-/** A vision warm-up example: the row's image, the caption prompt, and the scene's cell-by-cell caption. */
-export function captionExample(images: ImageCache, row: PreferenceRow): ModelExample {
+/**
+ * A caption example: the row's image, the caption prompt, and the scene's cell-by-cell caption. With
+ * `afterTask`, the caption prompt follows the row's task prompt, so the skill is also learnt at the distances
+ * from the image at which the analysis reads the image (a skill learnt a few tokens after the image does not
+ * carry over to ~60 tokens after it by itself).
+ */
+export function captionExample(images: ImageCache, row: PreferenceRow, afterTask = false): ModelExample {
   if (row.scene === undefined) throw new Error(`row ${row.id} has no scene to caption`);
-  return { image: images.get(row), prompt: CAPTION_PROMPT, response: sceneCaption(row.scene) };
+  return { image: images.get(row), prompt: afterTask ? promptOf(row) + CAPTION_PROMPT : CAPTION_PROMPT, response: sceneCaption(row.scene) };
 }

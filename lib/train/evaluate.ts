@@ -7,13 +7,13 @@
  * output the reward would not credit is not counted right here either.
  */
 import { hashSeed } from '../data/rng';
-import { CAPTION_PROMPT, sceneCaption } from '../data/scene';
+import { sceneCaption } from '../data/scene';
 import { anyCorrectAtK, votingAtK, type Evaluation } from '../eval/metrics';
 import type { PolicyModel } from '../model/policy-model';
 import { formatReward } from '../rewards/format';
 import { parseVerdict, type Verdict } from '../rewards/verdict';
 import { difficultyFromVerdicts } from './curriculum';
-import { ImageCache, TrainRow, levelOf } from './dataset';
+import { ImageCache, TrainRow, captionExample, levelOf } from './dataset';
 
 export function verdictOf(text: string): Verdict | null {
   const p = parseVerdict(text, { fallback: false });
@@ -134,8 +134,9 @@ export interface VisionSummary {
 }
 
 /**
- * Can the model read the images? Greedy captions of the test images (the vision warm-up's task) against the
- * drawn scenes, cell by cell. A model that ignores the image scores about the share of empty cells.
+ * Can the model read the images where the analysis reads them? Greedy captions of the test images, asked after
+ * each row's task prompt (as the captions mixed into stage 1), against the drawn scenes, cell by cell. A model
+ * that ignores the image scores about the share of empty cells.
  */
 export async function captionTest(model: PolicyModel, rows: readonly TrainRow[], images: ImageCache, opts: { batchSize: number }): Promise<VisionSummary> {
   const withScene = rows.filter((r) => r.scene !== undefined);
@@ -145,7 +146,7 @@ export async function captionTest(model: PolicyModel, rows: readonly TrainRow[],
   for (const batch of chunks(withScene, opts.batchSize)) {
     const want = batch.map((r) => sceneCaption(r.scene!));
     const maxNewTokens = Math.max(...want.map((w) => Buffer.byteLength(w))) + 8;
-    const gen = await model.generate(batch.map((r) => ({ image: images.get(r), prompt: CAPTION_PROMPT })), { temperature: 0, maxNewTokens, seed: 0 });
+    const gen = await model.generate(batch.map((r) => ({ image: images.get(r), prompt: captionExample(images, r, true).prompt })), { temperature: 0, maxNewTokens, seed: 0 });
     batch.forEach((_, i) => {
       const got = gen[i][0].text.split('\n');
       const lines = want[i].split('\n');

@@ -21,6 +21,7 @@ import { Rng } from '../data/rng';
 import { AdamW } from '../model/adamw';
 import { pixelStatistics } from '../model/image';
 import { PolicyModel } from '../model/policy-model';
+import { Tokenizer } from '../model/tokenizer';
 import { createRewardStats } from '../rewards/combine';
 import { RuleBasedJudge } from '../rewards/judge';
 import {
@@ -35,7 +36,7 @@ import {
 } from './checkpoint';
 import { TrainConfig, effectiveRl, modelConfigOf } from './config';
 import { Curriculum, difficultyHistogram, isHard, parseSchedule } from './curriculum';
-import { ImageCache, RunData, TrainRow, captionExample, prepareData } from './dataset';
+import { ImageCache, RunData, TrainRow, captionExample, prepareData, runTokenizer } from './dataset';
 import {
   AccuracySummary,
   DifficultyChunk,
@@ -203,7 +204,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let t = Date.now();
   const dataBar = c.data.dir === null ? bar('data', c.data.n) : null;
   dataBar?.start(0, c.data.n);
-  const data: RunData = await prepareData(c, out, (done) => dataBar?.update(done));
+  // The tokenizer: a resumed run's is saved with its model; a new run learns it from the training rows.
+  const tokenizerOf = async (train: readonly TrainRow[]) =>
+    ckpt ? Tokenizer.fromJSON(JSON.parse(await fs.promises.readFile(path.join(ckpt.dir, 'model', 'tokenizer.json'), 'utf8'))) : runTokenizer(c, train);
+  const data: RunData = await prepareData(c, out, tokenizerOf, (done) => dataBar?.update(done));
   dataBar?.finish();
   const images = new ImageCache(data.dir, c.model.imageSize);
   await images.load([...data.train, ...data.test]);
@@ -219,9 +223,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     else {
       // The pixel statistics are stored in the model's config: inference normalises the same way.
       const norm = c.model.imageNorm === 'data' ? pixelStatistics(data.train.map((r) => images.get(r))) : null;
-      model = PolicyModel.create({ ...modelConfigOf(c), ...(norm ? { imageMean: norm.mean, imageStd: norm.std } : {}) }, { device, seed: c.model.initSeed ?? c.seed });
+      model = PolicyModel.create(
+        { ...modelConfigOf(c), ...(norm ? { imageMean: norm.mean, imageStd: norm.std } : {}) },
+        { device, seed: c.model.initSeed ?? c.seed, tokenizer: data.tokenizer },
+      );
     }
-    if (!ckpt) log(`model: ${model.numParameters.toLocaleString('en-US')} parameters (d ${c.model.dModel}, ${c.model.nLayers} layers, context ${c.model.maxSeqLen}) on ${model.device}`);
+    if (!ckpt) {
+      const tok = data.tokenizer.merges.length ? `${data.tokenizer.vocabSize} tokens (${data.tokenizer.merges.length} BPE merges)` : 'byte-level tokens';
+      log(`model: ${model.numParameters.toLocaleString('en-US')} parameters (d ${c.model.dModel}, ${c.model.nLayers} layers, context ${c.model.maxSeqLen}, ${tok}) on ${model.device}`);
+    }
 
     const checkpoint = async (name: string, phase: Phase, step: number, withOpt: boolean) => {
       metrics.sync();
@@ -251,16 +261,24 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const stepsPerEpoch = Math.ceil(sftRows.length / c.sft.batchSize);
     // Stage 1 = vision warm-up (caption steps) then the teacher analyses (with captions mixed in); one step count.
     const captionRows = data.train.filter((r) => r.scene !== undefined);
-    const visionSteps = captionRows.length > 0 ? c.vision.steps : 0;
+    // The warm-up's length: vision.steps, or fewer once the caption loss is below vision.untilLoss (then kept in
+    // the checkpoint state, with the recent losses while it runs, so a resumed run ends it at the same step).
+    let visionSteps = state.visionSteps ?? (captionRows.length > 0 ? c.vision.steps : 0);
+    const visionLosses: number[] = state.visionLosses ?? [];
+    const LOSS_WINDOW = 50;
     const captionsPerBatch = captionRows.length > 0 ? Math.round(c.vision.captionShare * c.sft.batchSize) : 0;
-    const sftTotal = visionSteps + c.sft.epochs * stepsPerEpoch;
-    const captions = (purpose: string, step: number, n: number) => {
+    let sftTotal = visionSteps + c.sft.epochs * stepsPerEpoch;
+    // Warm-up captions follow the short caption prompt (learnt fastest); the captions mixed into the analysis
+    // batches follow the row's task prompt, the distance from the image at which the analysis reads it.
+    const captions = (purpose: string, step: number, n: number, afterTask = false) => {
       const rng = Rng.derive(c.seed, purpose, step);
-      return Array.from({ length: n }, () => captionExample(images, captionRows[rng.int(captionRows.length)]));
+      return Array.from({ length: n }, () => captionExample(images, captionRows[rng.int(captionRows.length)], afterTask));
     };
     if (state.phase === 'sft') {
       if (captionRows.length === 0 && (c.vision.steps > 0 || c.vision.captionShare > 0)) log('vision warm-up skipped: the training rows carry no scene to caption');
-      if (visionSteps > 0) log(`stage 1 vision warm-up: ${visionSteps} caption steps of ${c.vision.batchSize}`);
+      if (visionSteps > 0 && state.visionSteps === undefined) {
+        log(`stage 1 vision warm-up: ${c.vision.untilLoss !== null ? `up to ${visionSteps} caption steps of ${c.vision.batchSize}, until the caption loss is below ${c.vision.untilLoss}` : `${visionSteps} caption steps of ${c.vision.batchSize}`}`);
+      }
       log(
         `stage 1 (SFT): ${sftRows.length} rows, ${c.sft.epochs} epoch(s), ${sftTotal - visionSteps} steps of ${c.sft.batchSize}` +
           (captionsPerBatch > 0 ? ` + ${captionsPerBatch} caption(s)` : ''),
@@ -283,7 +301,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         const epoch = vision ? 0 : Math.floor(s / stepsPerEpoch);
         let batch;
         if (vision) {
-          opt.lr = cosineLr(step, visionSteps, c.vision.lr, c.vision.warmupSteps, c.sft.minLrRatio);
+          // Constant after the warm-up of the rate: a decaying rate can stall the drop the warm-up waits for.
+          opt.lr = cosineLr(step, visionSteps, c.vision.lr, c.vision.warmupSteps, 1);
           batch = captions('vision', step, c.vision.batchSize);
         } else {
           if (epoch !== permEpoch) {
@@ -293,7 +312,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           const within = s % stepsPerEpoch;
           const rows = perm.slice(within * c.sft.batchSize, (within + 1) * c.sft.batchSize).map((i) => sftRows[i]);
           opt.lr = cosineLr(s, sftTotal - visionSteps, c.sft.lr, c.sft.warmupSteps, c.sft.minLrRatio);
-          batch = [...rows.map((row) => ({ ...images.input(row), response: row.teacher as string })), ...captions('sft-captions', s, captionsPerBatch)];
+          batch = [...rows.map((row) => ({ ...images.input(row), response: row.teacher as string })), ...captions('sft-captions', s, captionsPerBatch, true)];
         }
         const r = await sftStep(model, opt, batch, c.debug.nonFiniteSteps.sft.includes(step + 1));
         if (r.skipped) {
@@ -329,6 +348,25 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         metrics.append(line);
         options.onStep?.(line);
         b?.update(step + 1);
+        if (vision && state.visionSteps === undefined) {
+          if (Number.isFinite(r.loss)) visionLosses.push(r.loss);
+          if (visionLosses.length > LOSS_WINDOW) visionLosses.shift();
+          const mean = visionLosses.reduce((a, x) => a + x, 0) / Math.max(1, visionLosses.length);
+          const reached = c.vision.untilLoss !== null && visionLosses.length === LOSS_WINDOW && mean < c.vision.untilLoss;
+          if (reached || step + 1 === visionSteps) {
+            state.visionSteps = visionSteps = step + 1;
+            sftTotal = visionSteps + c.sft.epochs * stepsPerEpoch;
+            b?.start(step + 1, sftTotal);
+            if (c.vision.untilLoss !== null) {
+              log(
+                reached
+                  ? `stage 1 vision warm-up done after ${step + 1} steps: caption loss ${mean.toFixed(4)} (mean of the last ${LOSS_WINDOW}) < ${c.vision.untilLoss}`
+                  : `stage 1 vision warm-up: the caption loss (${mean.toFixed(4)}) did not fall below ${c.vision.untilLoss} in ${step + 1} steps; the model may not read the images`,
+              );
+            }
+          }
+          state.visionLosses = state.visionSteps === undefined ? visionLosses : undefined;
+        }
         if (step + 1 < sftTotal && (step + 1) % c.sft.checkpointEvery === 0) await checkpoint(`sft-${String(step + 1).padStart(6, '0')}`, 'sft', step + 1, true);
       }
       b?.finish();

@@ -2,7 +2,7 @@ import { checkResponse, parseClaim } from '../../lib/data/claims';
 import { DEFAULT_BUDGETS } from '../../lib/data/generate';
 import { buildCompactPrompt } from '../../lib/data/prompt';
 import { parseQuestion } from '../../lib/data/questions';
-import type { Scene } from '../../lib/data/scene';
+import { type Scene, sceneCaption } from '../../lib/data/scene';
 import { synthesize, testSize } from '../../lib/data/synth';
 import { verifySyntheticRow } from '../../lib/data/verify';
 import type { SyntheticRow } from '../../lib/data/io';
@@ -140,12 +140,25 @@ describe('synthesize', () => {
     expect(testSize(100, 0.2)).toBe(20);
   });
 
-  test('teacher output: the format, the verdict equal to the label, a last line naming it', () => {
+  test('teacher output: the format, true evidence lines about the asked cells, the verdict equal to the label, a last line naming it', () => {
     for (const r of rowsOf(datasets[1])) {
       const m = /^<think>([\s\S]+)<\/think><answer>([12])<\/answer>$/.exec(r.teacher);
       expect(m).not.toBeNull();
       expect(Number(m![2])).toBe(r.label);
-      const lines = m![1].split('\n');
+      const all = m![1].split('\n');
+      const f = all.findIndex((l) => l.startsWith('The image shows '));
+      expect(f).toBeGreaterThanOrEqual(0);
+      // Evidence: lines of the scene's own caption, about the cells the question needs.
+      const caption = new Map(sceneCaption(r.scene).split('\n').map((l) => [l.slice(0, l.indexOf(':')), l] as const));
+      const evidence = all.slice(0, f);
+      for (const e of evidence) expect(caption.get(e.slice(0, e.indexOf(':')))).toBe(e);
+      const truth = oracle(r.scene, r.question);
+      if (r.category === 'attribute') expect(evidence).toEqual([caption.get(/in the (.+) cell\?$/.exec(r.question)![1])]);
+      if (r.category === 'count') expect(evidence.length).toBe(Number(truth));
+      if (r.category === 'existence') expect(evidence.length > 0).toBe(truth === 'yes');
+      if (r.category === 'relation') expect(evidence.length).toBe(2);
+      if (r.category === 'relation') expect(evidence[1]).toContain(truth);
+      const lines = all.slice(f);
       expect(lines[0]).toMatch(/^The image shows /);
       expect(lines[1]).toMatch(/^Response 1 /);
       expect(lines[2]).toMatch(/^Response 2 /);
@@ -155,11 +168,12 @@ describe('synthesize', () => {
     }
   });
 
-  test('texts stay within the byte budgets (level 1: prompt <= 200, analysis <= 160)', () => {
+  test('texts stay within the byte budgets (level 1: prompt <= 200, reasoning after the evidence lines <= 160)', () => {
     expect(DEFAULT_BUDGETS.prompt[0]).toBeLessThanOrEqual(200);
     for (const d of datasets)
       for (const r of rowsOf(d)) {
-        const analysis = /^<think>([\s\S]*)<\/think>/.exec(r.teacher)![1];
+        const think = /^<think>([\s\S]*)<\/think>/.exec(r.teacher)![1];
+        const analysis = think.slice(think.indexOf('The image shows '));
         expect(Buffer.byteLength(buildCompactPrompt(r.question, r.response1, r.response2))).toBeLessThanOrEqual(DEFAULT_BUDGETS.prompt[r.difficulty - 1]);
         expect(Buffer.byteLength(analysis)).toBeLessThanOrEqual(DEFAULT_BUDGETS.analysis[r.difficulty - 1]);
       }

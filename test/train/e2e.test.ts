@@ -192,6 +192,26 @@ describe('smoke preset, end to end', () => {
     for (const l of rl) expect(l.updates).toBe(4);
   });
 
+  test('vision.untilLoss ends the warm-up on the caption loss, at the same step after kill -9 and --resume', async () => {
+    const cfg = path.join(root, 'until.json');
+    // Any loss is below 100: the warm-up ends as soon as the 50-step window is full.
+    fs.writeFileSync(cfg, JSON.stringify({ vision: { steps: 200, untilLoss: 100 }, sft: { epochs: 1, checkpointEvery: 7 }, rl: { steps: 2, evalEvery: 2 }, eval: { votingK: 0 } }));
+    const whole = path.join(root, 'until-whole');
+    const r = await start(['--preset', 'smoke', '--config', cfg, '--out', whole, '--no-progress']).done;
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/vision warm-up: up to 200 caption steps of 4, until the caption loss is below 100/);
+    expect(r.stderr).toMatch(/vision warm-up done after 50 steps: caption loss \d+\.\d+ \(mean of the last 50\) < 100/);
+    const m = readMetrics(path.join(whole, 'metrics.jsonl')).filter((l) => l.stage === 'sft');
+    expect(m.filter((l) => l.task === 'caption').map((l) => l.step)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(m[50]).toMatchObject({ task: 'analysis', step: 51 });
+    const cut = path.join(root, 'until-cut');
+    await killAt(['--preset', 'smoke', '--config', cfg, '--out', cut, '--no-progress'], cut, 30);
+    const r2 = await start(['--preset', 'smoke', '--config', cfg, '--out', cut, '--no-progress', '--resume']).done;
+    expect(r2.code).toBe(0);
+    const m2 = readMetrics(path.join(cut, 'metrics.jsonl')).filter((l) => l.stage === 'sft');
+    expect(m2.map(comparable)).toEqual(m.map(comparable));
+  });
+
   test('injected non-finite gradients are skipped, logged, and training continues', async () => {
     const out = path.join(root, 'nonfinite');
     const cfg = path.join(root, 'nonfinite.json');
