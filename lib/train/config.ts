@@ -53,8 +53,9 @@ export interface ModelSection {
   imageNorm: 'data' | 'unit';
   /**
    * Rotary positions of the image tokens (model config imagePositions). 'before-response' puts the image next to
-   * the response in position space; in single runs it sped up captions after the long task prompt but slowed
-   * the short vision warm-up captions, so the default stays 'first' (docs/research/image-blindness.md).
+   * the response in position space, so what is learnt on short caption prompts holds after a long task prompt
+   * (the demo uses it); it slows the short warm-up captions, so the general default stays 'first'
+   * (docs/research/image-blindness.md).
    */
   imagePositions: 'first' | 'before-response';
   /**
@@ -276,8 +277,9 @@ export const PRESETS: Readonly<Record<string, TrainConfigOverrides>> = Object.fr
     // Fresh samples rather than epochs over a few: a small model memorises a small set (train loss falls, test
     // accuracy stays at chance). 240 test rows; drawing 16,000 rows takes ~30 s.
     data: { n: 16000, testFraction: 0.015 },
-    // With the BPE tokenizer the longest samples (~90 prompt + ~110 analysis tokens + 10) fit in 256.
-    model: { maxSeqLen: 256 },
+    // With the BPE tokenizer the longest samples (~90 prompt + ~110 analysis tokens + 10) fit in 256. The image's
+    // rotary positions just before the response: reading learnt in the warm-up then holds after the task prompt.
+    model: { maxSeqLen: 256, imagePositions: 'before-response' },
     // Caption steps until the model reads the images (a sudden drop of the caption loss after ~600 to over 1,000
     // steps of 8; the warm-up ends on the loss), then captions after the task prompt in every analysis batch
     // (docs/research/image-blindness.md).

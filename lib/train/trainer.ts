@@ -270,7 +270,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     let sftTotal = visionSteps + c.sft.epochs * stepsPerEpoch;
     // Warm-up captions follow the short caption prompt (learnt fastest); the captions mixed into the analysis
     // batches follow the row's task prompt, the distance from the image at which the analysis reads it.
-    const captions = (purpose: string, step: number, n: number, afterTask = false) => {
+    const captions = (purpose: string, step: number, n: number, afterTask: boolean) => {
       const rng = Rng.derive(c.seed, purpose, step);
       return Array.from({ length: n }, () => captionExample(images, captionRows[rng.int(captionRows.length)], afterTask));
     };
@@ -303,7 +303,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         if (vision) {
           // Constant after the warm-up of the rate: a decaying rate can stall the drop the warm-up waits for.
           opt.lr = cosineLr(step, visionSteps, c.vision.lr, c.vision.warmupSteps, 1);
-          batch = captions('vision', step, c.vision.batchSize);
+          batch = captions('vision', step, c.vision.batchSize, false);
         } else {
           if (epoch !== permEpoch) {
             perm = Rng.derive(c.seed, 'sft', epoch).shuffle(sftRows.map((_, i) => i));

@@ -398,9 +398,14 @@ describeEachDevice('policyLoss', (device) => {
           ln[i] = v;
           return reference({ ...c, ln: ln as unknown as Float32Array }, o, true).loss;
         };
-        const fd = (at(c.ln[i] + h) - at(c.ln[i] - h)) / (2 * h);
+        const up = at(c.ln[i] + h);
+        const down = at(c.ln[i] - h);
+        const fd = (up - down) / (2 * h);
         // Central differences lose about 1e-16 * |loss| / h to cancellation.
         const scale = analytic.gradMag[i] + 1e-5 * analytic.lossMag;
+        // A clip boundary within h of the point (a kink: the two one-sided slopes differ) has no derivative to check.
+        const base = at(c.ln[i]);
+        if (Math.abs((up - base) / h - (base - down) / h) > 1e-3 * scale + 1e-9) continue;
         near(analytic.grad[i], fd, scale, 1e-6, `reference grad[${i}] vs finite difference`);
         near(kernel.grad[i], fd, scale, 1e-5, `kernel grad[${i}] vs finite difference`);
         if (fd !== 0) checked++;
