@@ -283,7 +283,7 @@ export const PRESETS: Readonly<Record<string, TrainConfigOverrides>> = Object.fr
     // Caption steps until the model reads the images (a sudden drop of the caption loss after ~600 to over 1,000
     // steps of 8; the warm-up ends on the loss), then captions after the task prompt in every analysis batch
     // (docs/research/image-blindness.md).
-    vision: { steps: 2500, untilLoss: 0.01, batchSize: 8, lr: 3e-3, captionShare: 0.25 },
+    vision: { steps: 2500, untilLoss: 0.03, batchSize: 8, lr: 3e-3, captionShare: 0.25 },
     sft: { epochs: 2, batchSize: 16, lr: 2e-3, checkpointEvery: 100 },
     difficulty: { limit: 256, batchSize: 64, maxNewTokens: 96 },
     rl: { steps: 120, promptsPerStep: 8, samplesPerPrompt: 4, ppoEpochs: 2, miniBatchSize: 16, lr: 5e-5, maxNewTokens: 96, checkpointEvery: 10, evalEvery: 40, trackRefKl: true },
