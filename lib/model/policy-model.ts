@@ -26,7 +26,7 @@ import { ModelConfig, ModelConfigInput, imageTokens, resolveConfig } from './con
 import { ImageInput, loadImage } from './image';
 import { ModelHandle, NativeBatch, modelBinding } from './native';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from './safetensors';
-import { BOS, EOS, Tokenizer, TokenizerJSON } from './tokenizer';
+import { BOS, EOS, Tokenizer } from './tokenizer';
 
 export interface ModelInput {
   /** PNG/JPEG path or Buffer, or raw RGB pixels (see image.ts); null/undefined: no image. */
@@ -213,17 +213,7 @@ export class PolicyModel {
       throw new Error(`PolicyModel.load: cannot read ${path.join(dir, 'config.json')}: ${(e as Error).message}`);
     }
     const { architecture: _a, ...cfg } = raw as ModelConfigInput & { architecture?: string };
-    const tokFile = path.join(dir, 'tokenizer.json');
-    let tokenizer = new Tokenizer();
-    if (fs.existsSync(tokFile)) {
-      let tj: TokenizerJSON;
-      try {
-        tj = JSON.parse(await fs.promises.readFile(tokFile, 'utf8'));
-      } catch (e) {
-        throw new Error(`PolicyModel.load: cannot read ${tokFile}: ${(e as Error).message}`);
-      }
-      tokenizer = Tokenizer.fromJSON(tj, tokFile);
-    }
+    const tokenizer = await Tokenizer.load(dir);
     const model = new PolicyModel(withVocab(cfg, tokenizer, path.join(dir, 'config.json')), tokenizer, 0, device, precision);
     try {
       const tensors = await loadSafetensors(path.join(dir, 'model.safetensors'));

@@ -13,6 +13,9 @@
  * much cheaper) and lets one attention lookup match a word ("top-left") where
  * bytes need several.
  */
+import * as fs from 'fs';
+import * as path from 'path';
+
 export const BOS = 256;
 export const EOS = 257;
 export const PAD = 258;
@@ -149,6 +152,19 @@ export class Tokenizer {
       throw new RangeError(`${where}.vocabSize is ${j.vocabSize} but its merges make ${tok.vocabSize} tokens`);
     }
     return tok;
+  }
+
+  /** The tokenizer saved in a model folder (DIR/tokenizer.json); byte level when the folder has none. */
+  static async load(dir: string): Promise<Tokenizer> {
+    const file = path.join(dir, 'tokenizer.json');
+    if (!fs.existsSync(file)) return new Tokenizer();
+    let json: unknown;
+    try {
+      json = JSON.parse(await fs.promises.readFile(file, 'utf8'));
+    } catch (e) {
+      throw new Error(`cannot read ${file}: ${(e as Error).message}`);
+    }
+    return Tokenizer.fromJSON(json, file);
   }
 
   private encodeChunk(chunk: string): Int32Array {

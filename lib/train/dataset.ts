@@ -169,5 +169,10 @@ export function levelOf(row: PreferenceRow): number | null {
  */
 export function captionExample(images: ImageCache, row: PreferenceRow, afterTask = false): ModelExample {
   if (row.scene === undefined) throw new Error(`row ${row.id} has no scene to caption`);
-  return { image: images.get(row), prompt: afterTask ? promptOf(row) + CAPTION_PROMPT : CAPTION_PROMPT, response: sceneCaption(row.scene) };
+  return { image: images.get(row), prompt: captionPrompt(row, afterTask), response: sceneCaption(row.scene) };
+}
+
+/** The prompt of a caption example: the caption prompt, after the row's task prompt with `afterTask`. */
+export function captionPrompt(row: PreferenceRow, afterTask: boolean): string {
+  return afterTask ? promptOf(row) + CAPTION_PROMPT : CAPTION_PROMPT;
 }

@@ -13,7 +13,7 @@ import type { PolicyModel } from '../model/policy-model';
 import { formatReward } from '../rewards/format';
 import { parseVerdict, type Verdict } from '../rewards/verdict';
 import { difficultyFromVerdicts } from './curriculum';
-import { ImageCache, TrainRow, captionExample, levelOf } from './dataset';
+import { ImageCache, TrainRow, captionPrompt, levelOf } from './dataset';
 
 export function verdictOf(text: string): Verdict | null {
   const p = parseVerdict(text, { fallback: false });
@@ -146,7 +146,7 @@ export async function captionTest(model: PolicyModel, rows: readonly TrainRow[],
   for (const batch of chunks(withScene, opts.batchSize)) {
     const want = batch.map((r) => sceneCaption(r.scene!));
     const maxNewTokens = Math.max(...want.map((w) => Buffer.byteLength(w))) + 8;
-    const gen = await model.generate(batch.map((r) => ({ image: images.get(r), prompt: captionExample(images, r, true).prompt })), { temperature: 0, maxNewTokens, seed: 0 });
+    const gen = await model.generate(batch.map((r) => ({ image: images.get(r), prompt: captionPrompt(r, true) })), { temperature: 0, maxNewTokens, seed: 0 });
     batch.forEach((_, i) => {
       const got = gen[i][0].text.split('\n');
       const lines = want[i].split('\n');

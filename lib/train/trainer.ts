@@ -205,8 +205,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const dataBar = c.data.dir === null ? bar('data', c.data.n) : null;
   dataBar?.start(0, c.data.n);
   // The tokenizer: a resumed run's is saved with its model; a new run learns it from the training rows.
-  const tokenizerOf = async (train: readonly TrainRow[]) =>
-    ckpt ? Tokenizer.fromJSON(JSON.parse(await fs.promises.readFile(path.join(ckpt.dir, 'model', 'tokenizer.json'), 'utf8'))) : runTokenizer(c, train);
+  const tokenizerOf = (train: readonly TrainRow[]) => (ckpt ? Tokenizer.load(path.join(ckpt.dir, 'model')) : runTokenizer(c, train));
   const data: RunData = await prepareData(c, out, tokenizerOf, (done) => dataBar?.update(done));
   dataBar?.finish();
   const images = new ImageCache(data.dir, c.model.imageSize);
