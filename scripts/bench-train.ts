@@ -73,6 +73,10 @@ async function main(): Promise<void> {
       'caption test after stage 1 (test grid cells read after the task prompt; ~50% = blind)',
       runs.every((r) => r.vision) ? pct(stat(runs.map((r) => r.vision!.cells))) : 'not run (no vision warm-up)',
     ],
+    [
+      'lookup test after stage 1 (one test cell named out of caption order, after the task prompt; a blind model scores ~ the share of empty cells)',
+      runs.every((r) => r.vision) ? pct(stat(runs.map((r) => r.vision!.lookup))) : 'not run (no vision warm-up)',
+    ],
     ['test accuracy after stage 1', pct(stat(runs.map((r) => r.stage1.accuracy)))],
     ['test accuracy after stage 2', pct(stat(runs.map((r) => s2(r).accuracy)))],
     ['hard subset after stage 1', pct(stat(runs.map((r) => r.stage1.hard.accuracy)))],

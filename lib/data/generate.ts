@@ -25,6 +25,7 @@ import {
   Filter,
   Scene,
   ShapeKind,
+  cellLine,
   cellName,
   countMatching,
   describe,
@@ -367,10 +368,7 @@ export function teacherAnalysis(scene: Scene, q: Question, responses: readonly [
 
 /** The cells the question is about, in caption form ("top-left: red circle"). */
 export function evidenceLines(scene: Scene, q: Question): string[] {
-  const line = (row: number, col: number) => {
-    const o = objectAt(scene, row, col);
-    return `${cellName(scene.grid, row, col)}: ${o ? describe(o) : 'empty'}`;
-  };
+  const line = (row: number, col: number) => cellLine(scene, row, col);
   const hits = (f: Filter) => scene.objects.filter((o) => matches(o, f)).map((o) => line(o.row, o.col));
   switch (q.type) {
     case 'attribute':

@@ -214,14 +214,26 @@ export function describe(o: { colour: Colour; kind: ShapeKind }): string {
  */
 export function sceneCaption(scene: Scene): string {
   const lines: string[] = [];
-  for (let row = 0; row < scene.grid; row++) {
-    for (let col = 0; col < scene.grid; col++) {
-      const o = objectAt(scene, row, col);
-      lines.push(`${cellName(scene.grid, row, col)}: ${o ? describe(o) : 'empty'}`);
-    }
-  }
+  for (let row = 0; row < scene.grid; row++) for (let col = 0; col < scene.grid; col++) lines.push(cellLine(scene, row, col));
   return lines.join('\n');
+}
+
+/** One caption line: "top-left: red circle" or "center: empty". */
+export function cellLine(scene: Scene, row: number, col: number): string {
+  const o = objectAt(scene, row, col);
+  return `${cellName(scene.grid, row, col)}: ${o ? describe(o) : 'empty'}`;
 }
 
 /** The prompt of a caption example (the built-in model's vision warm-up and caption test). */
 export const CAPTION_PROMPT = 'Describe the image.\n';
+
+/**
+ * The prompt of a cell lookup: the caption lines of the named cells, in the order named, are its answer. Unlike
+ * a caption (always in reading order, so line k can be read from image token k without using the cell's name),
+ * a lookup names the cells out of order: it teaches reading the one cell a question names.
+ */
+export function lookupPrompt(grid: number, cells: readonly { row: number; col: number }[]): string {
+  if (cells.length === 0) throw new RangeError('lookupPrompt needs at least one cell');
+  const names = cells.map((c) => cellName(grid, c.row, c.col));
+  return `Describe the ${names.join(', ')} cell${names.length > 1 ? 's' : ''}.\n`;
+}

@@ -41,9 +41,12 @@ export interface ModelConfigInput {
   /**
    * Rotary positions of the image tokens: 'first' (default) numbers the sequence in order, image first;
    * 'before-response' gives the image the positions between the prompt and the response (the sequence order is
-   * unchanged), so the response is always a few positions from the image however long the prompt is.
+   * unchanged), so the response is always a few positions from the image however long the prompt is;
+   * 'shared' puts all image tokens at one position, the last before the response: a token then tells where it is
+   * in the image only by its patch's row/column embedding, so the model cannot read "line k of a caption from
+   * image token k" by relative position and learns to find a place in the image by its name instead.
    */
-  imagePositions?: 'first' | 'before-response';
+  imagePositions?: 'first' | 'before-response' | 'shared';
 }
 
 export type ModelConfig = Required<ModelConfigInput>;
@@ -97,8 +100,8 @@ export function resolveConfig(input: ModelConfigInput): ModelConfig {
   const imageMean = rgb(c.imageMean, 'imageMean', [0.5, 0.5, 0.5], false);
   const imageStd = rgb(c.imageStd, 'imageStd', [0.5, 0.5, 0.5], true);
   const imagePositions = c.imagePositions === undefined ? 'first' : c.imagePositions;
-  if (imagePositions !== 'first' && imagePositions !== 'before-response') {
-    throw new RangeError(`config.imagePositions must be 'first' or 'before-response', got ${JSON.stringify(imagePositions)}`);
+  if (imagePositions !== 'first' && imagePositions !== 'before-response' && imagePositions !== 'shared') {
+    throw new RangeError(`config.imagePositions must be 'first', 'before-response' or 'shared', got ${JSON.stringify(imagePositions)}`);
   }
   if (dModel % nHeads !== 0) throw new RangeError(`config.nHeads (${nHeads}) must divide config.dModel (${dModel})`);
   if ((dModel / nHeads) % 2 !== 0) throw new RangeError(`config.dModel / config.nHeads (the head size, ${dModel / nHeads}) must be even for rotary embeddings`);

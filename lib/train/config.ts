@@ -57,7 +57,7 @@ export interface ModelSection {
    * (the demo uses it); it slows the short warm-up captions, so the general default stays 'first'
    * (docs/research/image-blindness.md).
    */
-  imagePositions: 'first' | 'before-response';
+  imagePositions: 'first' | 'before-response' | 'shared';
   /**
    * Byte-pair merges learnt from the training texts (prompts, teacher analyses, captions) before stage 1; the
    * tokenizer is saved with the model. 0: byte level. Fewer tokens per text make every step cheaper and let one
@@ -85,6 +85,14 @@ export interface VisionConfig {
   warmupSteps: number;
   /** Captions added to every batch of teacher analyses, as a share of sft.batchSize (keeps the skill). */
   captionShare: number;
+  /**
+   * Share of those added examples that are cell lookups (data/scene.ts lookupPrompt: "Describe the X, Y cells."
+   * -> their caption lines) instead of whole captions. A caption lists the cells in a fixed order, a lookup names
+   * them in any order: it teaches reading the cell a question names, which the evidence lines need.
+   */
+  lookupShare: number;
+  /** Steps of cell lookups (after the task prompt, batchSize, lr) between the caption warm-up and the analyses. */
+  lookupSteps: number;
 }
 
 export interface SftConfig {
@@ -218,7 +226,7 @@ const BASE: Omit<TrainConfig, 'preset'> = {
   device: 'auto',
   data: { dir: null, n: 600, testFraction: 0.2, levels: [1, 2, 3, 4], imageSize: 48, grid: 3, categories: null, seed: null, maxTrain: null, maxTest: null },
   model: { dModel: 128, nLayers: 4, nHeads: 4, nKvHeads: null, dFF: 352, imageSize: 48, patchSize: 16, maxSeqLen: 512, initSeed: null, imageNorm: 'data', imagePositions: 'first', bpeMerges: 1024 },
-  vision: { steps: 0, untilLoss: null, batchSize: 8, lr: 3e-3, warmupSteps: 10, captionShare: 0 },
+  vision: { steps: 0, untilLoss: null, batchSize: 8, lr: 3e-3, warmupSteps: 10, captionShare: 0, lookupShare: 0, lookupSteps: 0 },
   sft: { epochs: 3, batchSize: 16, lr: 2e-3, minLrRatio: 0.1, warmupSteps: 10, weightDecay: 0.01, maxGradNorm: 1, checkpointEvery: 20 },
   difficulty: { attempts: 3, temperature: 1, maxNewTokens: 224, batchSize: 32, hardThreshold: 2, limit: null },
   rl: {
@@ -381,7 +389,7 @@ const SCHEMA: Schema = {
     maxSeqLen: int(16),
     initSeed: nullable(int(0)),
     imageNorm: oneOf(['data', 'unit']),
-    imagePositions: oneOf(['first', 'before-response']),
+    imagePositions: oneOf(['first', 'before-response', 'shared']),
     bpeMerges: int(0, 65536 - 260),
   },
   vision: {
@@ -391,6 +399,8 @@ const SCHEMA: Schema = {
     lr: num(0, 1, { minOpen: true }),
     warmupSteps: int(0),
     captionShare: num(0, 4),
+    lookupShare: num(0, 1),
+    lookupSteps: int(0),
   },
   sft: {
     epochs: int(0, 10_000),

@@ -9,7 +9,8 @@ import sharp from 'sharp';
 import { PreferenceRow, imagePath, readRows } from '../data/io';
 import { buildCompactPrompt } from '../data/prompt';
 import { CATEGORIES, type Category } from '../data/questions';
-import { CAPTION_PROMPT, sceneCaption } from '../data/scene';
+import { CAPTION_PROMPT, cellLine, lookupPrompt, sceneCaption } from '../data/scene';
+import type { Rng } from '../data/rng';
 import { writeSynthetic } from '../data/synth';
 import type { ModelExample, ModelInput } from '../model/policy-model';
 import { Tokenizer, trainBpe } from '../model/tokenizer';
@@ -175,4 +176,24 @@ export function captionExample(images: ImageCache, row: PreferenceRow, afterTask
 /** The prompt of a caption example: the caption prompt, after the row's task prompt with `afterTask`. */
 export function captionPrompt(row: PreferenceRow, afterTask: boolean): string {
   return afterTask ? promptOf(row) + CAPTION_PROMPT : CAPTION_PROMPT;
+}
+
+/** Cells of one lookup example: 1 to LOOKUP_MAX_CELLS (or maxCells) distinct cells in random order. */
+export const LOOKUP_MAX_CELLS = 3;
+
+/**
+ * A cell lookup example: the row's image, after the row's task prompt with `afterTask`, "Describe the X, Y cells."
+ * and the caption lines of X and Y in that order: the step from reading the image in caption order to reading
+ * the cell a question names, which is what an analysis's evidence lines do.
+ */
+export function lookupExample(images: ImageCache, row: PreferenceRow, rng: Rng, afterTask = false, maxCells = LOOKUP_MAX_CELLS): ModelExample & { response: string } {
+  const scene = row.scene;
+  if (scene === undefined) throw new Error(`row ${row.id} has no scene to look up`);
+  const all = Array.from({ length: scene.grid * scene.grid }, (_, i) => ({ row: Math.floor(i / scene.grid), col: i % scene.grid }));
+  const cells = rng.sample(all, 1 + rng.int(Math.min(maxCells, all.length)));
+  return {
+    image: images.get(row),
+    prompt: (afterTask ? promptOf(row) : '') + lookupPrompt(scene.grid, cells),
+    response: cells.map((c) => cellLine(scene, c.row, c.col)).join('\n'),
+  };
 }

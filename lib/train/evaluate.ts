@@ -6,14 +6,14 @@
  * parseVerdict without fallback), the same rule as the result reward: an
  * output the reward would not credit is not counted right here either.
  */
-import { hashSeed } from '../data/rng';
+import { Rng, hashSeed } from '../data/rng';
 import { sceneCaption } from '../data/scene';
 import { anyCorrectAtK, votingAtK, type Evaluation } from '../eval/metrics';
 import type { PolicyModel } from '../model/policy-model';
 import { formatReward } from '../rewards/format';
 import { parseVerdict, type Verdict } from '../rewards/verdict';
 import { difficultyFromVerdicts } from './curriculum';
-import { ImageCache, TrainRow, captionPrompt, levelOf } from './dataset';
+import { ImageCache, TrainRow, captionPrompt, levelOf, lookupExample } from './dataset';
 
 export function verdictOf(text: string): Verdict | null {
   const p = parseVerdict(text, { fallback: false });
@@ -131,6 +131,12 @@ export interface VisionSummary {
   cells: number;
   /** Share of images captioned exactly. */
   exact: number;
+  /**
+   * Share of single-cell lookups answered exactly: one cell per test image, drawn at random and asked after the
+   * row's task prompt ("Describe the center cell."). A model that reads cells only in caption order scores
+   * well on `cells` and poorly here.
+   */
+  lookup: number;
 }
 
 /**
@@ -157,7 +163,15 @@ export async function captionTest(model: PolicyModel, rows: readonly TrainRow[],
       exact += ok === lines.length ? 1 : 0;
     });
   }
-  return { n: withScene.length, cells: cells ? right / cells : 0, exact: withScene.length ? exact / withScene.length : 0 };
+  let lookedUp = 0;
+  for (const batch of chunks(withScene.map((row, i) => ({ row, i })), opts.batchSize)) {
+    const asks = batch.map(({ row, i }) => lookupExample(images, row, Rng.derive(0, 'lookup-test', i), true, 1));
+    const maxNewTokens = Math.max(...asks.map((a) => Buffer.byteLength(a.response))) + 8;
+    const gen = await model.generate(asks.map((a) => ({ image: a.image, prompt: a.prompt })), { temperature: 0, maxNewTokens, seed: 0 });
+    asks.forEach((a, j) => (lookedUp += gen[j][0].text.split('\n')[0] === a.response ? 1 : 0));
+  }
+  const n = withScene.length;
+  return { n, cells: cells ? right / cells : 0, exact: n ? exact / n : 0, lookup: n ? lookedUp / n : 0 };
 }
 
 // ---- difficulty ----------------------------------------------------------------------------------

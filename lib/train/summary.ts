@@ -79,7 +79,8 @@ export function summaryLines(s: SummaryInput): string[] {
   lines.push(`Test accuracy after stage 1 (SFT): ${pct(s1.accuracy)} of ${s1.n}; hard subset (levels ${s.hardLevels.join(',')}): ${pct(s1.hard.accuracy)} of ${s1.hard.n}.`);
   if (s.vision) {
     lines.push(
-      `Caption test after stage 1: ${pct(s.vision.cells)} of the ${s.vision.n} test images' grid cells read right (${pct(s.vision.exact)} of the images entirely)` +
+      `Caption test after stage 1: ${pct(s.vision.cells)} of the ${s.vision.n} test images' grid cells read right (${pct(s.vision.exact)} of the images entirely); ` +
+        `one cell named out of order read right in ${pct(s.vision.lookup)}` +
         (s.vision.cells < 0.7 ? ': the model barely reads the images, so its verdicts cannot rest on them.' : '.'),
     );
   }

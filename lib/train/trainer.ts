@@ -36,7 +36,7 @@ import {
 } from './checkpoint';
 import { TrainConfig, effectiveRl, modelConfigOf } from './config';
 import { Curriculum, difficultyHistogram, isHard, parseSchedule } from './curriculum';
-import { ImageCache, RunData, TrainRow, captionExample, prepareData, runTokenizer } from './dataset';
+import { ImageCache, RunData, TrainRow, captionExample, lookupExample, prepareData, runTokenizer } from './dataset';
 import {
   AccuracySummary,
   DifficultyChunk,
@@ -266,20 +266,26 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const visionLosses: number[] = state.visionLosses ?? [];
     const LOSS_WINDOW = 50;
     const captionsPerBatch = captionRows.length > 0 ? Math.round(c.vision.captionShare * c.sft.batchSize) : 0;
-    let sftTotal = visionSteps + c.sft.epochs * stepsPerEpoch;
+    // Then lookup steps: cells named out of caption order, after the task prompt.
+    const lookupSteps = captionRows.length > 0 ? c.vision.lookupSteps : 0;
+    let sftTotal = visionSteps + lookupSteps + c.sft.epochs * stepsPerEpoch;
     // Warm-up captions follow the short caption prompt (learnt fastest); the captions mixed into the analysis
     // batches follow the row's task prompt, the distance from the image at which the analysis reads it.
-    const captions = (purpose: string, step: number, n: number, afterTask: boolean) => {
+    const captions = (purpose: string, step: number, n: number, afterTask: boolean, lookupShare = 0) => {
       const rng = Rng.derive(c.seed, purpose, step);
-      return Array.from({ length: n }, () => captionExample(images, captionRows[rng.int(captionRows.length)], afterTask));
+      return Array.from({ length: n }, () => {
+        const row = captionRows[rng.int(captionRows.length)];
+        return lookupShare > 0 && rng.chance(lookupShare) ? lookupExample(images, row, rng, afterTask) : captionExample(images, row, afterTask);
+      });
     };
     if (state.phase === 'sft') {
-      if (captionRows.length === 0 && (c.vision.steps > 0 || c.vision.captionShare > 0)) log('vision warm-up skipped: the training rows carry no scene to caption');
+      if (captionRows.length === 0 && (c.vision.steps > 0 || c.vision.lookupSteps > 0 || c.vision.captionShare > 0)) log('vision warm-up skipped: the training rows carry no scene to caption');
       if (visionSteps > 0 && state.visionSteps === undefined) {
         log(`stage 1 vision warm-up: ${c.vision.untilLoss !== null ? `up to ${visionSteps} caption steps of ${c.vision.batchSize}, until the caption loss is below ${c.vision.untilLoss}` : `${visionSteps} caption steps of ${c.vision.batchSize}`}`);
       }
+      if (lookupSteps > 0) log(`stage 1 lookup warm-up: ${lookupSteps} steps of ${c.vision.batchSize} cell lookups after the task prompt`);
       log(
-        `stage 1 (SFT): ${sftRows.length} rows, ${c.sft.epochs} epoch(s), ${sftTotal - visionSteps} steps of ${c.sft.batchSize}` +
+        `stage 1 (SFT): ${sftRows.length} rows, ${c.sft.epochs} epoch(s), ${sftTotal - visionSteps - lookupSteps} steps of ${c.sft.batchSize}` +
           (captionsPerBatch > 0 ? ` + ${captionsPerBatch} caption(s)` : ''),
       );
       opt = new AdamW(model, { lr: c.sft.lr, weightDecay: c.sft.weightDecay, maxGradNorm: c.sft.maxGradNorm });
@@ -296,13 +302,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         }
         t = Date.now();
         const vision = step < visionSteps;
-        const s = step - visionSteps; // step within the teacher-analysis part
-        const epoch = vision ? 0 : Math.floor(s / stepsPerEpoch);
+        const lookup = !vision && step < visionSteps + lookupSteps;
+        const s = step - visionSteps - lookupSteps; // step within the teacher-analysis part
+        const epoch = vision || lookup ? 0 : Math.floor(s / stepsPerEpoch);
         let batch;
         if (vision) {
           // Constant after the warm-up of the rate: a decaying rate can stall the drop the warm-up waits for.
           opt.lr = cosineLr(step, visionSteps, c.vision.lr, c.vision.warmupSteps, 1);
           batch = captions('vision', step, c.vision.batchSize, false);
+        } else if (lookup) {
+          opt.lr = c.vision.lr;
+          batch = captions('vision-lookup', step, c.vision.batchSize, true, 1);
         } else {
           if (epoch !== permEpoch) {
             perm = Rng.derive(c.seed, 'sft', epoch).shuffle(sftRows.map((_, i) => i));
@@ -310,8 +320,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           }
           const within = s % stepsPerEpoch;
           const rows = perm.slice(within * c.sft.batchSize, (within + 1) * c.sft.batchSize).map((i) => sftRows[i]);
-          opt.lr = cosineLr(s, sftTotal - visionSteps, c.sft.lr, c.sft.warmupSteps, c.sft.minLrRatio);
-          batch = [...rows.map((row) => ({ ...images.input(row), response: row.teacher as string })), ...captions('sft-captions', s, captionsPerBatch, true)];
+          opt.lr = cosineLr(s, sftTotal - visionSteps - lookupSteps, c.sft.lr, c.sft.warmupSteps, c.sft.minLrRatio);
+          batch = [...rows.map((row) => ({ ...images.input(row), response: row.teacher as string })), ...captions('sft-captions', s, captionsPerBatch, true, c.vision.lookupShare)];
         }
         const r = await sftStep(model, opt, batch, c.debug.nonFiniteSteps.sft.includes(step + 1));
         if (r.skipped) {
@@ -322,7 +332,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           stage: 'sft',
           step: step + 1,
           globalStep: step + 1,
-          task: vision ? 'caption' : 'analysis',
+          task: vision ? 'caption' : lookup ? 'lookup' : 'analysis',
           epoch: epoch + 1,
           loss: Number.isFinite(r.loss) ? r.loss : null,
           gradNorm: Number.isFinite(r.gradNorm) ? r.gradNorm : null,
@@ -337,7 +347,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           results.stage1 = e.summary;
           results.evals.push({ tag: 'stage1', stage: 'sft', step: step + 1, globalStep: step + 1, summary: e.summary });
           line.eval = evalFields('stage1', e.summary);
-          if (visionSteps > 0 || captionsPerBatch > 0) {
+          if (visionSteps > 0 || lookupSteps > 0 || captionsPerBatch > 0) {
             results.vision = await captionTest(model, data.test, images, { batchSize: c.eval.batchSize });
             line.captionCells = results.vision.cells;
           }
@@ -354,7 +364,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           const reached = c.vision.untilLoss !== null && visionLosses.length === LOSS_WINDOW && mean < c.vision.untilLoss;
           if (reached || step + 1 === visionSteps) {
             state.visionSteps = visionSteps = step + 1;
-            sftTotal = visionSteps + c.sft.epochs * stepsPerEpoch;
+            sftTotal = visionSteps + lookupSteps + c.sft.epochs * stepsPerEpoch;
             b?.start(step + 1, sftTotal);
             if (c.vision.untilLoss !== null) {
               log(
@@ -378,7 +388,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         addTime('sft', (Date.now() - t) / 1000);
       }
       log(`stage 1 done: test accuracy ${pctS(results.stage1.accuracy)}, hard subset ${pctS(results.stage1.hard.accuracy)} (n=${results.stage1.hard.n})`);
-      if (results.vision) log(`stage 1 caption test: ${pctS(results.vision.cells)} of the test images' cells read right, ${pctS(results.vision.exact)} of the images entirely`);
+      if (results.vision) log(`stage 1 caption test: ${pctS(results.vision.cells)} of the test images' cells read right, ${pctS(results.vision.exact)} of the images entirely; single cells looked up by name ${pctS(results.vision.lookup)}`);
       await saveModelAtomic(model, path.join(out, 'stage1-model'));
       await checkpoint('stage1-end', 'difficulty', 0, false);
       opt.dispose();

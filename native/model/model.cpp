@@ -254,7 +254,7 @@ void Model::layout(const Batch& b, Workspace& ws) const {
       // [image nP][bos + prompt: lead][response] in sequence order -> positions [lead..lead+nP-1][0..lead-1][same].
       // Response positions stay the sequence index, which generation's KV cache relies on.
       const int64_t lead = b.text_len[i] - b.resp_len[i];
-      for (int64_t k = 0; k < nP; ++k) p[k] = static_cast<int32_t>(lead + k);
+      for (int64_t k = 0; k < nP; ++k) p[k] = static_cast<int32_t>(cfg_.image_shared_position ? lead + nP - 1 : lead + k);
       for (int64_t j = 0; j < lead; ++j) p[nP + j] = static_cast<int32_t>(j);
     }
   }

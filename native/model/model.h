@@ -39,6 +39,10 @@ struct Config {
   // space; the sequence order stays the same): the response then sits a few positions from the image, as a
   // caption does, whatever the prompt's length, so what is learnt close to the image carries over to long prompts.
   bool image_before_response = false;
+  // With image_before_response: all image tokens take one position, the last before the response, so a token
+  // says where it is in the image only through its patch's row/column embedding (no "line k = token k" shortcut:
+  // reading a cell means finding it by its place in the image).
+  bool image_shared_position = false;
 
   int head_dim() const { return d_model / n_heads; }
   int grid() const { return image_size / patch_size; }

@@ -90,7 +90,7 @@ describe('imagePositions', () => {
     const loaded = await PolicyModel.load(dir);
     expect(loaded.config.imagePositions).toBe('before-response');
     expect(await lp(loaded, true)).toEqual(a);
-    expect(() => PolicyModel.create({ ...TINY, imagePositions: 'last' as 'first' })).toThrow(/config.imagePositions must be 'first' or 'before-response', got "last"/);
+    expect(() => PolicyModel.create({ ...TINY, imagePositions: 'last' as 'first' })).toThrow(/config.imagePositions must be 'first', 'before-response' or 'shared', got "last"/);
     for (const m of [first, moved, loaded]) m.dispose();
   });
 });

@@ -51,7 +51,7 @@ describe('gradients by finite differences (float64 evaluation of the f32 model)'
 });
 
 // Both rotary layouts of the image tokens: generation's cache, recomputation and logprobs() must agree in each.
-describe.each(['first', 'before-response'] as const)('generation (image positions %s)', (imagePositions) => {
+describe.each(['first', 'before-response', 'shared'] as const)('generation (image positions %s)', (imagePositions) => {
   const model = PolicyModel.create({ ...TINY, maxSeqLen: 40, imagePositions }, { seed: 11 });
   randomizeParameters(model, new Rng(1234), 0.5);
   const inputs = [

@@ -28,6 +28,8 @@ maybe('built-in model vs PyTorch (float64)', () => {
     [2, 'first'],
     [3, 'before-response'],
     [4, 'before-response'],
+    [5, 'shared'],
+    [6, 'shared'],
   ] as const)('random config #%i, image positions %s: logits, logprobs, entropy, every gradient', async (_, imagePositions) => {
     const config = { ...randomConfig(rng), imagePositions };
     const model = PolicyModel.create(config, { seed: rng.int(0, 1000) });

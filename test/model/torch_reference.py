@@ -77,13 +77,14 @@ class Ref:
         lens_t = torch.tensor(lens, device=self.dev)
         keep = (ar[None, :] <= ar[:, None])[None, None] & (ar[None, None, None, :] < lens_t[:, None, None, None])
         # Rotary positions per item: sequence order, or (imagePositions 'before-response') the image's tokens take
-        # the positions between the prompt and the response.
+        # the positions between the prompt and the response, or ('shared') all of them the last of those.
         pos = ar[None, :].repeat(B, 1)
         nP = (c["imageSize"] // c["patchSize"]) ** 2
         for b, it in enumerate(items):
-            if c.get("imagePositions", "first") == "before-response" and it.get("image") is not None:
+            mode = c.get("imagePositions", "first")
+            if mode != "first" and it.get("image") is not None:
                 lead = len(it["text"]) - it["respLen"]
-                pos[b, :nP] = torch.arange(lead, lead + nP)
+                pos[b, :nP] = torch.arange(lead, lead + nP) if mode == "before-response" else lead + nP - 1
                 pos[b, nP : nP + lead] = torch.arange(lead)
         cos, sin = self.cos[pos][:, None], self.sin[pos][:, None]
         for l in range(c["nLayers"]):

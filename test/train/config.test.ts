@@ -47,6 +47,7 @@ describe('training configuration', () => {
     [{ rl: { preClip: 'no' } }, /config\.rl\.preClip must be true or false/],
     [{ model: { dModel: 100, nHeads: 3 } }, /config\.model\.nHeads \(3\) must divide config\.model\.dModel \(100\)/],
     [{ model: { patchSize: 10 } }, /config\.model\.patchSize \(10\) must divide config\.model\.imageSize/],
+    [{ vision: { lookupShare: 1.5 } }, /config\.vision\.lookupShare must be a number >= 0 and <= 1, got 1.5/],
     [{ eval: { hardLevels: [5] } }, /config\.eval\.hardLevels\[0\] must be an integer from 1 to 4, got 5/],
     [{ data: { n: 4, testFraction: 0.1 } }, /config\.data\.n \(4\).*fewer than 2 samples/],
     [{ device: 'tpu' }, /config\.device must be one of "auto", "cpu", "cuda"/],

@@ -192,10 +192,10 @@ describe('smoke preset, end to end', () => {
     for (const l of rl) expect(l.updates).toBe(4);
   });
 
-  test('vision.untilLoss ends the warm-up on the caption loss, at the same step after kill -9 and --resume', async () => {
+  test('vision.untilLoss ends the warm-up on the caption loss, then vision.lookupSteps, the same after kill -9 and --resume', async () => {
     const cfg = path.join(root, 'until.json');
     // Any loss is below 100: the warm-up ends as soon as the 50-step window is full.
-    fs.writeFileSync(cfg, JSON.stringify({ vision: { steps: 200, untilLoss: 100 }, sft: { epochs: 1, checkpointEvery: 7 }, rl: { steps: 2, evalEvery: 2 }, eval: { votingK: 0 } }));
+    fs.writeFileSync(cfg, JSON.stringify({ vision: { steps: 200, untilLoss: 100, lookupSteps: 6, lookupShare: 0.5 }, sft: { epochs: 1, checkpointEvery: 7 }, rl: { steps: 2, evalEvery: 2 }, eval: { votingK: 0 } }));
     const whole = path.join(root, 'until-whole');
     const r = await start(['--preset', 'smoke', '--config', cfg, '--out', whole, '--no-progress']).done;
     expect(r.code).toBe(0);
@@ -203,7 +203,12 @@ describe('smoke preset, end to end', () => {
     expect(r.stderr).toMatch(/vision warm-up done after 50 steps: caption loss \d+\.\d+ \(mean of the last 50\) < 100/);
     const m = readMetrics(path.join(whole, 'metrics.jsonl')).filter((l) => l.stage === 'sft');
     expect(m.filter((l) => l.task === 'caption').map((l) => l.step)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-    expect(m[50]).toMatchObject({ task: 'analysis', step: 51 });
+    expect(r.stderr).toMatch(/stage 1 lookup warm-up: 6 steps of 4 cell lookups after the task prompt/);
+    expect(m.slice(50, 56).map((l) => [l.task, l.step])).toEqual(Array.from({ length: 6 }, (_, i) => ['lookup', 51 + i]));
+    expect(m[56]).toMatchObject({ task: 'analysis', step: 57 });
+    const summary = JSON.parse(fs.readFileSync(path.join(whole, 'summary.json'), 'utf8')) as RunSummary;
+    expect(summary.vision!.lookup).toBeGreaterThanOrEqual(0);
+    expect(summary.vision!.lookup).toBeLessThanOrEqual(1);
     const cut = path.join(root, 'until-cut');
     await killAt(['--preset', 'smoke', '--config', cfg, '--out', cut, '--no-progress'], cut, 30);
     const r2 = await start(['--preset', 'smoke', '--config', cfg, '--out', cut, '--no-progress', '--resume']).done;
