@@ -269,9 +269,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     // Then lookup steps: cells named out of caption order, after the task prompt.
     const lookupSteps = captionRows.length > 0 ? c.vision.lookupSteps : 0;
     let sftTotal = visionSteps + lookupSteps + c.sft.epochs * stepsPerEpoch;
-    // Warm-up captions follow the short caption prompt (learnt fastest); the captions mixed into the analysis
-    // batches follow the row's task prompt, the distance from the image at which the analysis reads it.
-    const captions = (purpose: string, step: number, n: number, afterTask: boolean, lookupShare = 0) => {
+    // Captions, or with probability lookupShare cell lookups, of random training images. Warm-up captions follow
+    // the short caption prompt (learnt fastest); the examples mixed into the analysis batches follow the row's
+    // task prompt, the distance from the image at which the analysis reads it.
+    const imageExamples = (purpose: string, step: number, n: number, afterTask: boolean, lookupShare = 0) => {
       const rng = Rng.derive(c.seed, purpose, step);
       return Array.from({ length: n }, () => {
         const row = captionRows[rng.int(captionRows.length)];
@@ -309,10 +310,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         if (vision) {
           // Constant after the warm-up of the rate: a decaying rate can stall the drop the warm-up waits for.
           opt.lr = cosineLr(step, visionSteps, c.vision.lr, c.vision.warmupSteps, 1);
-          batch = captions('vision', step, c.vision.batchSize, false);
+          batch = imageExamples('vision', step, c.vision.batchSize, false);
         } else if (lookup) {
           opt.lr = c.vision.lr;
-          batch = captions('vision-lookup', step, c.vision.batchSize, true, 1);
+          batch = imageExamples('vision-lookup', step, c.vision.batchSize, true, 1);
         } else {
           if (epoch !== permEpoch) {
             perm = Rng.derive(c.seed, 'sft', epoch).shuffle(sftRows.map((_, i) => i));
@@ -321,7 +322,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           const within = s % stepsPerEpoch;
           const rows = perm.slice(within * c.sft.batchSize, (within + 1) * c.sft.batchSize).map((i) => sftRows[i]);
           opt.lr = cosineLr(s, sftTotal - visionSteps - lookupSteps, c.sft.lr, c.sft.warmupSteps, c.sft.minLrRatio);
-          batch = [...rows.map((row) => ({ ...images.input(row), response: row.teacher as string })), ...captions('sft-captions', s, captionsPerBatch, true, c.vision.lookupShare)];
+          batch = [...rows.map((row) => ({ ...images.input(row), response: row.teacher as string })), ...imageExamples('sft-captions', s, captionsPerBatch, true, c.vision.lookupShare)];
         }
         const r = await sftStep(model, opt, batch, c.debug.nonFiniteSteps.sft.includes(step + 1));
         if (r.skipped) {
