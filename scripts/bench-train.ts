@@ -74,7 +74,7 @@ async function main(): Promise<void> {
       runs.every((r) => r.vision) ? pct(stat(runs.map((r) => r.vision!.cells))) : 'not run (no vision warm-up)',
     ],
     [
-      'lookup test after stage 1 (one test cell named out of caption order, after the task prompt; a blind model scores ~ the share of empty cells)',
+      'lookup test after stage 1 (one test cell named out of caption order, after the task prompt; a model that ignores the name and starts the caption scores ~11%)',
       runs.every((r) => r.vision) ? pct(stat(runs.map((r) => r.vision!.lookup))) : 'not run (no vision warm-up)',
     ],
     ['test accuracy after stage 1', pct(stat(runs.map((r) => r.stage1.accuracy)))],

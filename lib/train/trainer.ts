@@ -268,7 +268,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const captionsPerBatch = captionRows.length > 0 ? Math.round(c.vision.captionShare * c.sft.batchSize) : 0;
     // Then lookup steps: cells named out of caption order, after the task prompt.
     const lookupSteps = captionRows.length > 0 ? c.vision.lookupSteps : 0;
-    let sftTotal = visionSteps + lookupSteps + c.sft.epochs * stepsPerEpoch;
+    const analysisSteps = c.sft.epochs * stepsPerEpoch;
+    let sftTotal = visionSteps + lookupSteps + analysisSteps;
     // Captions, or with probability lookupShare cell lookups, of random training images. Warm-up captions follow
     // the short caption prompt (learnt fastest); the examples mixed into the analysis batches follow the row's
     // task prompt, the distance from the image at which the analysis reads it.
@@ -286,7 +287,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       if (lookupSteps > 0) log(`stage 1 lookup warm-up: ${lookupSteps} steps of ${c.vision.batchSize} cell lookups after the task prompt`);
       log(
-        `stage 1 (SFT): ${sftRows.length} rows, ${c.sft.epochs} epoch(s), ${sftTotal - visionSteps - lookupSteps} steps of ${c.sft.batchSize}` +
+        `stage 1 (SFT): ${sftRows.length} rows, ${c.sft.epochs} epoch(s), ${analysisSteps} steps of ${c.sft.batchSize}` +
           (captionsPerBatch > 0 ? ` + ${captionsPerBatch} caption(s)` : ''),
       );
       opt = new AdamW(model, { lr: c.sft.lr, weightDecay: c.sft.weightDecay, maxGradNorm: c.sft.maxGradNorm });
@@ -321,7 +322,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           }
           const within = s % stepsPerEpoch;
           const rows = perm.slice(within * c.sft.batchSize, (within + 1) * c.sft.batchSize).map((i) => sftRows[i]);
-          opt.lr = cosineLr(s, sftTotal - visionSteps - lookupSteps, c.sft.lr, c.sft.warmupSteps, c.sft.minLrRatio);
+          opt.lr = cosineLr(s, analysisSteps, c.sft.lr, c.sft.warmupSteps, c.sft.minLrRatio);
           batch = [...rows.map((row) => ({ ...images.input(row), response: row.teacher as string })), ...imageExamples('sft-captions', s, captionsPerBatch, true, c.vision.lookupShare)];
         }
         const r = await sftStep(model, opt, batch, c.debug.nonFiniteSteps.sft.includes(step + 1));
@@ -365,7 +366,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
           const reached = c.vision.untilLoss !== null && visionLosses.length === LOSS_WINDOW && mean < c.vision.untilLoss;
           if (reached || step + 1 === visionSteps) {
             state.visionSteps = visionSteps = step + 1;
-            sftTotal = visionSteps + lookupSteps + c.sft.epochs * stepsPerEpoch;
+            sftTotal = visionSteps + lookupSteps + analysisSteps;
             b?.start(step + 1, sftTotal);
             if (c.vision.untilLoss !== null) {
               log(

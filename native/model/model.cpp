@@ -250,11 +250,13 @@ void Model::layout(const Batch& b, Workspace& ws) const {
   for (int64_t i = 0; i < B; ++i) {
     int32_t* p = &ws.pos[ws.seq_off[i]];
     for (int64_t j = 0; j < ws.seq_len[i]; ++j) p[j] = static_cast<int32_t>(j);
-    if (cfg_.image_before_response && b.has_image[i]) {
-      // [image nP][bos + prompt: lead][response] in sequence order -> positions [lead..lead+nP-1][0..lead-1][same].
-      // Response positions stay the sequence index, which generation's KV cache relies on.
+    if (cfg_.image_positions != Config::ImagePositions::kFirst && b.has_image[i]) {
+      // [image nP][bos + prompt: lead][response] in sequence order -> positions [lead..lead+nP-1][0..lead-1][same]
+      // (kShared: every image token at lead+nP-1). Response positions stay the sequence index, which generation's
+      // KV cache relies on.
       const int64_t lead = b.text_len[i] - b.resp_len[i];
-      for (int64_t k = 0; k < nP; ++k) p[k] = static_cast<int32_t>(cfg_.image_shared_position ? lead + nP - 1 : lead + k);
+      const bool shared = cfg_.image_positions == Config::ImagePositions::kShared;
+      for (int64_t k = 0; k < nP; ++k) p[k] = static_cast<int32_t>(shared ? lead + nP - 1 : lead + k);
       for (int64_t j = 0; j < lead; ++j) p[nP + j] = static_cast<int32_t>(j);
     }
   }

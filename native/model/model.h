@@ -34,15 +34,15 @@ struct Config {
   int d_model = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0, d_ff = 0;
   int image_size = 0, patch_size = 0, max_seq_len = 0, vocab = kVocab;  // vocab: kVocab + the tokenizer's merges
   double rope_theta = 10000.0, norm_eps = 1e-5;
-  // Rotary positions of the image tokens. false: sequence order (the image first, positions 0..n_patches-1).
-  // true: as if the image stood between the prompt and the response ([bos][prompt][image][response] in position
-  // space; the sequence order stays the same): the response then sits a few positions from the image, as a
-  // caption does, whatever the prompt's length, so what is learnt close to the image carries over to long prompts.
-  bool image_before_response = false;
-  // With image_before_response: all image tokens take one position, the last before the response, so a token
-  // says where it is in the image only through its patch's row/column embedding (no "line k = token k" shortcut:
-  // reading a cell means finding it by its place in the image).
-  bool image_shared_position = false;
+  // Rotary positions of the image tokens (the sequence order never changes).
+  //  kFirst: sequence order (the image first, positions 0..n_patches-1).
+  //  kBeforeResponse: as if the image stood between the prompt and the response ([bos][prompt][image][response]
+  //    in position space): the response then sits a few positions from the image, as a caption does, whatever
+  //    the prompt's length, so what is learnt close to the image carries over to long prompts.
+  //  kShared: all image tokens at the last position before the response, so a token says where it is in the
+  //    image only through its patch's row/column embedding (no "caption line k = image token k" shortcut).
+  enum class ImagePositions { kFirst, kBeforeResponse, kShared };
+  ImagePositions image_positions = ImagePositions::kFirst;
 
   int head_dim() const { return d_model / n_heads; }
   int grid() const { return image_size / patch_size; }

@@ -99,10 +99,11 @@ Napi::Value model_create(const Napi::CallbackInfo& info) {
   cfg.rope_theta = number_arg(c.Get("ropeTheta"), "ropeTheta");
   cfg.norm_eps = number_arg(c.Get("normEps"), "normEps");
   const std::string image_pos = string_arg(c.Get("imagePositions"), "imagePositions");
-  if (image_pos != "first" && image_pos != "before-response" && image_pos != "shared")
-    throw_range("imagePositions must be 'first', 'before-response' or 'shared', got '" + image_pos + "'");
-  cfg.image_before_response = image_pos != "first";
-  cfg.image_shared_position = image_pos == "shared";
+  using Positions = model::Config::ImagePositions;
+  if (image_pos == "first") cfg.image_positions = Positions::kFirst;
+  else if (image_pos == "before-response") cfg.image_positions = Positions::kBeforeResponse;
+  else if (image_pos == "shared") cfg.image_positions = Positions::kShared;
+  else throw_range("imagePositions must be 'first', 'before-response' or 'shared', got '" + image_pos + "'");
   const double seed = number_arg(info[1], "seed");
   const std::string dev = string_arg(info[2], "device");
   if (dev != "cpu" && dev != "cuda") throw_type("device must be 'cpu' or 'cuda', got '" + dev + "'");
