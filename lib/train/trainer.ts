@@ -285,7 +285,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (visionSteps > 0 && state.visionSteps === undefined) {
         log(`stage 1 vision warm-up: ${c.vision.untilLoss !== null ? `up to ${visionSteps} caption steps of ${c.vision.batchSize}, until the caption loss is below ${c.vision.untilLoss}` : `${visionSteps} caption steps of ${c.vision.batchSize}`}`);
       }
-      if (lookupSteps > 0) log(`stage 1 lookup warm-up: ${lookupSteps} steps of ${c.vision.batchSize} cell lookups after the task prompt`);
+      // Like the warm-up's line: said when the phase is still ahead, not again by a run resumed past it.
+      if (lookupSteps > 0 && state.step < visionSteps + lookupSteps) log(`stage 1 lookup warm-up: ${lookupSteps} steps of ${c.vision.batchSize} cell lookups after the task prompt`);
       log(
         `stage 1 (SFT): ${sftRows.length} rows, ${c.sft.epochs} epoch(s), ${analysisSteps} steps of ${c.sft.batchSize}` +
           (captionsPerBatch > 0 ? ` + ${captionsPerBatch} caption(s)` : ''),

@@ -215,6 +215,14 @@ describe('smoke preset, end to end', () => {
     expect(r2.code).toBe(0);
     const m2 = readMetrics(path.join(cut, 'metrics.jsonl')).filter((l) => l.stage === 'sft');
     expect(m2.map(comparable)).toEqual(m.map(comparable));
+    // A phase's line is said while the phase is ahead (resumed in the warm-up), not by a run resumed past it.
+    expect(r2.stderr).toMatch(/stage 1 lookup warm-up: 6 steps/);
+    const late = path.join(root, 'until-late');
+    await killAt(['--preset', 'smoke', '--config', cfg, '--out', late, '--no-progress'], late, 60);
+    const r3 = await start(['--preset', 'smoke', '--config', cfg, '--out', late, '--no-progress', '--resume']).done;
+    expect(r3.code).toBe(0);
+    expect(r3.stderr).not.toMatch(/lookup warm-up/);
+    expect(readMetrics(path.join(late, 'metrics.jsonl')).filter((l) => l.stage === 'sft').map(comparable)).toEqual(m.map(comparable));
   });
 
   test('injected non-finite gradients are skipped, logged, and training continues', async () => {
