@@ -197,3 +197,14 @@ export function lookupExample(images: ImageCache, row: PreferenceRow, rng: Rng, 
     response: cells.map((c) => cellLine(scene, c.row, c.col)).join('\n'),
   };
 }
+
+/** The same pair with the responses exchanged; `index` stays that of the original (difficulty lookups). */
+export function swappedRow(r: TrainRow): TrainRow {
+  const { teacher: _t, ...rest } = r;
+  return { ...rest, id: `${r.id}:swapped`, response1: r.response2, response2: r.response1, label: r.label === 1 ? 2 : 1 };
+}
+
+/** Each row followed by its swapped copy (rl.swapAugment's pool). */
+export function withSwapped(rows: readonly TrainRow[]): TrainRow[] {
+  return rows.flatMap((r) => [r, swappedRow(r)]);
+}

@@ -36,7 +36,7 @@ import {
 } from './checkpoint';
 import { TrainConfig, effectiveRl, modelConfigOf } from './config';
 import { Curriculum, difficultyHistogram, isHard, parseSchedule } from './curriculum';
-import { ImageCache, RunData, TrainRow, captionExample, lookupExample, prepareData, runTokenizer } from './dataset';
+import { ImageCache, RunData, TrainRow, captionExample, lookupExample, prepareData, runTokenizer, withSwapped } from './dataset';
 import {
   AccuracySummary,
   DifficultyChunk,
@@ -441,7 +441,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       let pool: TrainRow[] = c.rl.pool === 'hard' ? hardRows : measured;
       const fallback = pool.length === 0;
       if (fallback) pool = measured;
-      if (c.rl.swapAugment) pool = pool.flatMap((r) => [r, swapped(r)]);
+      if (c.rl.swapAugment) pool = withSwapped(pool);
       results.rlPool = { size: pool.length, fallback };
       const schedule = parseSchedule(c.rl.curriculum);
       const curriculum = new Curriculum(
@@ -613,12 +613,6 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     ref?.dispose();
     model?.dispose();
   }
-}
-
-/** The same pair with the responses exchanged; `index` stays that of the original (difficulty lookups). */
-function swapped(r: TrainRow): TrainRow {
-  const { teacher: _t, ...rest } = r;
-  return { ...rest, id: `${r.id}:swapped`, response1: r.response2, response2: r.response1, label: r.label === 1 ? 2 : 1 };
 }
 
 /** The training rows whose difficulty is measured: all, or a seeded subset of difficulty.limit (in split order). */
