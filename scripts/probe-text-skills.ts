@@ -10,9 +10,10 @@
  * - recall: a fresh random scene's caption (one line per cell, in order) in the prompt, then "Describe the X, Y,
  *   ... cells." naming every cell in random order; the target is their lines in that order. This is the lookup
  *   by name an evidence line needs once the caption is written (associative recall). Metric: share of lines right.
- * - verdict: the preset's synthetic rows; the prompt is the task prompt, "<think>" and the teacher's true
- *   "The image shows ..." line; the target is the rest of the teacher's analysis and the verdict. This is the
- *   judgement with perfect vision. Metric: verdict accuracy on the test split (overall and levels 3-4).
+ * - verdict: the preset's synthetic rows; the prompt is the task prompt, "<think>" and the teacher's analysis up
+ *   to and including its "The image shows ..." line (the true evidence lines and fact); the target is the rest of
+ *   the analysis and the verdict. This is the judgement with perfect vision. Metric: verdict accuracy on the
+ *   first --eval-n test rows (overall and on the preset's hard levels).
  *
  * Model size, tokenizer merges and data come from the preset. Prints one JSON line per evaluation.
  */
@@ -22,7 +23,7 @@ import { DEFAULT_COLOURS, DEFAULT_KINDS, cellLine, lookupPrompt, sceneCaption, t
 import { synthesize } from '../lib/data/synth';
 import { AdamW, PolicyModel, type ModelExample } from '../lib/model';
 import { modelConfigOf, resolveTrainConfig } from '../lib/train/config';
-import { promptOf, runTokenizer } from '../lib/train/dataset';
+import { promptOf, runTokenizer, synthOptions } from '../lib/train/dataset';
 import { sftStep } from '../lib/train/update';
 import { parseVerdict } from '../lib/rewards';
 
@@ -82,9 +83,9 @@ function recallExample(r: Rng): ModelExample & { response: string } {
 }
 
 const FACT = 'The image shows';
-const data = synthesize({ n: c.data.n, seed: c.data.seed ?? seed, levels: c.data.levels, testFraction: c.data.testFraction, grid: c.data.grid });
+const data = synthesize(synthOptions(c));
 
-/** The teacher's text split after its fact line: the prompt ends with the fact, the target is the rest. */
+/** The teacher's text split after its fact line: the prompt ends with the evidence and the fact, the target is the rest. */
 function verdictExample(row: (typeof data.train)[number]): ModelExample & { response: string; label: 1 | 2; level: number } {
   const body = row.teacher.slice('<think>'.length);
   const at = body.indexOf(FACT);

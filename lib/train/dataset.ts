@@ -51,7 +51,8 @@ export function promptOf(row: Pick<PreferenceRow, 'question' | 'response1' | 're
   return buildCompactPrompt(row.question, row.response1, row.response2) + '\n';
 }
 
-function synthOptions(c: TrainConfig) {
+/** The synthetic data a run's configuration asks for (its data section; the run's seed unless data.seed). */
+export function synthOptions(c: TrainConfig) {
   return {
     n: c.data.n,
     seed: c.data.seed ?? c.seed,
