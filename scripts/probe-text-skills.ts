@@ -18,6 +18,7 @@
  * Model size, tokenizer merges and data come from the preset. Prints one JSON line per evaluation.
  */
 import { resolveDevice, type DeviceChoice } from '../lib/backends';
+import { parseFlags, str, type Flags } from '../lib/cli/args';
 import { Rng } from '../lib/data/rng';
 import { DEFAULT_COLOURS, DEFAULT_KINDS, cellLine, lookupPrompt, sceneCaption, type Scene } from '../lib/data/scene';
 import { synthesize } from '../lib/data/synth';
@@ -27,31 +28,35 @@ import { promptOf, runTokenizer, synthOptions } from '../lib/train/dataset';
 import { sftStep } from '../lib/train/update';
 import { parseVerdict } from '../lib/rewards';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : fallback;
+// Strict parsing (an unknown or misspelt flag is an error), the subcommands' parser.
+const FLAGS = Object.fromEntries(['skill', 'preset', 'steps', 'lr', 'batch', 'eval-every', 'eval-n', 'seed', 'device'].map((f) => [f, { type: 'string' as const }]));
+
+function arg(flags: Flags, name: string, fallback: string): string {
+  return str(flags, name) ?? fallback;
 }
 
-function positive(name: string, fallback: string, integer = true): number {
-  const v = Number(arg(name, fallback));
-  if (!(v > 0) || (integer && !Number.isInteger(v))) throw new RangeError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${arg(name, fallback)}`);
+function positive(flags: Flags, name: string, fallback: string, integer = true): number {
+  const v = Number(arg(flags, name, fallback));
+  if (!(v > 0) || (integer && !Number.isInteger(v))) throw new RangeError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${arg(flags, name, fallback)}`);
   return v;
 }
 
 function parseArgs() {
-  const skill = arg('skill', '');
+  const flags = parseFlags(process.argv.slice(2), FLAGS);
+  const skill = arg(flags, 'skill', '');
   if (skill !== 'recall' && skill !== 'verdict') throw new RangeError(`--skill must be recall or verdict, got ${JSON.stringify(skill)}`);
-  const seed = Number(arg('seed', '0'));
-  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`--seed must be a non-negative integer, got ${arg('seed', '0')}`);
+  const seed = Number(arg(flags, 'seed', '0'));
+  if (!Number.isInteger(seed) || seed < 0) throw new RangeError(`--seed must be a non-negative integer, got ${arg(flags, 'seed', '0')}`);
   return {
     skill,
-    steps: positive('steps', '3000'),
-    lr: positive('lr', '1e-3', false),
-    batchSize: positive('batch', '8'),
-    evalEvery: positive('eval-every', '250'),
-    evalN: positive('eval-n', '60'),
+    steps: positive(flags, 'steps', '3000'),
+    lr: positive(flags, 'lr', '1e-3', false),
+    batchSize: positive(flags, 'batch', '8'),
+    evalEvery: positive(flags, 'eval-every', '250'),
+    evalN: positive(flags, 'eval-n', '60'),
     seed,
-    config: resolveTrainConfig(arg('preset', 'demo'), { seed }),
+    device: arg(flags, 'device', 'cpu') as DeviceChoice,
+    config: resolveTrainConfig(arg(flags, 'preset', 'demo'), { seed }),
   };
 }
 
@@ -62,7 +67,7 @@ try {
   console.error(e instanceof Error ? e.message : e);
   process.exit(1);
 }
-const { skill, steps, lr, batchSize, evalEvery, evalN, seed, config: c } = opts;
+const { skill, steps, lr, batchSize, evalEvery, evalN, seed, device, config: c } = opts;
 const rng = new Rng(seed);
 
 /** A scene with each cell filled with probability 1/2 (fresh every time: nothing to memorise). */
@@ -128,7 +133,7 @@ async function evaluate(model: PolicyModel): Promise<Record<string, number>> {
 
 async function main(): Promise<void> {
   const tokenizer = runTokenizer(c, data.train);
-  const model = PolicyModel.create(modelConfigOf(c), { device: resolveDevice(arg('device', 'cpu') as DeviceChoice, '--device'), seed, tokenizer });
+  const model = PolicyModel.create(modelConfigOf(c), { device: resolveDevice(device, '--device'), seed, tokenizer });
   const opt = new AdamW(model, { lr, weightDecay: c.sft.weightDecay, maxGradNorm: c.sft.maxGradNorm });
   console.log(JSON.stringify({ skill, preset: c.preset, parameters: model.numParameters, steps, lr, batchSize, device: model.device }));
   const t0 = Date.now();
