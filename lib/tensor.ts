@@ -114,7 +114,7 @@ export class Tensor {
     }
     const device = resolveDevice(options.device ?? 'cpu', 'options.device');
     const host = toHostArray(data, dtype, 'data');
-    const handle = guarded(() => loadNative().NativeTensor.fromTypedArray(host, dims, dtype, device));
+    const handle = guarded(() => loadNative().NativeTensor.fromTypedArray({ data: host, shape: dims, dtype, device }));
     return new Tensor(handle, dims, dtype, device);
   }
 
@@ -146,14 +146,14 @@ export class Tensor {
     const h = this.live();
     const n = this.size;
     const out = this.dtype === 'i32' ? new Int32Array(n) : this.dtype === 'u8' ? new Uint8Array(n) : new Float32Array(n);
-    guarded(() => h.copyTo(out));
+    guarded(() => h.copyTo({ target: out }));
     return out;
   }
 
   /** A copy on `device` (always a new tensor, even on the same device). */
   to(device: DeviceChoice): Tensor {
     const target = resolveDevice(device, 'device');
-    return new Tensor(guarded(() => this.live().toDevice(target)), this.shape, this.dtype, target);
+    return new Tensor(guarded(() => this.live().toDevice({ device: target })), this.shape, this.dtype, target);
   }
 
   /** Frees the memory now. Safe to call more than once. */
@@ -196,7 +196,7 @@ export function asTensor(
     throw new TypeError(`${argName} is a Uint16Array (raw bf16) but dtype ${dtype} is expected`);
   }
   const host = toHostArray(value, dtype, argName);
-  const handle = guarded(() => loadNative().NativeTensor.fromTypedArray(host, [...dims], dtype, 'cpu'));
+  const handle = guarded(() => loadNative().NativeTensor.fromTypedArray({ data: host, shape: [...dims], dtype, device: 'cpu' }));
   const t = new Tensor(handle, dims, dtype, 'cpu');
   owned.push(t);
   return t;

@@ -183,7 +183,7 @@ function main(): void {
   const args = parseArgs(process.argv.slice(2));
   const info = backends();
   const python = args.torch ? findTorchPython() : undefined;
-  const native = loadNative() as unknown as { measureCopyBandwidth(d: string, bytes: number, reps: number): number };
+  const native = loadNative() as unknown as { measureCopyBandwidth(args: { device: string; bytes: number; repeats: number }): number };
   const everyCase = loadCases();
   const allCases = everyCase.filter((c) => (!args.kernels || args.kernels.includes(c.kernel)) && (!args.sizes || sizeMatches(c.label, args.sizes)));
   if (!allCases.length) throw new Error('no benchmark case matches --kernel / --size');
@@ -192,7 +192,7 @@ function main(): void {
   for (const device of args.devices) {
     const loadAtStart = os.loadavg()[0];
     const cases = allCases.filter((c) => c.devices.includes(device) && c.bytes <= args.maxBytes * (device === 'cuda' ? 16 : 1));
-    const copyGBs = native.measureCopyBandwidth(device, device === 'cuda' ? 2e9 : 256e6, device === 'cuda' ? 20 : 10);
+    const copyGBs = native.measureCopyBandwidth({ device, bytes: device === 'cuda' ? 2e9 : 256e6, repeats: device === 'cuda' ? 20 : 10 });
     const where = device === 'cuda' ? `${info.cuda.name} (CC ${info.cuda.computeCapability})` : machineDescription();
     console.log(`\n${device.toUpperCase()}: ${where}\ncopy bandwidth (read + write): ${copyGBs.toFixed(1)} GB/s; torch: ${python ?? 'not found'}`);
 

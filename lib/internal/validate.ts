@@ -1,4 +1,5 @@
 /** Option checks shared by the kernel wrappers. Each error names the argument and what was expected. */
+import type { NativeLimit } from '../native/types';
 
 export function optionalNumber(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -9,6 +10,20 @@ export function finiteNumber(value: unknown, name: string): number {
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${typeof value}`);
   if (!Number.isFinite(value)) throw new RangeError(`${name} must be finite, got ${value}`);
   return value;
+}
+
+/**
+ * A finite number within a range the native side states (native.limits: the kernel's header), checked
+ * before any native call with the binding's own words: `${name} must be ${limit.text}, got ${value}`.
+ */
+export function limitedNumber(value: unknown, limit: NativeLimit, name = limit.name): number {
+  const v = finiteNumber(value, name);
+  const above = limit.minOpen ? v > limit.min : v >= limit.min;
+  const below = limit.maxOpen ? v < limit.max : v <= limit.max;
+  if (!above || !below || (limit.integer && !Number.isInteger(v))) {
+    throw new RangeError(`${name} must be ${limit.text}, got ${v}`);
+  }
+  return v;
 }
 
 export function positiveNumber(value: unknown, name: string, fallback?: number): number {

@@ -14,9 +14,9 @@
  * high-accuracy batches that discards every negative advantage. Use it only to
  * reproduce their runs. Native: native/kernels/advantage_filter.
  */
-import { finiteNumber, oneOf, optionsObject } from '../internal/validate';
+import { optionsObject } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
-import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
+import { Tensor, TensorLike, asTensor } from '../tensor';
 import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 export type AdvantageFilterRule = 'paper' | 'released-code';
@@ -52,14 +52,14 @@ interface NativeAdvantageFilterResult extends Omit<AdvantageFilterResult, 'advan
 }
 
 interface AdvantageFilterBinding {
-  advantageFilter(
-    values: NativeTensor,
-    mask: NativeTensor | null,
-    sigma: number,
-    eps: number,
-    rule: AdvantageFilterRule,
-    async: boolean,
-  ): MaybeAsync<NativeAdvantageFilterResult>;
+  advantageFilter(args: {
+    values: NativeTensor;
+    mask?: NativeTensor;
+    sigma: number;
+    eps: number;
+    rule: AdvantageFilterRule;
+    async: boolean;
+  }): MaybeAsync<NativeAdvantageFilterResult>;
 }
 
 function run<A extends boolean>(
@@ -68,25 +68,21 @@ function run<A extends boolean>(
   async: A,
 ): A extends true ? Promise<AdvantageFilterResult> : AdvantageFilterResult {
   const opts = optionsObject(options);
-  const sigma = finiteNumber(opts.sigma ?? 3, 'options.sigma');
-  if (!(sigma > 0)) throw new RangeError(`options.sigma must be > 0, got ${sigma}`);
-  const eps = finiteNumber(opts.eps ?? 1e-8, 'options.eps');
-  if (!(eps >= 0)) throw new RangeError(`options.eps must be >= 0, got ${eps}`);
-  const rule = oneOf(opts.rule, 'options.rule', ['paper', 'released-code'] as const, 'paper');
   const owned: Tensor[] = [];
   return withTemporaries(owned, () => {
     const v = asTensor(values, 'values', 'f32', owned);
-    expectDType(v, 'values', 'f32');
-    let m: Tensor | undefined;
-    if (opts.mask !== undefined) {
-      m = asTensor(opts.mask, 'options.mask', 'u8', owned, v.shape);
-      expectDType(m, 'options.mask', 'u8');
-      expectShape(m, 'options.mask', v.shape);
-    }
-    const device = commonDevice(m ? [[v, 'values'], [m, 'options.mask']] : [[v, 'values']]);
-    const out = binding<AdvantageFilterBinding>().advantageFilter(v.handle, m ? m.handle : null, sigma, eps, rule, async);
+    const m = opts.mask === undefined ? undefined : asTensor(opts.mask, 'options.mask', 'u8', owned, v.shape);
+    // The binding checks dtypes, shapes, devices, the rule and the ranges (native.limits.advantageFilter).
+    const out = binding<AdvantageFilterBinding>().advantageFilter({
+      values: v.handle,
+      mask: m?.handle,
+      sigma: opts.sigma ?? 3,
+      eps: opts.eps ?? 1e-8,
+      rule: opts.rule ?? 'paper',
+      async,
+    });
     const wrap = (r: NativeAdvantageFilterResult): AdvantageFilterResult => ({
-      advantages: wrapHandle(r.advantages, v.shape, 'f32', device),
+      advantages: wrapHandle(r.advantages, v.shape, 'f32', v.device),
       mean: r.mean,
       std: r.std,
       kept: r.kept,

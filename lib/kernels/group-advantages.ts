@@ -12,9 +12,9 @@
  * 'leave-one-out', scale: 'none' }. A constant group gives 0. A NaN/Inf reward
  * makes its group NaN, as in PyTorch. Native: native/kernels/group_advantages.
  */
-import { finiteNumber, oneOf, optionsObject, positiveInteger } from '../internal/validate';
+import { optionsObject } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
-import { Tensor, TensorLike, asTensor, expectDType } from '../tensor';
+import { Tensor, TensorLike, asTensor } from '../tensor';
 import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 export interface GroupAdvantagesOptions {
@@ -29,14 +29,14 @@ export interface GroupAdvantagesOptions {
 }
 
 interface GroupAdvantagesBinding {
-  groupAdvantages(
-    rewards: NativeTensor,
-    groupSize: number,
-    scale: string,
-    baseline: string,
-    eps: number,
-    async: boolean,
-  ): MaybeAsync<NativeTensor>;
+  groupAdvantages(args: {
+    rewards: NativeTensor;
+    groupSize: number;
+    scale: string;
+    baseline: string;
+    eps: number;
+    async: boolean;
+  }): MaybeAsync<NativeTensor>;
 }
 
 function run<A extends boolean>(
@@ -46,29 +46,19 @@ function run<A extends boolean>(
 ): A extends true ? Promise<Tensor> : Tensor {
   if (options === undefined) throw new TypeError('options with groupSize is required');
   const opts = optionsObject(options);
-  if (opts.groupSize === undefined) throw new TypeError('options.groupSize is required');
-  const groupSize = positiveInteger(opts.groupSize, 'options.groupSize');
-  const scale = oneOf(opts.scale, 'options.scale', ['std', 'none'] as const, 'std');
-  const baseline = oneOf(opts.baseline, 'options.baseline', ['mean', 'leave-one-out'] as const, 'mean');
-  const eps = finiteNumber(opts.eps ?? 1e-6, 'options.eps');
-  if (!(eps >= 0)) throw new RangeError(`options.eps must be >= 0, got ${eps}`);
-  if (groupSize < 2 && (scale === 'std' || baseline === 'leave-one-out')) {
-    throw new RangeError(
-      `options.groupSize must be >= 2 for scale 'std' or baseline 'leave-one-out', got ${groupSize}`,
-    );
-  }
   const owned: Tensor[] = [];
   return withTemporaries(owned, () => {
     const r = asTensor(rewards, 'rewards', 'f32', owned);
-    expectDType(r, 'rewards', 'f32');
-    if (r.shape.length !== 1) throw new RangeError(`rewards must have shape [B], got [${r.shape.join(', ')}]`);
-    const B = r.shape[0];
-    if (B % groupSize !== 0) {
-      throw new RangeError(`options.groupSize (${groupSize}) must divide the number of rewards (${B})`);
-    }
-    const out = binding<GroupAdvantagesBinding>().groupAdvantages(r.handle, groupSize, scale, baseline, eps, async);
-    const wrap = (h: NativeTensor) => wrapHandle(h, r.shape, 'f32', r.device);
-    return mapResult(out, async, wrap);
+    // The binding checks the dtype, shape, choices and ranges (native.limits.groupAdvantages).
+    const out = binding<GroupAdvantagesBinding>().groupAdvantages({
+      rewards: r.handle,
+      groupSize: opts.groupSize as number,
+      scale: opts.scale ?? 'std',
+      baseline: opts.baseline ?? 'mean',
+      eps: opts.eps ?? 1e-6,
+      async,
+    });
+    return mapResult(out, async, (h: NativeTensor) => wrapHandle(h, r.shape, 'f32', r.device));
   });
 }
 

@@ -21,9 +21,8 @@
  * (the gradient of a NaN term is NaN): check it to skip the step. Rows with no valid token contribute nothing;
  * with no valid token at all the loss, gradient and stats are 0. Native: native/kernels/policy_loss.
  */
-import { finiteNumber, oneOf } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
-import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
+import { Tensor, TensorLike, asTensor, expectShape } from '../tensor';
 import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 export type PolicyLossAggregation = 'seq-mean-token-mean' | 'token-mean' | 'seq-mean-token-sum';
@@ -93,23 +92,23 @@ interface NativeResult {
 }
 
 interface PolicyLossBinding {
-  policyLoss(
-    logpNew: NativeTensor,
-    logpOld: NativeTensor,
-    advantages: NativeTensor,
-    mask: NativeTensor | null,
-    logpRef: NativeTensor | null,
-    clipEps: number,
-    clipEpsHigh: number,
-    minRatio: number,
-    maxRatio: number,
-    dualClip: number | null,
-    klCoef: number,
-    klEstimator: string,
-    aggregation: string,
-    normalizer: number | null,
-    async: boolean,
-  ): MaybeAsync<NativeResult>;
+  policyLoss(args: {
+    logpNew: NativeTensor;
+    logpOld: NativeTensor;
+    advantages: NativeTensor;
+    mask?: NativeTensor;
+    logpRef?: NativeTensor;
+    clipEps: number;
+    clipEpsHigh: number;
+    minRatio: number;
+    maxRatio: number;
+    dualClip?: number | null;
+    klCoef: number;
+    klEstimator: PolicyLossKlEstimator;
+    aggregation: PolicyLossAggregation;
+    normalizer?: number | null;
+    async: boolean;
+  }): MaybeAsync<NativeResult>;
 }
 
 function checkShape(shape: unknown): number[] {
@@ -126,46 +125,13 @@ function checkShape(shape: unknown): number[] {
 
 function run<A extends boolean>(args: PolicyLossInputs, async: A): A extends true ? Promise<PolicyLossResult> : PolicyLossResult {
   if (args === null || typeof args !== 'object') throw new TypeError('policyLoss expects an object of inputs and options');
-  const clipEps = finiteNumber(args.clipEps ?? 0.2, 'clipEps');
-  if (!(clipEps >= 0 && clipEps <= 1)) throw new RangeError(`clipEps must be in [0, 1], got ${clipEps}`);
-  const clipEpsHigh = finiteNumber(args.clipEpsHigh ?? clipEps, 'clipEpsHigh');
-  if (!(clipEpsHigh >= 0)) throw new RangeError(`clipEpsHigh must be >= 0, got ${clipEpsHigh}`);
-  const minRatio = finiteNumber(args.minRatio ?? 1e-3, 'minRatio');
-  const maxRatio = finiteNumber(args.maxRatio ?? 1e3, 'maxRatio');
-  if (!(minRatio >= 1e-30 && minRatio < maxRatio && maxRatio <= 1e30)) {
-    throw new RangeError(`minRatio and maxRatio must satisfy 1e-30 <= minRatio < maxRatio <= 1e30, got ${minRatio}, ${maxRatio}`);
-  }
-  let dualClip: number | null = null;
-  if (args.dualClip !== undefined && args.dualClip !== null) {
-    dualClip = finiteNumber(args.dualClip, 'dualClip');
-    if (!(dualClip > 1)) throw new RangeError(`dualClip must be > 1, got ${dualClip}`);
-  }
-  const klCoef = finiteNumber(args.klCoef ?? 0, 'klCoef');
-  if (!(klCoef >= 0)) throw new RangeError(`klCoef must be >= 0, got ${klCoef}`);
-  const klEstimator = oneOf(args.klEstimator, 'klEstimator', ['k1', 'k2', 'k3'] as const, 'k1');
-  const aggregation = oneOf(
-    args.aggregation,
-    'aggregation',
-    ['seq-mean-token-mean', 'token-mean', 'seq-mean-token-sum'] as const,
-    'seq-mean-token-mean',
-  );
-  let normalizer: number | null = null;
-  if (args.normalizer !== undefined && args.normalizer !== null) {
-    normalizer = finiteNumber(args.normalizer, 'normalizer');
-    if (!(normalizer > 0)) throw new RangeError(`normalizer must be > 0, got ${normalizer}`);
-  }
-  const hasRef = args.logpRef !== undefined && args.logpRef !== null;
-  if (klCoef > 0 && !hasRef) throw new TypeError('logpRef is required when klCoef > 0');
-
   const owned: Tensor[] = [];
   return withTemporaries(owned, () => {
+    // Plain arrays become tensors of `shape` here; the binding checks dtypes, shapes, devices, choices and
+    // ranges (native.limits.policyLoss).
     let shape: number[] | undefined = args.shape === undefined ? undefined : checkShape(args.shape);
     if (args.logpNew instanceof Tensor && shape) expectShape(args.logpNew, 'logpNew', shape);
     const ln = asTensor(args.logpNew, 'logpNew', 'f32', owned, shape);
-    expectDType(ln, 'logpNew', 'f32');
-    if (ln.shape.length !== 1 && ln.shape.length !== 2) {
-      throw new RangeError(`logpNew must have shape [B, T] (or [T]), got [${ln.shape.join(', ')}]`);
-    }
     shape = [...ln.shape];
     const B = shape.length === 2 ? shape[0] : 1;
     const lo = asTensor(args.logpOld, 'logpOld', 'f32', owned, shape);
@@ -175,50 +141,29 @@ function run<A extends boolean>(args: PolicyLossInputs, async: A): A extends tru
       advShape = [B];
     }
     const adv = asTensor(advIn, 'advantages', 'f32', owned, advShape);
-    const mask = args.mask === undefined || args.mask === null ? null : asTensor(args.mask, 'mask', 'u8', owned, shape);
-    const ref = hasRef ? asTensor(args.logpRef as TensorLike, 'logpRef', 'f32', owned, shape) : null;
-
-    expectDType(lo, 'logpOld', 'f32');
-    expectShape(lo, 'logpOld', shape);
-    expectDType(adv, 'advantages', 'f32');
-    if (!(adv.shape.length === shape.length && adv.shape.every((d, i) => d === shape![i]))) {
-      if (adv.shape.length !== 1 || adv.shape[0] !== B) {
-        throw new RangeError(`advantages must have shape [${shape.join(', ')}] or [${B}], got [${adv.shape.join(', ')}]`);
-      }
-    }
-    const named: Array<[Tensor, string]> = [[ln, 'logpNew'], [lo, 'logpOld'], [adv, 'advantages']];
-    if (mask) {
-      expectDType(mask, 'mask', 'u8');
-      expectShape(mask, 'mask', shape);
-      named.push([mask, 'mask']);
-    }
-    if (ref) {
-      expectDType(ref, 'logpRef', 'f32');
-      expectShape(ref, 'logpRef', shape);
-      named.push([ref, 'logpRef']);
-    }
-    const device = commonDevice(named);
-    const out = binding<PolicyLossBinding>().policyLoss(
-      ln.handle,
-      lo.handle,
-      adv.handle,
-      mask ? mask.handle : null,
-      ref ? ref.handle : null,
+    const given = (value: TensorLike | null | undefined, name: string, dtype: 'f32' | 'u8') =>
+      value === undefined || value === null ? undefined : asTensor(value, name, dtype, owned, shape);
+    const clipEps = args.clipEps ?? 0.2;
+    const out = binding<PolicyLossBinding>().policyLoss({
+      logpNew: ln.handle,
+      logpOld: lo.handle,
+      advantages: adv.handle,
+      mask: given(args.mask, 'mask', 'u8')?.handle,
+      logpRef: given(args.logpRef, 'logpRef', 'f32')?.handle,
       clipEps,
-      clipEpsHigh,
-      minRatio,
-      maxRatio,
-      dualClip,
-      klCoef,
-      klEstimator,
-      aggregation,
-      normalizer,
+      clipEpsHigh: args.clipEpsHigh ?? clipEps,
+      minRatio: args.minRatio ?? 1e-3,
+      maxRatio: args.maxRatio ?? 1e3,
+      dualClip: args.dualClip,
+      klCoef: args.klCoef ?? 0,
+      klEstimator: args.klEstimator ?? 'k1',
+      aggregation: args.aggregation ?? 'seq-mean-token-mean',
+      normalizer: args.normalizer,
       async,
-    );
-    const gradShape = shape;
+    });
     const wrap = (r: NativeResult): PolicyLossResult => ({
       loss: r.loss,
-      grad: wrapHandle(r.grad, gradShape, 'f32', device),
+      grad: wrapHandle(r.grad, ln.shape, 'f32', ln.device),
       stats: { ...r.stats },
     });
     return mapResult(out, async, wrap);

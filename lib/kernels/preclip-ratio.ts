@@ -4,25 +4,25 @@
  * Clamping before the exponential bounds the ratio even for log-ratios of +-50
  * or infinite log-probs. NaN inputs give NaN. Native: native/kernels/preclip_ratio.
  */
-import { finiteNumber, optionsObject } from '../internal/validate';
+import { optionsObject } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
-import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
+import { Tensor, TensorLike, asTensor } from '../tensor';
 import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 interface PreClipBinding {
-  preClipRatio(
-    logpNew: NativeTensor,
-    logpOld: NativeTensor,
-    minRatio: number,
-    maxRatio: number,
-    async: boolean,
-  ): MaybeAsync<NativeTensor>;
+  preClipRatio(args: {
+    logpNew: NativeTensor;
+    logpOld: NativeTensor;
+    minRatio: number;
+    maxRatio: number;
+    async: boolean;
+  }): MaybeAsync<NativeTensor>;
 }
 
 export interface PreClipOptions {
-  /** Lower bound of the ratio, default 1e-3 (the paper's). */
+  /** Lower bound of the ratio, default 1e-3 (the paper's); in [1e-30, 1e30] and below maxRatio. */
   minRatio?: number;
-  /** Upper bound of the ratio, default 1e3. */
+  /** Upper bound of the ratio, default 1e3; in [1e-30, 1e30]. */
   maxRatio?: number;
 }
 
@@ -33,22 +33,19 @@ function run<A extends boolean>(
   async: A,
 ): A extends true ? Promise<Tensor> : Tensor {
   const opts = optionsObject(options);
-  const minRatio = finiteNumber(opts.minRatio ?? 1e-3, 'options.minRatio');
-  const maxRatio = finiteNumber(opts.maxRatio ?? 1e3, 'options.maxRatio');
-  if (!(minRatio > 0 && minRatio < maxRatio)) {
-    throw new RangeError(`options.minRatio and options.maxRatio must satisfy 0 < minRatio < maxRatio, got ${minRatio}, ${maxRatio}`);
-  }
   const owned: Tensor[] = [];
   return withTemporaries(owned, () => {
     const a = asTensor(logpNew, 'logpNew', 'f32', owned);
     const b = asTensor(logpOld, 'logpOld', 'f32', owned, a.shape);
-    expectDType(a, 'logpNew', 'f32');
-    expectDType(b, 'logpOld', 'f32');
-    expectShape(b, 'logpOld', a.shape);
-    const device = commonDevice([[a, 'logpNew'], [b, 'logpOld']]);
-    const out = binding<PreClipBinding>().preClipRatio(a.handle, b.handle, minRatio, maxRatio, async);
-    const wrap = (h: NativeTensor) => wrapHandle(h, a.shape, 'f32', device);
-    return mapResult(out, async, wrap);
+    // The binding checks dtypes, shapes, devices and ranges (the header's, native.limits.preClipRatio).
+    const out = binding<PreClipBinding>().preClipRatio({
+      logpNew: a.handle,
+      logpOld: b.handle,
+      minRatio: opts.minRatio ?? 1e-3,
+      maxRatio: opts.maxRatio ?? 1e3,
+      async,
+    });
+    return mapResult(out, async, (h: NativeTensor) => wrapHandle(h, a.shape, 'f32', a.device));
   });
 }
 

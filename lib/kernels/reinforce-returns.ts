@@ -11,9 +11,9 @@
  * valid token's inputs propagate to the returns before it (the Advantage Filter
  * then zeroes them). Native: native/kernels/reinforce_returns.
  */
-import { finiteNumber, oneOf, optionsObject } from '../internal/validate';
+import { optionsObject } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
-import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
+import { Tensor, TensorLike, asTensor } from '../tensor';
 import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 export type KlEstimator = 'k1' | 'k2' | 'k3';
@@ -36,77 +36,48 @@ export interface ReinforceReturnsInputs {
 }
 
 interface ReinforceReturnsBinding {
-  reinforceReturns(
-    rewards: NativeTensor,
-    mask: NativeTensor,
-    logpOld: NativeTensor | null,
-    logpRef: NativeTensor | null,
-    klCoef: number,
-    klEstimator: KlEstimator,
-    gamma: number,
-    async: boolean,
-  ): MaybeAsync<NativeTensor>;
+  reinforceReturns(args: {
+    rewards?: NativeTensor;
+    mask?: NativeTensor;
+    logpOld?: NativeTensor;
+    logpRef?: NativeTensor;
+    klCoef: number;
+    klEstimator: KlEstimator;
+    gamma: number;
+    async: boolean;
+  }): MaybeAsync<NativeTensor>;
 }
 
 function run<A extends boolean>(inputs: ReinforceReturnsInputs, async: A): A extends true ? Promise<Tensor> : Tensor {
   if (inputs === null || typeof inputs !== 'object') throw new TypeError('inputs must be an object');
   const opts = optionsObject(inputs, 'inputs');
-  const klCoef = finiteNumber(opts.klCoef ?? 0, 'inputs.klCoef');
-  if (!(klCoef >= 0)) throw new RangeError(`inputs.klCoef must be >= 0, got ${klCoef}`);
-  const klEstimator = oneOf(opts.klEstimator, 'inputs.klEstimator', ['k1', 'k2', 'k3'] as const, 'k1');
-  const gamma = finiteNumber(opts.gamma ?? 1, 'inputs.gamma');
-  if (!(gamma >= 0 && gamma <= 1)) throw new RangeError(`inputs.gamma must be in [0, 1], got ${gamma}`);
-  if (opts.rewards === undefined) throw new TypeError('inputs.rewards is required');
-  if (opts.mask === undefined) throw new TypeError('inputs.mask is required');
-  if (klCoef > 0 && opts.logpOld === undefined) throw new TypeError('inputs.logpOld is required when klCoef > 0');
-  if (klCoef > 0 && opts.logpRef === undefined) throw new TypeError('inputs.logpRef is required when klCoef > 0');
   const owned: Tensor[] = [];
   return withTemporaries(owned, () => {
-    const rewards = asTensor(opts.rewards as TensorLike, 'inputs.rewards', 'f32', owned);
-    expectDType(rewards, 'inputs.rewards', 'f32');
-    if (rewards.shape.length !== 1) {
-      throw new RangeError(`inputs.rewards must have shape [B], got [${rewards.shape.join(', ')}]`);
-    }
-    const B = rewards.shape[0];
+    // Plain arrays become tensors here (a plain mask is read as [B, length / B]); the binding checks the rest.
+    const given = (value: TensorLike | undefined, name: string, dtype: 'f32' | 'u8', shape?: number[]) =>
+      value === undefined ? undefined : asTensor(value, name, dtype, owned, shape);
+    const rewards = given(opts.rewards, 'inputs.rewards', 'f32');
+    const B = rewards?.shape.length === 1 ? rewards.shape[0] : undefined;
     let maskShape: number[] | undefined;
-    if (!(opts.mask instanceof Tensor)) {
-      const len = (opts.mask as ArrayLike<number>)?.length;
-      if (typeof len === 'number') {
-        if (B === 0 ? len !== 0 : len % B !== 0) {
-          throw new RangeError(`inputs.mask has ${len} elements, not a multiple of B = ${B}`);
-        }
-        maskShape = [B, B === 0 ? 0 : len / B];
+    const len = (opts.mask as ArrayLike<number> | undefined)?.length;
+    if (B !== undefined && !(opts.mask instanceof Tensor) && typeof len === 'number') {
+      if (B === 0 ? len !== 0 : len % B !== 0) {
+        throw new RangeError(`inputs.mask has ${len} elements, not a multiple of B = ${B}`);
       }
+      maskShape = [B, B === 0 ? 0 : len / B];
     }
-    const mask = asTensor(opts.mask as TensorLike, 'inputs.mask', 'u8', owned, maskShape);
-    expectDType(mask, 'inputs.mask', 'u8');
-    if (mask.shape.length !== 2 || mask.shape[0] !== B) {
-      throw new RangeError(`inputs.mask must have shape [${B}, T] (B = rewards.length), got [${mask.shape.join(', ')}]`);
-    }
-    const named: Array<[Tensor, string]> = [[rewards, 'inputs.rewards'], [mask, 'inputs.mask']];
-    const logp = (value: TensorLike | undefined, name: string): Tensor | undefined => {
-      if (value === undefined) return undefined;
-      const t = asTensor(value, name, 'f32', owned, mask.shape);
-      expectDType(t, name, 'f32');
-      expectShape(t, name, mask.shape);
-      named.push([t, name]);
-      return t;
-    };
-    const logpOld = logp(opts.logpOld, 'inputs.logpOld');
-    const logpRef = logp(opts.logpRef, 'inputs.logpRef');
-    const device = commonDevice(named);
-    const out = binding<ReinforceReturnsBinding>().reinforceReturns(
-      rewards.handle,
-      mask.handle,
-      logpOld ? logpOld.handle : null,
-      logpRef ? logpRef.handle : null,
-      klCoef,
-      klEstimator,
-      gamma,
+    const mask = given(opts.mask, 'inputs.mask', 'u8', maskShape);
+    const out = binding<ReinforceReturnsBinding>().reinforceReturns({
+      rewards: rewards?.handle,
+      mask: mask?.handle,
+      logpOld: given(opts.logpOld, 'inputs.logpOld', 'f32', mask?.shape as number[])?.handle,
+      logpRef: given(opts.logpRef, 'inputs.logpRef', 'f32', mask?.shape as number[])?.handle,
+      klCoef: opts.klCoef ?? 0,
+      klEstimator: opts.klEstimator ?? 'k1',
+      gamma: opts.gamma ?? 1,
       async,
-    );
-    const wrap = (h: NativeTensor) => wrapHandle(h, mask.shape, 'f32', device);
-    return mapResult(out, async, wrap);
+    });
+    return mapResult(out, async, (h: NativeTensor) => wrapHandle(h, (mask as Tensor).shape, 'f32', (mask as Tensor).device));
   });
 }
 

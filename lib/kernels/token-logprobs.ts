@@ -17,9 +17,9 @@
  * On CUDA each call reads 24 bytes back from the GPU (the token check and the
  * non-finite count), so it synchronises with the device once.
  */
-import { finiteNumber, oneOf, optionalBoolean, optionsObject } from '../internal/validate';
+import { oneOf, optionsObject } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
-import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
+import { Tensor, TensorLike, asTensor } from '../tensor';
 import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 interface NativeStatus {
@@ -28,28 +28,28 @@ interface NativeStatus {
 }
 
 interface TokenLogprobsBinding {
-  tokenLogprobs(
-    logits: NativeTensor,
-    tokens: NativeTensor,
-    temperature: number,
-    entropy: boolean,
-    async: boolean,
-  ): MaybeAsync<NativeStatus & { logprobs: NativeTensor; entropy?: NativeTensor }>;
-  tokenLogprobsBackward(
-    logits: NativeTensor,
-    tokens: NativeTensor,
-    gradLogprobs: NativeTensor,
-    gradEntropy: NativeTensor | undefined,
-    temperature: number,
-    async: boolean,
-  ): MaybeAsync<NativeStatus & { grad: NativeTensor }>;
+  tokenLogprobs(args: {
+    logits: NativeTensor;
+    tokens: NativeTensor;
+    temperature: number;
+    entropy: boolean;
+    async: boolean;
+  }): MaybeAsync<NativeStatus & { logprobs: NativeTensor; entropy?: NativeTensor }>;
+  tokenLogprobsBackward(args: {
+    logits: NativeTensor;
+    tokens: NativeTensor;
+    gradLogprobs: NativeTensor;
+    gradEntropy?: NativeTensor;
+    temperature: number;
+    async: boolean;
+  }): MaybeAsync<NativeStatus & { grad: NativeTensor }>;
 }
 
 /** What to do with rows that have no finite log-softmax (NaN or +inf logits, or all -inf). */
 export type NonFinitePolicy = 'throw' | 'nan';
 
 export interface TokenLogprobsOptions {
-  /** Sampling temperature T (finite, > 0): the logits are divided by it. Default 1. */
+  /** Sampling temperature T, in [1e-30, 1e30]: the logits are divided by it. Default 1. */
   temperature?: number;
   /** Also compute the entropy of each row's distribution. Default false. */
   entropy?: boolean;
@@ -77,25 +77,6 @@ export interface TokenLogprobsBackwardOptions {
 
 const POLICIES: readonly NonFinitePolicy[] = ['throw', 'nan'];
 
-function temperatureOption(value: unknown): number {
-  const t = finiteNumber(value ?? 1, 'options.temperature');
-  // 1/T is used as an f32: it must be a normal f32 number.
-  const inv = Math.fround(1 / t);
-  if (!(t > 0) || !Number.isFinite(inv) || inv < 1.1754943508222875e-38) {
-    throw new RangeError(`options.temperature must be > 0 with 1/temperature a normal f32, got ${t}`);
-  }
-  return t;
-}
-
-function logitsArg(logits: Tensor, owned: Tensor[]): Tensor {
-  if (!(logits instanceof Tensor)) throw new TypeError('logits must be a Tensor of shape [N, V]');
-  const t = asTensor(logits, 'logits', 'f32', owned);
-  expectDType(t, 'logits', 'f32', 'bf16');
-  if (t.shape.length !== 2) throw new RangeError(`logits must have shape [N, V], got [${t.shape.join(', ')}]`);
-  if (t.shape[0] > 0 && t.shape[1] === 0) throw new RangeError('logits must have at least one column (vocabulary size 0)');
-  return t;
-}
-
 function nonFiniteError(status: NativeStatus, what: string): RangeError {
   return new RangeError(
     `${status.nonFiniteRows} row(s) ${what}; the first is row ${status.firstNonFiniteRow}. ` +
@@ -103,14 +84,11 @@ function nonFiniteError(status: NativeStatus, what: string): RangeError {
   );
 }
 
-/** The checks forward and backward share: logits [N, V] f32/bf16 and tokens [N] i32. */
+/** The inputs forward and backward share: logits [N, V] (a Tensor: a plain array has no shape) and tokens [N]. */
 function logitsAndTokens(logits: Tensor, tokens: TensorLike, owned: Tensor[]): { lg: Tensor; tk: Tensor; n: number } {
-  const lg = logitsArg(logits, owned);
-  const n = lg.shape[0];
-  const tk = asTensor(tokens, 'tokens', 'i32', owned);
-  expectDType(tk, 'tokens', 'i32');
-  expectShape(tk, 'tokens', [n]);
-  return { lg, tk, n };
+  if (!(logits instanceof Tensor)) throw new TypeError('logits must be a Tensor of shape [N, V]');
+  const lg = asTensor(logits, 'logits', 'f32', owned);
+  return { lg, tk: asTensor(tokens, 'tokens', 'i32', owned), n: lg.shape[0] };
 }
 
 function forward<A extends boolean>(
@@ -120,17 +98,18 @@ function forward<A extends boolean>(
   async: A,
 ): A extends true ? Promise<TokenLogprobsResult> : TokenLogprobsResult {
   const opts = optionsObject(options);
-  const temperature = temperatureOption(opts.temperature);
-  const withEntropy = optionalBoolean(opts.entropy, 'options.entropy', false);
   const policy = oneOf(opts.nonFinite, 'options.nonFinite', POLICIES, 'throw');
   const owned: Tensor[] = [];
   return withTemporaries(owned, () => {
     const { lg, tk, n } = logitsAndTokens(logits, tokens, owned);
-    const device = commonDevice([
-      [lg, 'logits'],
-      [tk, 'tokens'],
-    ]);
-    const out = binding<TokenLogprobsBinding>().tokenLogprobs(lg.handle, tk.handle, temperature, withEntropy, async);
+    const device = lg.device;
+    const out = binding<TokenLogprobsBinding>().tokenLogprobs({
+      logits: lg.handle,
+      tokens: tk.handle,
+      temperature: opts.temperature ?? 1,
+      entropy: opts.entropy ?? false,
+      async,
+    });
     const wrap = (r: NativeStatus & { logprobs: NativeTensor; entropy?: NativeTensor }): TokenLogprobsResult => {
       const result: TokenLogprobsResult = {
         logprobs: wrapHandle(r.logprobs, [n], 'f32', device),
@@ -156,35 +135,21 @@ function backward<A extends boolean>(
   async: A,
 ): A extends true ? Promise<Tensor> : Tensor {
   const opts = optionsObject(options);
-  const temperature = temperatureOption(opts.temperature);
   const policy = oneOf(opts.nonFinite, 'options.nonFinite', POLICIES, 'throw');
   const owned: Tensor[] = [];
   return withTemporaries(owned, () => {
-    const { lg, tk, n } = logitsAndTokens(logits, tokens, owned);
+    const { lg, tk } = logitsAndTokens(logits, tokens, owned);
     const glp = asTensor(gradLogprobs, 'gradLogprobs', 'f32', owned);
-    expectDType(glp, 'gradLogprobs', 'f32');
-    expectShape(glp, 'gradLogprobs', [n]);
-    const tensors: Array<[Tensor, string]> = [
-      [lg, 'logits'],
-      [tk, 'tokens'],
-      [glp, 'gradLogprobs'],
-    ];
-    let gh: Tensor | undefined;
-    if (opts.gradEntropy !== undefined) {
-      gh = asTensor(opts.gradEntropy, 'options.gradEntropy', 'f32', owned);
-      expectDType(gh, 'options.gradEntropy', 'f32');
-      expectShape(gh, 'options.gradEntropy', [n]);
-      tensors.push([gh, 'options.gradEntropy']);
-    }
-    const device = commonDevice(tensors);
-    const out = binding<TokenLogprobsBinding>().tokenLogprobsBackward(
-      lg.handle,
-      tk.handle,
-      glp.handle,
-      gh?.handle,
-      temperature,
+    const gh = opts.gradEntropy === undefined ? undefined : asTensor(opts.gradEntropy, 'options.gradEntropy', 'f32', owned);
+    const device = lg.device;
+    const out = binding<TokenLogprobsBinding>().tokenLogprobsBackward({
+      logits: lg.handle,
+      tokens: tk.handle,
+      gradLogprobs: glp.handle,
+      gradEntropy: gh?.handle,
+      temperature: opts.temperature ?? 1,
       async,
-    );
+    });
     const wrap = (r: NativeStatus & { grad: NativeTensor }): Tensor => {
       const grad = wrapHandle(r.grad, lg.shape, lg.dtype, device);
       if (r.nonFiniteRows > 0 && policy === 'throw') {

@@ -4,7 +4,7 @@
  * gradient clipping before the moments are updated. The update is that of
  * torch.optim.AdamW; native/model/ops/adamw has the formula.
  */
-import { finiteNumber, optionsObject } from '../internal/validate';
+import { limitedNumber, optionsObject } from '../internal/validate';
 import { Tensor } from '../tensor';
 import { modelBinding } from './native';
 import type { PolicyModel } from './policy-model';
@@ -51,20 +51,17 @@ export class AdamW {
   constructor(model: PolicyModel, options: AdamWOptions = {}) {
     const o = optionsObject(options);
     this.model = model;
-    this.lr = finiteNumber(o.lr ?? 1e-3, 'options.lr');
-    if (this.lr < 0) throw new RangeError(`options.lr must be >= 0, got ${this.lr}`);
+    // The ranges the native step checks (native/model/ops/adamw/adamw.h), checked here first.
+    const limit = modelBinding().limits.adamwStep;
+    this.lr = limitedNumber(o.lr ?? 1e-3, limit.lr, 'options.lr');
     const betas = o.betas ?? [0.9, 0.999];
-    if (!Array.isArray(betas) || betas.length !== 2 || betas.some((b) => typeof b !== 'number' || !(b >= 0 && b < 1))) {
-      throw new RangeError('options.betas must be two numbers in [0, 1)');
-    }
-    this.betas = [betas[0], betas[1]];
-    this.eps = finiteNumber(o.eps ?? 1e-8, 'options.eps');
-    if (!(this.eps > 0)) throw new RangeError(`options.eps must be > 0, got ${this.eps}`);
-    this.weightDecay = finiteNumber(o.weightDecay ?? 0.01, 'options.weightDecay');
-    if (this.weightDecay < 0) throw new RangeError(`options.weightDecay must be >= 0, got ${this.weightDecay}`);
+    if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError('options.betas must be an array of two numbers');
+    this.betas = [limitedNumber(betas[0], limit.beta1, 'options.betas[0]'), limitedNumber(betas[1], limit.beta2, 'options.betas[1]')];
+    this.eps = limitedNumber(o.eps ?? 1e-8, limit.eps, 'options.eps');
+    this.weightDecay = limitedNumber(o.weightDecay ?? 0.01, limit.weightDecay, 'options.weightDecay');
     const mg = o.maxGradNorm ?? 1;
-    if (typeof mg !== 'number' || !(mg >= 0)) throw new RangeError(`options.maxGradNorm must be >= 0 (0 or Infinity: off), got ${String(mg)}`);
-    this.maxGradNorm = mg;
+    // Infinity (like 0) turns clipping off; the step passes it on as 0.
+    this.maxGradNorm = mg === Infinity ? mg : limitedNumber(mg, limit.maxNorm, 'options.maxGradNorm');
     const params = model.parameters();
     // The moments live with the parameters (the step runs on the model's device).
     this.m = params.map((p) => Tensor.zeros(p.value.shape, { device: model.device }));
@@ -72,25 +69,23 @@ export class AdamW {
     this.decay = Float64Array.from(params, (p) => (p.decay ? this.weightDecay : 0));
   }
 
-  private args(): Parameters<ReturnType<typeof modelBinding>['adamwStep']> {
+  private args(): Parameters<ReturnType<typeof modelBinding>['adamwStep']>[0] {
     this.model.idle('AdamW.step');
     const params = this.model.parameters();
-    return [
-      params.map((p) => p.value.live(p.name)),
-      params.map((p) => (p.grad as Tensor).live(p.name + '.grad')),
-      this.m.map((t) => t.live('AdamW state')),
-      this.v.map((t) => t.live('AdamW state')),
-      this.decay,
-      {
-        lr: this.lr,
-        beta1: this.betas[0],
-        beta2: this.betas[1],
-        eps: this.eps,
-        maxNorm: Number.isFinite(this.maxGradNorm) ? this.maxGradNorm : 0,
-        step: this.stepCount + 1,
-      },
-      false,
-    ];
+    return {
+      params: params.map((p) => p.value.live(p.name)),
+      grads: params.map((p) => (p.grad as Tensor).live(p.name + '.grad')),
+      m: this.m.map((t) => t.live('AdamW state')),
+      v: this.v.map((t) => t.live('AdamW state')),
+      weightDecay: this.decay,
+      lr: this.lr,
+      beta1: this.betas[0],
+      beta2: this.betas[1],
+      eps: this.eps,
+      maxNorm: Number.isFinite(this.maxGradNorm) ? this.maxGradNorm : 0,
+      step: this.stepCount + 1,
+      async: false,
+    };
   }
 
   private finish(norm: number): StepResult {
@@ -101,8 +96,8 @@ export class AdamW {
 
   /** One update from the accumulated gradients (call model.zeroGrad() after). */
   step(): StepResult {
-    if (!Number.isFinite(this.lr) || this.lr < 0) throw new RangeError(`lr must be a finite number >= 0, got ${this.lr}`);
-    return this.finish(modelBinding().adamwStep(...this.args()) as number);
+    // lr may have changed since construction (schedules): the binding checks it ("lr must be >= 0, ...").
+    return this.finish(modelBinding().adamwStep(this.args()) as number);
   }
 
   /** A host copy of the moments and step count, in model.parameters() order. */

@@ -3,7 +3,7 @@
  * native/model/ops/matmul/matmul_binding.cpp).
  */
 import { binding } from '../kernels/binding';
-import type { NativeTensor } from '../native/types';
+import type { NativeAddon, NativeTensor } from '../native/types';
 
 export interface NativeBatch {
   hasImage: Uint8Array;
@@ -29,38 +29,59 @@ export interface NativeSample {
   finish: 'eos' | 'stop' | 'length';
 }
 
+/** Each function takes one object of named inputs (the native calling convention, docs/CONTRIBUTING.md). */
 export interface ModelBinding {
+  /** The ranges the bindings check (adamwStep's: native/model/ops/adamw/adamw.h). */
+  limits: NativeAddon['limits'];
   /** config: the resolved ModelConfig; the binding reads its numeric architecture keys and ignores the rest. */
-  modelCreate(config: Readonly<Record<string, unknown>>, seed: number, device: 'cpu' | 'cuda', matmulPrecision: 'tf32' | 'tf32x3'): ModelHandle;
-  modelDispose(h: ModelHandle): void;
-  modelParameters(h: ModelHandle): NativeParameter[];
-  modelSetParameter(h: ModelHandle, index: number, data: Float32Array): void;
-  modelZeroGrad(h: ModelHandle): void;
-  modelLogprobs(
-    h: ModelHandle,
-    batch: NativeBatch,
-    temperature: number,
-    entropy: boolean,
-    save: boolean,
-    async: true,
-  ): Promise<{ logprobs: NativeTensor; mask: NativeTensor; entropy?: NativeTensor; T: number }>;
-  modelBackward(h: ModelHandle, grad: NativeTensor, gradEntropy: NativeTensor | undefined, async: true): Promise<void>;
-  modelLogits(h: ModelHandle, batch: NativeBatch, async: true): Promise<{ logits: NativeTensor; L: number }>;
-  modelGenerate(
-    h: ModelHandle,
-    batch: NativeBatch,
-    options: { n: number; maxNewTokens: number; temperature: number; topP: number; seed: number; stops: Uint8Array[]; tokenBytes?: Uint8Array; tokenOffsets?: Int32Array; useCache: boolean },
-    async: true,
-  ): Promise<NativeSample[]>;
-  adamwStep(
-    params: NativeTensor[],
-    grads: NativeTensor[],
-    m: NativeTensor[],
-    v: NativeTensor[],
-    weightDecay: Float64Array,
-    hyper: { lr: number; beta1: number; beta2: number; eps: number; maxNorm: number; step: number },
-    async: boolean,
-  ): number | Promise<number>;
+  modelCreate(args: {
+    config: Readonly<Record<string, unknown>>;
+    seed: number;
+    device: 'cpu' | 'cuda';
+    matmulPrecision: 'tf32' | 'tf32x3';
+  }): ModelHandle;
+  modelDispose(args: { model: ModelHandle }): void;
+  modelParameters(args: { model: ModelHandle }): NativeParameter[];
+  modelSetParameter(args: { model: ModelHandle; index: number; data: Float32Array }): void;
+  modelZeroGrad(args: { model: ModelHandle }): void;
+  modelLogprobs(args: {
+    model: ModelHandle;
+    batch: NativeBatch;
+    temperature: number;
+    entropy: boolean;
+    save: boolean;
+    async: true;
+  }): Promise<{ logprobs: NativeTensor; mask: NativeTensor; entropy?: NativeTensor; T: number }>;
+  modelBackward(args: { model: ModelHandle; gradLogprobs: NativeTensor; gradEntropy?: NativeTensor; async: true }): Promise<void>;
+  modelLogits(args: { model: ModelHandle; batch: NativeBatch; async: true }): Promise<{ logits: NativeTensor; L: number }>;
+  modelGenerate(args: {
+    model: ModelHandle;
+    batch: NativeBatch;
+    n: number;
+    maxNewTokens: number;
+    temperature: number;
+    topP: number;
+    seed: number;
+    stops: Uint8Array[];
+    tokenBytes?: Uint8Array;
+    tokenOffsets?: Int32Array;
+    useCache: boolean;
+    async: true;
+  }): Promise<NativeSample[]>;
+  adamwStep(args: {
+    params: NativeTensor[];
+    grads: NativeTensor[];
+    m: NativeTensor[];
+    v: NativeTensor[];
+    weightDecay: Float64Array;
+    lr: number;
+    beta1: number;
+    beta2: number;
+    eps: number;
+    maxNorm: number;
+    step: number;
+    async: boolean;
+  }): number | Promise<number>;
   /** Internal (op tests, benchmarks): c[0:m, 0:n] = alpha op(a) op(b) + beta c, in place, on the tensors' device. */
   modelMatmul(
     a: NativeTensor,

@@ -153,9 +153,9 @@ export class PolicyModel {
     this.tokenizer = tokenizer;
     this.device = device;
     this.matmulPrecision = precision;
-    this.handle = modelBinding().modelCreate({ ...config }, seed, device, precision);
+    this.handle = modelBinding().modelCreate({ config: { ...config }, seed, device, matmulPrecision: precision });
     this.params = modelBinding()
-      .modelParameters(this.handle)
+      .modelParameters({ model: this.handle })
       .map((p) => ({
         name: p.name,
         value: new Tensor(p.value, p.shape, 'f32', device),
@@ -189,7 +189,7 @@ export class PolicyModel {
     const precision = matmulPrecision(optionsObject(options).matmulPrecision ?? this.matmulPrecision);
     const copy = new PolicyModel(this.config, this.tokenizer, 0, target, precision);
     try {
-      this.params.forEach((p, i) => modelBinding().modelSetParameter(copy.live(), i, p.value.toArray() as Float32Array));
+      this.params.forEach((p, i) => modelBinding().modelSetParameter({ model: copy.live(), index: i, data: p.value.toArray() as Float32Array }));
     } catch (e) {
       copy.dispose();
       throw e;
@@ -224,7 +224,7 @@ export class PolicyModel {
         if (t.shape.length !== p.value.shape.length || t.shape.some((d, j) => d !== p.value.shape[j])) {
           throw new RangeError(`PolicyModel.load: ${p.name} has shape [${t.shape}], the config needs [${p.value.shape}]`);
         }
-        b.modelSetParameter(model.live(), i, t.data);
+        b.modelSetParameter({ model: model.live(), index: i, data: t.data });
         tensors.delete(p.name);
       });
       if (tensors.size) throw new RangeError(`PolicyModel.load: unexpected tensors ${[...tensors.keys()].slice(0, 5).join(', ')}`);
@@ -274,13 +274,13 @@ export class PolicyModel {
     const i = this.params.findIndex((p) => p.name === name);
     if (i < 0) throw new RangeError(`setParameter: no parameter named ${JSON.stringify(name)}`);
     if (!isTypedArray(data, 'Float32Array')) throw new TypeError(`setParameter(${name}): data must be a Float32Array`);
-    modelBinding().modelSetParameter(this.live(), i, data);
+    modelBinding().modelSetParameter({ model: this.live(), index: i, data });
   }
 
   /** Sets every gradient to zero. */
   zeroGrad(): void {
     this.idle('zeroGrad');
-    modelBinding().modelZeroGrad(this.live());
+    modelBinding().modelZeroGrad({ model: this.live() });
   }
 
   /** Per-token log-probs of the responses (see LogprobsResult). Saves activations for backward() unless grad: false. */
@@ -294,7 +294,7 @@ export class PolicyModel {
       const entropy = optionalBoolean(opts.entropy, 'options.entropy', false);
       const grad = optionalBoolean(opts.grad, 'options.grad', true);
       const nb = await this.encode(batch, 'batch', true);
-      const r = await modelBinding().modelLogprobs(this.live(), nb, temperature, entropy, grad, true);
+      const r = await modelBinding().modelLogprobs({ model: this.live(), batch: nb, temperature, entropy, save: grad, async: true });
       const B = batch.length;
       this.lastShape = grad ? [B, r.T] : this.lastShape;
       return {
@@ -336,7 +336,12 @@ export class PolicyModel {
       try {
         const g = asGrad(gradLogprobs, 'gradLogprobs');
         const gh = gradEntropy === undefined || gradEntropy === null ? undefined : asGrad(gradEntropy, 'gradEntropy');
-        await modelBinding().modelBackward(this.live(), g.live('gradLogprobs'), gh?.live('gradEntropy'), true);
+        await modelBinding().modelBackward({
+          model: this.live(),
+          gradLogprobs: g.live('gradLogprobs'),
+          gradEntropy: gh?.live('gradEntropy'),
+          async: true,
+        });
       } finally {
         for (const t of owned) t.dispose();
       }
@@ -347,7 +352,7 @@ export class PolicyModel {
   logits(batch: readonly ModelExample[] | readonly ModelInput[]): Promise<Tensor> {
     return this.run(async () => {
       const nb = await this.encode(batch as ModelExample[], 'batch', true, true);
-      const r = await modelBinding().modelLogits(this.live(), nb, true);
+      const r = await modelBinding().modelLogits({ model: this.live(), batch: nb, async: true });
       return new Tensor(r.logits, [batch.length, r.L, this.config.vocabSize], 'f32', 'cpu');
     });
   }
@@ -377,12 +382,20 @@ export class PolicyModel {
       const nb = await this.encode(examples, 'inputs', false);
       const stops = stopList.map((s) => Uint8Array.from(Buffer.from(s, 'utf8')));
       const table = stops.length ? this.tokenizer.byteTable() : undefined;
-      const raw = await modelBinding().modelGenerate(
-        this.live(),
-        nb,
-        { n, maxNewTokens, temperature, topP, seed, stops, tokenBytes: table?.data, tokenOffsets: table?.offsets, useCache },
-        true,
-      );
+      const raw = await modelBinding().modelGenerate({
+        model: this.live(),
+        batch: nb,
+        n,
+        maxNewTokens,
+        temperature,
+        topP,
+        seed,
+        stops,
+        tokenBytes: table?.data,
+        tokenOffsets: table?.offsets,
+        useCache,
+        async: true,
+      });
       const out: GeneratedSample[][] = [];
       for (let i = 0; i < inputs.length; i++) {
         const row: GeneratedSample[] = [];
@@ -405,7 +418,7 @@ export class PolicyModel {
       p.value.dispose();
       p.grad?.dispose();
     }
-    modelBinding().modelDispose(this.handle);
+    modelBinding().modelDispose({ model: this.handle });
     this.handle = null;
   }
 

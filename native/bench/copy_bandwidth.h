@@ -4,7 +4,12 @@
 #pragma once
 #include <cstddef>
 
+#include "core/limits.h"
+
 namespace sr::bench {
+
+inline constexpr Range kCopyBytesRange = integers(1, 64e9);
+inline constexpr Range kCopyRepeatsRange = integers(1, 10000);
 
 // Median over `repeats` copies of `bytes` bytes; returns GB/s (read + write).
 double copy_bandwidth_cpu(size_t bytes, int repeats);

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <string>
 
+#include "binding/args.h"
 #include "binding/job.h"
 #include "core/error.h"
-#include "cuda/runtime.h"
 
 namespace sr::binding {
 
@@ -14,27 +14,6 @@ namespace {
 struct InstanceData {
   Napi::FunctionReference constructor;
 };
-
-DType parse_dtype(const Napi::Value& v) {
-  if (!v.IsString()) throw_type("dtype must be one of 'f32', 'bf16', 'i32', 'u8'");
-  std::string s = v.As<Napi::String>();
-  if (s == "f32") return DType::F32;
-  if (s == "bf16") return DType::BF16;
-  if (s == "i32") return DType::I32;
-  if (s == "u8") return DType::U8;
-  throw_type("dtype must be one of 'f32', 'bf16', 'i32', 'u8', got '" + s + "'");
-}
-
-Device parse_device(const Napi::Value& v) {
-  if (!v.IsString()) throw_type("device must be 'cpu' or 'cuda'");
-  std::string s = v.As<Napi::String>();
-  if (s == "cpu") return Device::CPU;
-  if (s == "cuda") {
-    if (!cuda::available()) throw_runtime("device 'cuda' was requested but " + cuda::query_device().reason);
-    return Device::CUDA;
-  }
-  throw_type("device must be 'cpu' or 'cuda', got '" + s + "'");
-}
 
 std::vector<int64_t> parse_shape(const Napi::Value& v) {
   if (!v.IsArray()) throw_type("shape must be an array of non-negative integers");
@@ -113,11 +92,14 @@ const Tensor& JsTensor::unwrap(const Napi::Value& v, const char* arg) {
 Napi::Value JsTensor::from_typed_array(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
-    if (!info[0].IsTypedArray()) throw_type("data must be a typed array");
-    Napi::TypedArray src = info[0].As<Napi::TypedArray>();
-    std::vector<int64_t> shape = parse_shape(info[1]);
-    DType dtype = parse_dtype(info[2]);
-    Device device = parse_device(info[3]);
+    static constexpr Choice<DType> kDTypes[] = {
+        {"f32", DType::F32}, {"bf16", DType::BF16}, {"i32", DType::I32}, {"u8", DType::U8}};
+    const Options o(info);
+    if (!o.get("data").IsTypedArray()) throw_type("data must be a typed array");
+    Napi::TypedArray src = o.get("data").As<Napi::TypedArray>();
+    std::vector<int64_t> shape = parse_shape(o.get("shape"));
+    const DType dtype = o.choice("dtype", kDTypes);
+    const Device device = o.device("device");
     Tensor probe;
     probe.shape = shape;
     const int64_t numel = probe.numel();
@@ -169,8 +151,9 @@ Napi::Value JsTensor::copy_to_typed_array(const Napi::CallbackInfo& info) {
   try {
     if (!tensor_) throw_type("tensor is disposed");
     const Tensor& t = *tensor_;
-    if (!info[0].IsTypedArray()) throw_type("target must be a typed array");
-    Napi::TypedArray dst = info[0].As<Napi::TypedArray>();
+    const Options o(info);
+    if (!o.get("target").IsTypedArray()) throw_type("target must be a typed array");
+    Napi::TypedArray dst = o.get("target").As<Napi::TypedArray>();
     const napi_typedarray_type kind = dst.TypedArrayType();
     bool ok = (t.dtype == DType::F32 || t.dtype == DType::BF16) ? kind == napi_float32_array
               : t.dtype == DType::I32                          ? kind == napi_int32_array
@@ -198,7 +181,7 @@ Napi::Value JsTensor::to_device(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   try {
     if (!tensor_) throw_type("tensor is disposed");
-    Device device = parse_device(info[0]);
+    const Device device = Options(info).device("device");
     return wrap(env, copy_to_device(*tensor_, device));
   } catch (const Napi::Error&) {
     throw;

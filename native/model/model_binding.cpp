@@ -1,15 +1,18 @@
-// JS bindings of the built-in model (lib/model/native.ts declares them):
-//   modelCreate(config, seed, device 'cpu' | 'cuda', matmulPrecision 'tf32' | 'tf32x3') -> handle
-//   modelDispose(handle)                             (frees activations and caches now; parameters when their
+// JS bindings of the built-in model (lib/model/native.ts declares them), each taking one options object:
+//   modelCreate({ config, seed, device: 'cpu' | 'cuda', matmulPrecision: 'tf32' | 'tf32x3' }) -> handle
+//   modelDispose({ model })                          (frees activations and caches now; parameters when their
 //                                                     Tensors are disposed too)
-//   modelParameters(handle) -> [{ name, shape, value, grad, decay }]   (tensors share the model's storage,
+//   modelParameters({ model }) -> [{ name, shape, value, grad, decay }]   (tensors share the model's storage,
 //                                                     on the model's device)
-//   modelSetParameter(handle, index, Float32Array)   modelZeroGrad(handle)
-//   modelLogprobs(handle, batch, temperature, entropy, save, async) -> { logprobs, mask, entropy?, T }  (CPU tensors)
-//   modelBackward(handle, gradLogprobs, gradEntropy | undefined, async)   (f32 [B, T] tensors on any device)
-//   modelLogits(handle, batch, async) -> { logits, L }   (a CPU tensor)
-//   modelGenerate(handle, batch, options, async) -> [{ tokens: Int32Array, logprobs: Float32Array, finish }]
+//   modelSetParameter({ model, index, data: Float32Array })   modelZeroGrad({ model })
+//   modelLogprobs({ model, batch, temperature, entropy, save, async? }) -> { logprobs, mask, entropy?, T }
+//                                                     (CPU tensors)
+//   modelBackward({ model, gradLogprobs, gradEntropy?, async? })   (f32 [B, T] tensors on any device)
+//   modelLogits({ model, batch, async? }) -> { logits, L }   (a CPU tensor)
+//   modelGenerate({ model, batch, n, maxNewTokens, temperature, topP, seed, useCache, stops, tokenBytes?,
+//                   tokenOffsets?, async? }) -> [{ tokens: Int32Array, logprobs: Float32Array, finish }]
 // batch: { hasImage: Uint8Array, textLen: Int32Array, respLen: Int32Array, tokens: Int32Array, images: Float32Array }.
+// The TypeScript layer (lib/model) validates these first; the checks here keep a raw call from crashing.
 // One call at a time per model (a second one, while an async call runs, is an Error saying so).
 #include <cstring>
 #include <memory>
@@ -32,15 +35,16 @@ struct Holder {
 
 const napi_type_tag kModelTag = {0x5a1e0c7b3f2d4e61ull, 0x9b8a7c6d5e4f3a21ull};
 
-Holder& holder(const Napi::Value& v) {
+Holder& holder(const Options& o) {
+  Napi::Value v = o.get("model");
   bool ok = false;
   if (v.IsExternal()) napi_check_object_type_tag(v.Env(), v, &kModelTag, &ok);
   if (!ok) throw_type("model handle expected");
   return *v.As<Napi::External<Holder>>().Data();
 }
 
-std::shared_ptr<model::Model> live_model(const Napi::Value& v) {
-  Holder& h = holder(v);
+std::shared_ptr<model::Model> live_model(const Options& o) {
+  Holder& h = holder(o);
   if (!h.model) throw_type("the model was disposed");
   return h.model;
 }
@@ -56,36 +60,35 @@ struct Lease {
   Lease(const Lease&) = delete;
 };
 
-int int_field(const Napi::Object& o, const char* key) {
-  const double v = number_arg(o.Get(key), key);
-  if (v != static_cast<int>(v)) throw_range(std::string(key) + " must be an integer");
+int int_field(const Options& o, const char* key) {
+  const double v = o.number(key);
+  if (v != static_cast<int>(v)) throw_range(o.name_of(key, nullptr) + " must be an integer");
   return static_cast<int>(v);
 }
 
 template <class T, class A>
-std::vector<T> typed(const Napi::Object& o, const char* key, napi_typedarray_type type) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
-    throw_type(std::string("batch.") + key + " has the wrong typed array type");
-  A a = v.As<A>();
+std::vector<T> typed(const Options& o, const char* key, napi_typedarray_type type, const char* what) {
+  A a = o.typed_array(key, type, what).As<A>();
   return std::vector<T>(a.Data(), a.Data() + a.ElementLength());
 }
 
-model::Batch parse_batch(const Napi::Value& v) {
-  if (!v.IsObject()) throw_type("batch must be an object");
-  Napi::Object o = v.As<Napi::Object>();
+model::Batch parse_batch(const Options& o) {
+  const Options batch = o.object("batch");
   model::Batch b;
-  b.has_image = typed<uint8_t, Napi::Uint8Array>(o, "hasImage", napi_uint8_array);
-  b.text_len = typed<int32_t, Napi::Int32Array>(o, "textLen", napi_int32_array);
-  b.resp_len = typed<int32_t, Napi::Int32Array>(o, "respLen", napi_int32_array);
-  b.tokens = typed<int32_t, Napi::Int32Array>(o, "tokens", napi_int32_array);
-  b.images = typed<float, Napi::Float32Array>(o, "images", napi_float32_array);
+  b.has_image = typed<uint8_t, Napi::Uint8Array>(batch, "hasImage", napi_uint8_array, "a Uint8Array");
+  b.text_len = typed<int32_t, Napi::Int32Array>(batch, "textLen", napi_int32_array, "an Int32Array");
+  b.resp_len = typed<int32_t, Napi::Int32Array>(batch, "respLen", napi_int32_array, "an Int32Array");
+  b.tokens = typed<int32_t, Napi::Int32Array>(batch, "tokens", napi_int32_array, "an Int32Array");
+  b.images = typed<float, Napi::Float32Array>(batch, "images", napi_float32_array, "a Float32Array");
   return b;
 }
 
+constexpr Choice<model::MatmulPrecision> kPrecisions[] = {{"tf32", model::MatmulPrecision::Tf32},
+                                                         {"tf32x3", model::MatmulPrecision::Tf32x3}};
+
 Napi::Value model_create(const Napi::CallbackInfo& info) {
-  if (!info[0].IsObject()) throw_type("config must be an object");
-  Napi::Object c = info[0].As<Napi::Object>();
+  const Options o(info);
+  const Options c = o.object("config");
   model::Config cfg;
   cfg.d_model = int_field(c, "dModel");
   cfg.n_layers = int_field(c, "nLayers");
@@ -96,36 +99,30 @@ Napi::Value model_create(const Napi::CallbackInfo& info) {
   cfg.patch_size = int_field(c, "patchSize");
   cfg.max_seq_len = int_field(c, "maxSeqLen");
   cfg.vocab = int_field(c, "vocabSize");
-  cfg.rope_theta = number_arg(c.Get("ropeTheta"), "ropeTheta");
-  cfg.norm_eps = number_arg(c.Get("normEps"), "normEps");
-  const std::string image_pos = string_arg(c.Get("imagePositions"), "imagePositions");
+  cfg.rope_theta = c.number("ropeTheta");
+  cfg.norm_eps = c.number("normEps");
   using Positions = model::Config::ImagePositions;
-  if (image_pos == "first") cfg.image_positions = Positions::kFirst;
-  else if (image_pos == "before-response") cfg.image_positions = Positions::kBeforeResponse;
-  else if (image_pos == "shared") cfg.image_positions = Positions::kShared;
-  else throw_range("imagePositions must be 'first', 'before-response' or 'shared', got '" + image_pos + "'");
-  const double seed = number_arg(info[1], "seed");
-  const std::string dev = string_arg(info[2], "device");
-  if (dev != "cpu" && dev != "cuda") throw_type("device must be 'cpu' or 'cuda', got '" + dev + "'");
-  const std::string prec = string_arg(info[3], "matmulPrecision");
-  if (prec != "tf32" && prec != "tf32x3") throw_type("matmulPrecision must be 'tf32' or 'tf32x3', got '" + prec + "'");
-  auto* h = new Holder{std::make_shared<model::Model>(
-      cfg, static_cast<uint64_t>(seed), dev == "cuda" ? Device::CUDA : Device::CPU,
-      prec == "tf32x3" ? model::MatmulPrecision::Tf32x3 : model::MatmulPrecision::Tf32)};
+  static constexpr Choice<Positions> kPositions[] = {
+      {"first", Positions::kFirst}, {"before-response", Positions::kBeforeResponse}, {"shared", Positions::kShared}};
+  cfg.image_positions = c.choice("imagePositions", kPositions);
+  const double seed = o.number("seed");
+  const Device dev = o.device("device");
+  const model::MatmulPrecision prec = o.choice("matmulPrecision", kPrecisions);
+  auto* h = new Holder{std::make_shared<model::Model>(cfg, static_cast<uint64_t>(seed), dev, prec)};
   Napi::External<Holder> ext = Napi::External<Holder>::New(info.Env(), h, [](Napi::Env, Holder* p) { delete p; });
   napi_type_tag_object(info.Env(), ext, &kModelTag);
   return ext;
 }
 
 Napi::Value model_dispose(const Napi::CallbackInfo& info) {
-  Holder& h = holder(info[0]);
+  Holder& h = holder(Options(info));
   if (h.model && h.model->busy) throw_runtime("the model is busy: await the running call before dispose()");
   h.model.reset();  // storage lives on while parameter Tensors handed out still reference it
   return info.Env().Undefined();
 }
 
 Napi::Value model_parameters(const Napi::CallbackInfo& info) {
-  auto m = live_model(info[0]);
+  auto m = live_model(Options(info));
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env);
   uint32_t i = 0;
@@ -144,14 +141,14 @@ Napi::Value model_parameters(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value model_set_parameter(const Napi::CallbackInfo& info) {
-  auto m = live_model(info[0]);
+  const Options o(info);
+  auto m = live_model(o);
   Lease lease(m);
-  const double idx = number_arg(info[1], "index");
+  const double idx = o.number("index");
   if (idx < 0 || idx >= static_cast<double>(m->params().size())) throw_range("parameter index out of range");
   auto& p = m->params()[static_cast<size_t>(idx)];
-  if (!info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw_type(p.name + ": data must be a Float32Array");
-  Napi::Float32Array a = info[2].As<Napi::Float32Array>();
+  Napi::Float32Array a =
+      o.typed_array("data", napi_float32_array, "a Float32Array", (p.name + ": data").c_str()).As<Napi::Float32Array>();
   if (static_cast<int64_t>(a.ElementLength()) != p.value.numel())
     throw_range(p.name + ": expected " + std::to_string(p.value.numel()) + " values, got " + std::to_string(a.ElementLength()));
   copy_from_host(p.value, a.Data(), p.value.bytes());
@@ -159,20 +156,20 @@ Napi::Value model_set_parameter(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value model_zero_grad(const Napi::CallbackInfo& info) {
-  auto m = live_model(info[0]);
+  auto m = live_model(Options(info));
   Lease lease(m);
   m->zero_grad();
   return info.Env().Undefined();
 }
 
 Napi::Value model_logprobs(const Napi::CallbackInfo& info) {
-  auto m = live_model(info[0]);
-  model::Batch batch = parse_batch(info[1]);
-  const double temperature = number_arg(info[2], "temperature");
+  const Options o(info);
+  auto m = live_model(o);
+  model::Batch batch = parse_batch(o);
+  const double temperature = o.number("temperature");
   if (!(temperature > 0)) throw_range("temperature must be > 0");
-  const bool entropy = bool_arg(info[3], "entropy");
-  const bool save = bool_arg(info[4], "save");
-  const bool async = bool_arg(info[5], "async");
+  const bool entropy = o.boolean("entropy");
+  const bool save = o.boolean("save");
   model::validate_batch(m->config(), batch, true);
   auto lease = std::make_shared<Lease>(m);
   auto res = std::make_shared<model::ForwardResult>();
@@ -195,7 +192,7 @@ Napi::Value model_logprobs(const Napi::CallbackInfo& info) {
     o.Set("T", static_cast<double>(res->T));
     return o;
   };
-  return run_job(info.Env(), make_job(exec, result), async);
+  return run_job(info.Env(), make_job(exec, result), o.async());
 }
 
 // A [B, T] gradient as host memory: the tensor itself on the CPU, a copy from a CUDA tensor.
@@ -207,7 +204,8 @@ const float* host_floats(const Tensor& t, std::vector<float>* tmp) {
 }
 
 Napi::Value model_backward(const Napi::CallbackInfo& info) {
-  auto m = live_model(info[0]);
+  const Options o(info);
+  auto m = live_model(o);
   const std::string shape = "[" + std::to_string(m->saved_B()) + ", " + std::to_string(m->saved_T()) + "]";
   auto check = [&](const Tensor& t, const char* name) {
     expect_dtype(t, DType::F32, name);
@@ -216,11 +214,10 @@ Napi::Value model_backward(const Napi::CallbackInfo& info) {
       throw_range(std::string(name) + " must have shape " + shape + " like the last logprobs result, got " +
                   t.shape_string());
   };
-  const Tensor& g = tensor_arg(info[1], "gradLogprobs");
+  const Tensor& g = o.tensor("gradLogprobs");
   check(g, "gradLogprobs");
-  std::optional<Tensor> gh = optional_tensor_arg(info[2], "gradEntropy");
+  std::optional<Tensor> gh = o.optional_tensor("gradEntropy");
   if (gh) check(*gh, "gradEntropy");
-  const bool async = bool_arg(info[3], "async");
   if (!m->has_saved())
     throw_runtime("backward() needs a forward pass first: call logprobs(batch) (with grad enabled)");
   auto lease = std::make_shared<Lease>(m);
@@ -231,13 +228,13 @@ Napi::Value model_backward(const Napi::CallbackInfo& info) {
     m->backward(gp, hp, g.shape[0], g.shape[1]);
   };
   auto result = [lease](Napi::Env env) -> Napi::Value { return env.Undefined(); };
-  return run_job(info.Env(), make_job(exec, result), async);
+  return run_job(info.Env(), make_job(exec, result), o.async());
 }
 
 Napi::Value model_logits(const Napi::CallbackInfo& info) {
-  auto m = live_model(info[0]);
-  model::Batch batch = parse_batch(info[1]);
-  const bool async = bool_arg(info[2], "async");
+  const Options o(info);
+  auto m = live_model(o);
+  model::Batch batch = parse_batch(o);
   model::validate_batch(m->config(), batch, false);
   auto lease = std::make_shared<Lease>(m);
   auto out = std::make_shared<std::vector<float>>();
@@ -253,54 +250,48 @@ Napi::Value model_logits(const Napi::CallbackInfo& info) {
     o.Set("L", static_cast<double>(*L));
     return o;
   };
-  return run_job(info.Env(), make_job(exec, result), async);
+  return run_job(info.Env(), make_job(exec, result), o.async());
 }
 
 Napi::Value model_generate(const Napi::CallbackInfo& info) {
-  auto m = live_model(info[0]);
-  model::Batch batch = parse_batch(info[1]);
-  if (!info[2].IsObject()) throw_type("options must be an object");
-  Napi::Object o = info[2].As<Napi::Object>();
+  const Options o(info);
+  auto m = live_model(o);
+  model::Batch batch = parse_batch(o);
   model::GenerateOptions opt;
   opt.n = int_field(o, "n");
   opt.max_new = int_field(o, "maxNewTokens");
-  opt.temperature = number_arg(o.Get("temperature"), "temperature");
-  opt.top_p = number_arg(o.Get("topP"), "topP");
-  opt.seed = static_cast<uint64_t>(number_arg(o.Get("seed"), "seed"));
-  opt.use_cache = bool_arg(o.Get("useCache"), "useCache");
+  opt.temperature = o.number("temperature");
+  opt.top_p = o.number("topP");
+  opt.seed = static_cast<uint64_t>(o.number("seed"));
+  opt.use_cache = o.boolean("useCache");
   if (opt.n < 1 || opt.max_new < 0 || opt.temperature < 0 || !(opt.top_p > 0 && opt.top_p <= 1))
     throw_range("generate options out of range");
-  Napi::Value stops = o.Get("stops");
-  if (!stops.IsArray()) throw_type("options.stops must be an array");
+  Napi::Value stops = o.get("stops");
+  if (!stops.IsArray()) throw_type("stops must be an array");
   Napi::Array sa = stops.As<Napi::Array>();
   for (uint32_t i = 0; i < sa.Length(); ++i) {
     Napi::Value s = sa.Get(i);
     if (!s.IsTypedArray() || s.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-      throw_type("options.stops entries must be Uint8Arrays (UTF-8 bytes)");
+      throw_type("stops entries must be Uint8Arrays (UTF-8 bytes)");
     Napi::Uint8Array a = s.As<Napi::Uint8Array>();
-    if (a.ElementLength() == 0) throw_range("options.stops entries must not be empty");
+    if (a.ElementLength() == 0) throw_range("stops entries must not be empty");
     opt.stops.emplace_back(reinterpret_cast<const char*>(a.Data()), a.ElementLength());
   }
   if (!opt.stops.empty()) {
-    Napi::Value tb = o.Get("tokenBytes"), to = o.Get("tokenOffsets");
-    if (!tb.IsTypedArray() || tb.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
-      throw_type("options.tokenBytes must be a Uint8Array when there are stops");
-    if (!to.IsTypedArray() || to.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-      throw_type("options.tokenOffsets must be an Int32Array when there are stops");
-    Napi::Uint8Array b = tb.As<Napi::Uint8Array>();
-    Napi::Int32Array off = to.As<Napi::Int32Array>();
+    // Read only when there are stops.
+    Napi::Uint8Array b = o.typed_array("tokenBytes", napi_uint8_array, "a Uint8Array").As<Napi::Uint8Array>();
+    Napi::Int32Array off = o.typed_array("tokenOffsets", napi_int32_array, "an Int32Array").As<Napi::Int32Array>();
     const int64_t V = m->config().vocab;
     if (static_cast<int64_t>(off.ElementLength()) != V + 1)
-      throw_range("options.tokenOffsets must have vocabSize + 1 = " + std::to_string(V + 1) + " entries");
+      throw_range("tokenOffsets must have vocabSize + 1 = " + std::to_string(V + 1) + " entries");
     const int32_t* op = off.Data();
     for (int64_t t = 0; t < V; ++t)
-      if (op[t + 1] < op[t]) throw_range("options.tokenOffsets must not decrease");
+      if (op[t + 1] < op[t]) throw_range("tokenOffsets must not decrease");
     if (op[0] != 0 || static_cast<size_t>(op[V]) != b.ElementLength())
-      throw_range("options.tokenOffsets must run from 0 to tokenBytes.length");
+      throw_range("tokenOffsets must run from 0 to tokenBytes.length");
     opt.token_bytes.assign(b.Data(), b.Data() + b.ElementLength());
     opt.token_offsets.assign(off.Data(), off.Data() + off.ElementLength());
   }
-  const bool async = bool_arg(info[3], "async");
   model::validate_batch(m->config(), batch, false);
   auto lease = std::make_shared<Lease>(m);
   auto out = std::make_shared<std::vector<model::Sample>>();
@@ -322,7 +313,7 @@ Napi::Value model_generate(const Napi::CallbackInfo& info) {
     }
     return arr;
   };
-  return run_job(info.Env(), make_job(exec, result), async);
+  return run_job(info.Env(), make_job(exec, result), o.async());
 }
 
 void init(Napi::Env env, Napi::Object exports) {

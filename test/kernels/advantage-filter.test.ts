@@ -343,15 +343,20 @@ describe('advantageFilter input checks', () => {
     await expect(kernels.advantageFilterAsync(v, { mask: new Uint8Array(2) })).rejects.toThrow(/mask/);
   });
   test('the native binding checks its arguments too', () => {
-    const native = loadNative() as unknown as { advantageFilter: (...a: unknown[]) => unknown };
+    const native = loadNative() as unknown as { advantageFilter: (args: object) => unknown };
     const tv = Tensor.from(v);
     const tm = Tensor.from(new Uint8Array(3));
-    expectNativeError(() => native.advantageFilter(tv.handle, null, -1, 0, 'paper', false), 'RangeError', /sigma/);
-    expectNativeError(() => native.advantageFilter(tv.handle, null, 3, -1, 'paper', false), 'RangeError', /eps/);
-    expectNativeError(() => native.advantageFilter(tv.handle, null, 3, 0, 'x', false), 'TypeError', /rule/);
-    expectNativeError(() => native.advantageFilter(tv.handle, tm.handle, 3, 0, 'paper', false), 'RangeError', /mask.*shape/);
-    expectNativeError(() => native.advantageFilter(tm.handle, null, 3, 0, 'paper', false), 'TypeError', /values.*f32/);
-    expectNativeError(() => native.advantageFilter({}, null, 3, 0, 'paper', false), 'TypeError', /values must be a Tensor/);
+    const call = (over: object) => () => native.advantageFilter({ values: tv.handle, sigma: 3, eps: 0, rule: 'paper', ...over });
+    expect(call({})).not.toThrow();
+    expectNativeError(call({ sigma: -1 }), 'RangeError', /options\.sigma must be > 0, got -1/);
+    expectNativeError(call({ eps: -1 }), 'RangeError', /options\.eps must be >= 0/);
+    expectNativeError(call({ rule: 'x' }), 'TypeError', /options\.rule must be one of 'paper', 'released-code', got "x"/);
+    expectNativeError(call({ mask: tm.handle }), 'RangeError', /options\.mask must have shape/);
+    expectNativeError(call({ values: tm.handle }), 'TypeError', /values.*f32/);
+    expectNativeError(call({ values: {} }), 'TypeError', /values must be a Tensor/);
+    expectNativeError(call({ values: undefined }), 'TypeError', /values is required/);
+    expectNativeError(call({ async: 'yes' }), 'TypeError', /async must be a boolean/);
+    expectNativeError(() => (native.advantageFilter as (...a: unknown[]) => unknown)(tv.handle, null, 3), 'TypeError', /one object of named inputs/);
     tv.dispose();
     tm.dispose();
   });

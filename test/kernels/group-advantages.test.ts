@@ -189,16 +189,19 @@ describe('groupAdvantages input checks', () => {
     await expect(kernels.groupAdvantagesAsync(r, { groupSize: 5 })).rejects.toThrow(/groupSize/);
   });
   test('the native binding checks its arguments too', () => {
-    const native = loadNative() as unknown as { groupAdvantages: (...a: unknown[]) => unknown };
+    const native = loadNative() as unknown as { groupAdvantages: (args: object) => unknown };
     const t = Tensor.from(r);
-    expectNativeError(() => native.groupAdvantages(t.handle, 4, 'std', 'mean', 0, false), 'RangeError', /divide/);
-    expectNativeError(() => native.groupAdvantages(t.handle, 0, 'std', 'mean', 0, false), 'RangeError', /groupSize/);
-    expectNativeError(() => native.groupAdvantages(t.handle, 2.5, 'std', 'mean', 0, false), 'RangeError', /groupSize/);
-    expectNativeError(() => native.groupAdvantages(t.handle, 1e300, 'std', 'mean', 0, false), 'RangeError', /groupSize/);
-    expectNativeError(() => native.groupAdvantages(t.handle, 1, 'std', 'mean', 0, false), 'RangeError', />= 2/);
-    expectNativeError(() => native.groupAdvantages(t.handle, 3, 'x', 'mean', 0, false), 'TypeError', /scale/);
-    expectNativeError(() => native.groupAdvantages(t.handle, 3, 'std', 'x', 0, false), 'TypeError', /baseline/);
-    expectNativeError(() => native.groupAdvantages(t.handle, 3, 'std', 'mean', -1, false), 'RangeError', /eps/);
+    const call = (over: object) => () =>
+      native.groupAdvantages({ rewards: t.handle, groupSize: 3, scale: 'std', baseline: 'mean', eps: 0, ...over });
+    expect(call({})).not.toThrow();
+    expectNativeError(call({ groupSize: 4 }), 'RangeError', /divide/);
+    expectNativeError(call({ groupSize: 0 }), 'RangeError', /options\.groupSize must be a positive integer, got 0/);
+    expectNativeError(call({ groupSize: 2.5 }), 'RangeError', /groupSize/);
+    expectNativeError(call({ groupSize: 1e300 }), 'RangeError', /groupSize/);
+    expectNativeError(call({ groupSize: 1 }), 'RangeError', />= 2/);
+    expectNativeError(call({ scale: 'x' }), 'TypeError', /scale/);
+    expectNativeError(call({ baseline: 'x' }), 'TypeError', /baseline/);
+    expectNativeError(call({ eps: -1 }), 'RangeError', /eps/);
     t.dispose();
   });
 });

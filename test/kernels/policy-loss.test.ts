@@ -742,27 +742,27 @@ describe('policyLoss input checks', () => {
     }
   });
   test('the native layer checks too (no crash on bad input that bypasses TypeScript)', () => {
-    const native = loadNative() as unknown as { policyLoss: (...a: unknown[]) => unknown };
+    const native = loadNative() as unknown as { policyLoss: (args: object) => unknown };
     const m = Tensor.from(new Float32Array(6), [2, 3]);
     const m3 = Tensor.from(new Float32Array(3), [3]);
-    const call = (over: Record<number, unknown>) => {
-      const a: unknown[] = [ln.handle, lo.handle, adv.handle, null, null, 0.2, 0.2, 1e-3, 1e3, null, 0, 'k1', 'token-mean', null, false];
-      for (const [k, v] of Object.entries(over)) a[Number(k)] = v;
-      return () => native.policyLoss(...a);
+    const args = {
+      logpNew: ln.handle, logpOld: lo.handle, advantages: adv.handle, clipEps: 0.2, clipEpsHigh: 0.2,
+      minRatio: 1e-3, maxRatio: 1e3, klCoef: 0, klEstimator: 'k1', aggregation: 'token-mean',
     };
+    const call = (over: object) => () => native.policyLoss({ ...args, ...over });
     expect(call({})).not.toThrow();
-    expect(call({ 3: m.handle })).toThrow(/mask must have dtype u8/);
-    expect(call({ 2: m3.handle })).toThrow(/advantages must have shape/);
-    expect(call({ 1: m3.handle })).toThrow(/logpOld must have shape/);
-    expect(call({ 0: 5 })).toThrow(/logpNew must be a Tensor/);
-    expect(call({ 5: NaN })).toThrow(/clipEps must be finite/);
-    expect(call({ 8: 1e-4 })).toThrow(/minRatio/);
-    expect(call({ 9: 0.5 })).toThrow(/dualClip/);
-    expect(call({ 10: 1 })).toThrow(/logpRef is required/);
-    expect(call({ 11: 'k9' })).toThrow(/klEstimator/);
-    expect(call({ 12: 'x' })).toThrow(/aggregation/);
-    expect(call({ 13: -1 })).toThrow(/normalizer/);
-    expect(call({ 14: 'yes' })).toThrow(/async must be a boolean/);
+    expect(call({ mask: m.handle })).toThrow(/mask must have dtype u8/);
+    expect(call({ advantages: m3.handle })).toThrow(/advantages must have shape/);
+    expect(call({ logpOld: m3.handle })).toThrow(/logpOld must have shape/);
+    expect(call({ logpNew: 5 })).toThrow(/logpNew must be a Tensor/);
+    expect(call({ clipEps: NaN })).toThrow(/clipEps must be finite/);
+    expect(call({ maxRatio: 1e-4 })).toThrow(/minRatio/);
+    expect(call({ dualClip: 0.5 })).toThrow(/dualClip/);
+    expect(call({ klCoef: 1 })).toThrow(/logpRef is required/);
+    expect(call({ klEstimator: 'k9' })).toThrow(/klEstimator/);
+    expect(call({ aggregation: 'x' })).toThrow(/aggregation/);
+    expect(call({ normalizer: -1 })).toThrow(/normalizer/);
+    expect(call({ async: 'yes' })).toThrow(/async must be a boolean/);
     m.dispose();
     m3.dispose();
   });

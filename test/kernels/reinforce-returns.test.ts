@@ -270,16 +270,19 @@ describe('reinforceReturns input checks', () => {
     await expect(kernels.reinforceReturnsAsync({ rewards, mask, gamma: 2 })).rejects.toThrow(/gamma/);
   });
   test('the native binding checks its arguments too', () => {
-    const native = loadNative() as unknown as { reinforceReturns: (...a: unknown[]) => unknown };
+    const native = loadNative() as unknown as { reinforceReturns: (args: object) => unknown };
     const r = Tensor.from(rewards);
     const m = Tensor.from(mask, [2, 3]);
     const l = Tensor.from(lp, [2, 3]);
-    expectNativeError(() => native.reinforceReturns(r.handle, m.handle, null, null, 0, 'k1', 1.5, false), 'RangeError', /gamma/);
-    expectNativeError(() => native.reinforceReturns(r.handle, m.handle, l.handle, null, 1, 'k1', 1, false), 'TypeError', /logpRef/);
-    expectNativeError(() => native.reinforceReturns(r.handle, m.handle, null, null, -1, 'k1', 1, false), 'RangeError', /klCoef/);
-    expectNativeError(() => native.reinforceReturns(r.handle, m.handle, null, null, 0, 'k5', 1, false), 'TypeError', /klEstimator/);
-    expectNativeError(() => native.reinforceReturns(r.handle, r.handle, null, null, 0, 'k1', 1, false), 'TypeError', /mask/);
-    expectNativeError(() => native.reinforceReturns(m.handle, m.handle, null, null, 0, 'k1', 1, false), 'TypeError', /rewards/);
+    const call = (over: object) => () =>
+      native.reinforceReturns({ rewards: r.handle, mask: m.handle, klCoef: 0, klEstimator: 'k1', gamma: 1, ...over });
+    expect(call({})).not.toThrow();
+    expectNativeError(call({ gamma: 1.5 }), 'RangeError', /inputs\.gamma must be in \[0, 1\], got 1\.5/);
+    expectNativeError(call({ logpOld: l.handle, klCoef: 1 }), 'TypeError', /logpRef/);
+    expectNativeError(call({ klCoef: -1 }), 'RangeError', /klCoef/);
+    expectNativeError(call({ klEstimator: 'k5' }), 'TypeError', /klEstimator/);
+    expectNativeError(call({ mask: r.handle }), 'TypeError', /mask/);
+    expectNativeError(call({ rewards: m.handle }), 'TypeError', /rewards/);
     for (const t of [r, m, l]) t.dispose();
   });
 });

@@ -18,7 +18,14 @@
 #pragma once
 #include <cstdint>
 
+#include "core/limits.h"
+
 namespace sr::kernels {
+
+// Ranges of the parameters (checked by the binding, exported as native.limits.groupAdvantages); the binding
+// also checks B % group_size == 0 and group_size >= 2 for LeaveOneOut or std.
+inline constexpr Range kGroupSizeRange = positive_integer();
+inline constexpr Range kGroupEpsRange = at_least(0);
 
 enum class GroupBaseline : int { Mean = 0, LeaveOneOut = 1 };
 

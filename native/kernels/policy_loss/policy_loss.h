@@ -31,6 +31,9 @@
 #pragma once
 #include <cstdint>
 
+#include "core/limits.h"
+#include "kernels/preclip_ratio/preclip_ratio.h"  // kPreClipRatioRange: min_ratio and max_ratio
+
 #ifdef __CUDACC__
 #define SR_PL_HD __host__ __device__
 #else
@@ -38,6 +41,14 @@
 #endif
 
 namespace sr::kernels {
+
+// Ranges of the binding's parameters (exported as native.limits.policyLoss); the ratio bounds are Pre-CLIP's
+// (kPreClipRatioRange, with min_ratio < max_ratio), and logp_ref is required when kl_coef > 0.
+inline constexpr Range kClipEpsRange = closed(0, 1);  // clip_low = 1 - clip_eps
+inline constexpr Range kClipEpsHighRange = at_least(0);  // clip_high = 1 + clip_eps_high
+inline constexpr Range kDualClipRange = above(1);  // when given
+inline constexpr Range kPolicyKlCoefRange = at_least(0);
+inline constexpr Range kNormalizerRange = above(0);  // when given
 
 enum class LossAggregation : int { SeqMeanTokenMean = 0, TokenMean = 1, SeqMeanTokenSum = 2 };
 enum class KlEstimator : int { None = 0, K1 = 1, K2 = 2, K3 = 3 };  // None: no logp_ref given

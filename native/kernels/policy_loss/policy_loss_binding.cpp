@@ -1,5 +1,5 @@
-// JS: policyLoss(logpNew, logpOld, advantages, mask?, logpRef?, clipEps, clipEpsHigh, minRatio, maxRatio,
-//                dualClip?, klCoef, klEstimator, aggregation, normalizer?, async)
+// JS: policyLoss({ logpNew, logpOld, advantages, mask?, logpRef?, clipEps, clipEpsHigh, minRatio, maxRatio,
+//                  dualClip?, klCoef, klEstimator, aggregation, normalizer?, async? })
 //   -> { loss, grad: NativeTensor, stats } | Promise of it
 // mask, logpRef, dualClip and normalizer may be undefined or null (off / counted).
 #include <cmath>
@@ -11,6 +11,7 @@
 #include "binding/job.h"
 #include "binding/js_tensor.h"
 #include "binding/registry.h"
+#include "core/device_dispatch.h"
 #include "kernels/policy_loss/policy_loss.h"
 
 namespace sr::binding {
@@ -19,17 +20,25 @@ namespace {
 using kernels::KlEstimator;
 using kernels::LossAggregation;
 
-std::optional<double> optional_number(const Napi::Value& v, const char* name) {
-  if (v.IsUndefined() || v.IsNull()) return std::nullopt;
-  return number_arg(v, name);
-}
+constexpr Limit kClipEps{"clipEps", "clipEps", kernels::kClipEpsRange};
+constexpr Limit kClipEpsHigh{"clipEpsHigh", "clipEpsHigh", kernels::kClipEpsHighRange};
+constexpr Limit kMinRatio{"minRatio", "minRatio", kernels::kPreClipRatioRange};
+constexpr Limit kMaxRatio{"maxRatio", "maxRatio", kernels::kPreClipRatioRange};
+constexpr Limit kDualClip{"dualClip", "dualClip", kernels::kDualClipRange};
+constexpr Limit kKlCoef{"klCoef", "klCoef", kernels::kPolicyKlCoefRange};
+constexpr Limit kNormalizer{"normalizer", "normalizer", kernels::kNormalizerRange};
+constexpr Choice<KlEstimator> kEstimators[] = {{"k1", KlEstimator::K1}, {"k2", KlEstimator::K2}, {"k3", KlEstimator::K3}};
+constexpr Choice<LossAggregation> kAggregations[] = {{"seq-mean-token-mean", LossAggregation::SeqMeanTokenMean},
+                                                     {"token-mean", LossAggregation::TokenMean},
+                                                     {"seq-mean-token-sum", LossAggregation::SeqMeanTokenSum}};
 
 Napi::Value policy_loss(const Napi::CallbackInfo& info) {
-  const Tensor& logp_new = tensor_arg(info[0], "logpNew");
-  const Tensor& logp_old = tensor_arg(info[1], "logpOld");
-  const Tensor& adv = tensor_arg(info[2], "advantages");
-  const std::optional<Tensor> mask = optional_tensor_arg(info[3], "mask");
-  const std::optional<Tensor> logp_ref = optional_tensor_arg(info[4], "logpRef");
+  const Options o(info);
+  const Tensor& logp_new = o.tensor("logpNew");
+  const Tensor& logp_old = o.tensor("logpOld");
+  const Tensor& adv = o.tensor("advantages");
+  const std::optional<Tensor> mask = o.optional_tensor("mask");
+  const std::optional<Tensor> logp_ref = o.optional_tensor("logpRef");
 
   expect_dtype(logp_new, DType::F32, "logpNew");
   if (logp_new.shape.size() != 1 && logp_new.shape.size() != 2)
@@ -56,35 +65,18 @@ Napi::Value policy_loss(const Napi::CallbackInfo& info) {
     expect_shape(*logp_ref, logp_new.shape, "logpRef");
   }
 
-  const double clip_eps = number_arg(info[5], "clipEps");
-  const double clip_eps_high = number_arg(info[6], "clipEpsHigh");
-  const double min_ratio = number_arg(info[7], "minRatio");
-  const double max_ratio = number_arg(info[8], "maxRatio");
-  const std::optional<double> dual_clip = optional_number(info[9], "dualClip");
-  const double kl_coef = number_arg(info[10], "klCoef");
-  const std::string kl_name = string_arg(info[11], "klEstimator");
-  const std::string agg_name = string_arg(info[12], "aggregation");
-  const std::optional<double> normalizer = optional_number(info[13], "normalizer");
-  const bool async = bool_arg(info[14], "async");
-
-  if (!(clip_eps >= 0 && clip_eps <= 1)) throw_range("clipEps must be in [0, 1], got " + std::to_string(clip_eps));
-  if (!(clip_eps_high >= 0)) throw_range("clipEpsHigh must be >= 0, got " + std::to_string(clip_eps_high));
-  if (!(min_ratio >= 1e-30 && min_ratio < max_ratio && max_ratio <= 1e30))
-    throw_range("minRatio and maxRatio must satisfy 1e-30 <= minRatio < maxRatio <= 1e30");
-  if (dual_clip && !(*dual_clip > 1)) throw_range("dualClip must be > 1, got " + std::to_string(*dual_clip));
-  if (!(kl_coef >= 0)) throw_range("klCoef must be >= 0, got " + std::to_string(kl_coef));
+  const double clip_eps = o.number(kClipEps);
+  const double clip_eps_high = o.number(kClipEpsHigh);
+  const double min_ratio = o.number(kMinRatio);
+  const double max_ratio = o.number(kMaxRatio);
+  if (!(min_ratio < max_ratio))
+    throw_range("minRatio must be < maxRatio, got " + js_number(min_ratio) + " and " + js_number(max_ratio));
+  const std::optional<double> dual_clip = o.optional_number(kDualClip);
+  const double kl_coef = o.number(kKlCoef);
   if (kl_coef > 0 && !logp_ref) throw_type("logpRef is required when klCoef > 0");
-  KlEstimator kl;
-  if (kl_name == "k1") kl = KlEstimator::K1;
-  else if (kl_name == "k2") kl = KlEstimator::K2;
-  else if (kl_name == "k3") kl = KlEstimator::K3;
-  else throw_type("klEstimator must be 'k1', 'k2' or 'k3', got '" + kl_name + "'");
-  LossAggregation agg;
-  if (agg_name == "seq-mean-token-mean") agg = LossAggregation::SeqMeanTokenMean;
-  else if (agg_name == "token-mean") agg = LossAggregation::TokenMean;
-  else if (agg_name == "seq-mean-token-sum") agg = LossAggregation::SeqMeanTokenSum;
-  else throw_type("aggregation must be 'seq-mean-token-mean', 'token-mean' or 'seq-mean-token-sum', got '" + agg_name + "'");
-  if (normalizer && !(*normalizer > 0)) throw_range("normalizer must be > 0, got " + std::to_string(*normalizer));
+  const KlEstimator kl = o.choice("klEstimator", kEstimators);
+  const LossAggregation agg = o.choice("aggregation", kAggregations);
+  const std::optional<double> normalizer = o.optional_number(kNormalizer);
 
   kernels::PolicyLossParams p;
   p.rows = B;
@@ -110,13 +102,7 @@ Napi::Value policy_loss(const Napi::CallbackInfo& info) {
     in.mask = mask ? mask->data<uint8_t>() : nullptr;
     in.logp_ref = logp_ref ? logp_ref->data<float>() : nullptr;
     in.grad = grad.data<float>();
-    if (a.device() == Device::CPU) {
-      *out = kernels::policy_loss_cpu(in, p);
-    } else {
-#ifdef SR_WITH_CUDA
-      *out = kernels::policy_loss_cuda(in, p);
-#endif
-    }
+    SR_ON_DEVICE(a.device(), *out = kernels::policy_loss_cpu(in, p), *out = kernels::policy_loss_cuda(in, p));
   };
   auto result = [grad, out](Napi::Env env) -> Napi::Value {
     const kernels::PolicyLossResult& r = *out;
@@ -130,17 +116,19 @@ Napi::Value policy_loss(const Napi::CallbackInfo& info) {
     stats.Set("validTokens", static_cast<double>(r.valid_tokens));
     stats.Set("validSequences", static_cast<double>(r.valid_sequences));
     stats.Set("nonFinite", static_cast<double>(r.non_finite));
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("loss", r.loss);
-    o.Set("grad", JsTensor::wrap(env, grad));
-    o.Set("stats", stats);
-    return o;
+    Napi::Object res = Napi::Object::New(env);
+    res.Set("loss", r.loss);
+    res.Set("grad", JsTensor::wrap(env, grad));
+    res.Set("stats", stats);
+    return res;
   };
-  return run_job(info.Env(), make_job(exec, result), async);
+  return run_job(info.Env(), make_job(exec, result), o.async());
 }
 
 void init(Napi::Env env, Napi::Object exports) {
   exports.Set("policyLoss", make_function(env, "policyLoss", policy_loss));
+  export_limits(env, exports, "policyLoss",
+                {kClipEps, kClipEpsHigh, kMinRatio, kMaxRatio, kDualClip, kKlCoef, kNormalizer});
 }
 
 }  // namespace

@@ -9,8 +9,8 @@
 //   out[b, t] = G_t on valid tokens, 0 on masked ones
 //
 // rewards f32 [B]; mask u8 [B, T]; logp_old, logp_ref f32 [B, T], read only when
-// kl_coef != 0 (may be null otherwise); out f32 [B, T]; one device. gamma in
-// [0, 1], kl_coef >= 0 (checked by the binding). Accumulation in double. NaN or
+// kl_coef != 0 (may be null otherwise); out f32 [B, T]; one device. gamma and
+// kl_coef in the ranges below (checked by the binding). Accumulation in double. NaN or
 // Inf in a valid token's inputs propagates to the returns of that row at and
 // before the token; masked positions are never read for the KL term.
 //
@@ -22,7 +22,13 @@
 #pragma once
 #include <cstdint>
 
+#include "core/limits.h"
+
 namespace sr::kernels {
+
+// Ranges of the parameters (checked by the binding, exported as native.limits.reinforceReturns).
+inline constexpr Range kReturnsKlCoefRange = at_least(0);
+inline constexpr Range kReturnsGammaRange = closed(0, 1);
 
 enum class KlEstimator : int { K1 = 1, K2 = 2, K3 = 3 };
 

@@ -1,8 +1,8 @@
 // Token log-probabilities and entropy from logits, forward and backward.
 //
 // Inputs: logits [n, v] (f32 or bf16, row-major), tokens [n] (i32), same device.
-// With x = logits / T (T = temperature, finite > 0; 1/T is taken once as an f32
-// and both directions use it the same way):
+// With x = logits / T (T = temperature in kTemperatureRange, so that 1/T, taken
+// once as an f32 and used the same way by both directions, is a normal number):
 //   logprob[i] = x[i, tok_i] - lse_i,           lse_i = log sum_j exp(x[i, j])
 //   entropy[i] = lse_i - sum_j softmax(x_i)_j * x[i, j]      (= -sum p log p)
 // Forward: one pass over each row with an online log-sum-exp, accumulated in f32
@@ -39,7 +39,12 @@
 #pragma once
 #include <cstdint>
 
+#include "core/limits.h"
+
 namespace sr::kernels {
+
+// The temperature's range (checked by the binding, exported as native.limits.tokenLogprobs).
+inline constexpr Range kTemperatureRange = closed(1e-30, 1e30);
 
 struct TokenLogprobsStatus {
   int64_t bad_token_row = -1;  // first row whose token is outside [0, v), -1 if none

@@ -1,10 +1,9 @@
-// JS: tokenLogprobs(logits, tokens, temperature, entropy, async)
+// JS: tokenLogprobs({ logits, tokens, temperature, entropy, async? })
 //       -> { logprobs, entropy?, nonFiniteRows, firstNonFiniteRow } | Promise
-//     tokenLogprobsBackward(logits, tokens, gradLogprobs, gradEntropy | undefined, temperature, async)
+//     tokenLogprobsBackward({ logits, tokens, gradLogprobs, gradEntropy?, temperature, async? })
 //       -> { grad, nonFiniteRows, firstNonFiniteRow } | Promise
 // A token out of range is a RangeError here (also for async calls: the job
 // fails); what to do with non-finite rows is left to the TypeScript layer.
-#include <cmath>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,12 +12,15 @@
 #include "binding/job.h"
 #include "binding/js_tensor.h"
 #include "binding/registry.h"
+#include "core/device_dispatch.h"
 #include "kernels/token_logprobs/token_logprobs.h"
 
 namespace sr::binding {
 namespace {
 
 using kernels::TokenLogprobsStatus;
+
+constexpr Limit kTemperature{"temperature", "options.temperature", kernels::kTemperatureRange};
 
 struct Common {
   Tensor logits;
@@ -28,13 +30,13 @@ struct Common {
   float inv_t = 1.0f;
 };
 
-Common parse_common(const Napi::CallbackInfo& info, const Napi::Value& temperature) {
+Common parse_common(const Options& o) {
   Common c;
-  c.logits = tensor_arg(info[0], "logits");
-  c.tokens = tensor_arg(info[1], "tokens");
+  c.logits = o.tensor("logits");
+  c.tokens = o.tensor("tokens");
   if (c.logits.dtype != DType::F32 && c.logits.dtype != DType::BF16)
     throw_type(std::string("logits must have dtype f32 or bf16, got ") + dtype_name(c.logits.dtype));
-  expect_rank(c.logits, 2, "logits");
+  expect_rank(c.logits, 2, "logits", "[N, V]");
   expect_dtype(c.tokens, DType::I32, "tokens");
   c.n = c.logits.shape[0];
   c.v = c.logits.shape[1];
@@ -42,11 +44,7 @@ Common parse_common(const Napi::CallbackInfo& info, const Napi::Value& temperatu
   expect_same_device(c.logits, "logits", c.tokens, "tokens");
   if (c.n > 0 && c.v == 0) throw_range("logits must have at least one column (vocabulary size), got shape " +
                                        c.logits.shape_string());
-  const double temp = number_arg(temperature, "temperature");
-  const float inv_t = static_cast<float>(1.0 / temp);
-  if (!(temp > 0) || !std::isnormal(inv_t))
-    throw_range("temperature must be > 0 with 1/temperature a normal f32, got " + std::to_string(temp));
-  c.inv_t = inv_t;
+  c.inv_t = static_cast<float>(1.0 / o.number(kTemperature));
   return c;
 }
 
@@ -63,9 +61,9 @@ void set_status(Napi::Env env, Napi::Object& out, const TokenLogprobsStatus& st)
 }
 
 Napi::Value token_logprobs(const Napi::CallbackInfo& info) {
-  const Common c = parse_common(info, info[2]);
-  const bool with_entropy = bool_arg(info[3], "entropy");
-  const bool async = bool_arg(info[4], "async");
+  const Options o(info);
+  const Common c = parse_common(o);
+  const bool with_entropy = o.boolean("entropy", "options.entropy");
 
   const Device device = c.logits.device();
   Tensor lp = empty_tensor({c.n}, DType::F32, device);
@@ -75,15 +73,11 @@ Napi::Value token_logprobs(const Napi::CallbackInfo& info) {
   auto exec = [c, lp, ent, status] {
     const bool bf16 = c.logits.dtype == DType::BF16;
     float* ent_ptr = ent ? ent->data<float>() : nullptr;
-    if (c.logits.device() == Device::CPU) {
-      *status = kernels::token_logprobs_cpu(c.logits.storage->data(), bf16, c.tokens.data<int32_t>(), c.n, c.v,
-                                            c.inv_t, lp.data<float>(), ent_ptr);
-    } else {
-#ifdef SR_WITH_CUDA
-      *status = kernels::token_logprobs_cuda(c.logits.storage->data(), bf16, c.tokens.data<int32_t>(), c.n, c.v,
-                                             c.inv_t, lp.data<float>(), ent_ptr);
-#endif
-    }
+    SR_ON_DEVICE(c.logits.device(),
+                 *status = kernels::token_logprobs_cpu(c.logits.storage->data(), bf16, c.tokens.data<int32_t>(), c.n,
+                                                       c.v, c.inv_t, lp.data<float>(), ent_ptr),
+                 *status = kernels::token_logprobs_cuda(c.logits.storage->data(), bf16, c.tokens.data<int32_t>(), c.n,
+                                                        c.v, c.inv_t, lp.data<float>(), ent_ptr));
     raise_bad_token(*status, c.v);
   };
   auto result = [lp, ent, status](Napi::Env env) -> Napi::Value {
@@ -93,39 +87,35 @@ Napi::Value token_logprobs(const Napi::CallbackInfo& info) {
     set_status(env, out, *status);
     return out;
   };
-  return run_job(info.Env(), make_job(exec, result), async);
+  return run_job(info.Env(), make_job(exec, result), o.async());
 }
 
 Napi::Value token_logprobs_backward(const Napi::CallbackInfo& info) {
-  const Common c = parse_common(info, info[4]);
-  const Tensor& glp = tensor_arg(info[2], "gradLogprobs");
+  const Options o(info);
+  const Common c = parse_common(o);
+  const Tensor& glp = o.tensor("gradLogprobs");
   expect_dtype(glp, DType::F32, "gradLogprobs");
   expect_shape(glp, {c.n}, "gradLogprobs");
   expect_same_device(c.logits, "logits", glp, "gradLogprobs");
-  std::optional<Tensor> gh = optional_tensor_arg(info[3], "gradEntropy");
+  std::optional<Tensor> gh = o.optional_tensor("gradEntropy", "options.gradEntropy");
   if (gh) {
-    expect_dtype(*gh, DType::F32, "gradEntropy");
-    expect_shape(*gh, {c.n}, "gradEntropy");
-    expect_same_device(c.logits, "logits", *gh, "gradEntropy");
+    expect_dtype(*gh, DType::F32, "options.gradEntropy");
+    expect_shape(*gh, {c.n}, "options.gradEntropy");
+    expect_same_device(c.logits, "logits", *gh, "options.gradEntropy");
   }
-  const bool async = bool_arg(info[5], "async");
 
   Tensor grad = empty_tensor(c.logits.shape, c.logits.dtype, c.logits.device());
   auto status = std::make_shared<TokenLogprobsStatus>();
   auto exec = [c, glp, gh, grad, status] {
     const bool bf16 = c.logits.dtype == DType::BF16;
     const float* gh_ptr = gh ? gh->data<float>() : nullptr;
-    if (c.logits.device() == Device::CPU) {
-      *status = kernels::token_logprobs_backward_cpu(c.logits.storage->data(), bf16, c.tokens.data<int32_t>(),
-                                                     glp.data<float>(), gh_ptr, c.n, c.v, c.inv_t,
-                                                     grad.storage->data());
-    } else {
-#ifdef SR_WITH_CUDA
-      *status = kernels::token_logprobs_backward_cuda(c.logits.storage->data(), bf16, c.tokens.data<int32_t>(),
-                                                      glp.data<float>(), gh_ptr, c.n, c.v, c.inv_t,
-                                                      grad.storage->data());
-#endif
-    }
+    SR_ON_DEVICE(c.logits.device(),
+                 *status = kernels::token_logprobs_backward_cpu(c.logits.storage->data(), bf16,
+                                                                c.tokens.data<int32_t>(), glp.data<float>(), gh_ptr,
+                                                                c.n, c.v, c.inv_t, grad.storage->data()),
+                 *status = kernels::token_logprobs_backward_cuda(c.logits.storage->data(), bf16,
+                                                                 c.tokens.data<int32_t>(), glp.data<float>(), gh_ptr,
+                                                                 c.n, c.v, c.inv_t, grad.storage->data()));
     raise_bad_token(*status, c.v);
   };
   auto result = [grad, status](Napi::Env env) -> Napi::Value {
@@ -134,12 +124,14 @@ Napi::Value token_logprobs_backward(const Napi::CallbackInfo& info) {
     set_status(env, out, *status);
     return out;
   };
-  return run_job(info.Env(), make_job(exec, result), async);
+  return run_job(info.Env(), make_job(exec, result), o.async());
 }
 
 void init(Napi::Env env, Napi::Object exports) {
   exports.Set("tokenLogprobs", make_function(env, "tokenLogprobs", token_logprobs));
   exports.Set("tokenLogprobsBackward", make_function(env, "tokenLogprobsBackward", token_logprobs_backward));
+  export_limits(env, exports, "tokenLogprobs", {kTemperature});
+  export_limits(env, exports, "tokenLogprobsBackward", {kTemperature});
 }
 
 }  // namespace

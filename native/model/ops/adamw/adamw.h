@@ -14,7 +14,18 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/limits.h"
+
 namespace sr::model {
+
+// Ranges of the hyper-parameters (checked by the binding, exported as native.limits.adamwStep; the
+// TypeScript AdamW checks its options against the same numbers when it is constructed).
+inline constexpr Range kAdamWLrRange = at_least(0);
+inline constexpr Range kAdamWBetaRange = half_open(0, 1);  // beta1 and beta2
+inline constexpr Range kAdamWEpsRange = above(0);
+inline constexpr Range kAdamWWeightDecayRange = at_least(0);
+inline constexpr Range kAdamWMaxNormRange = at_least(0);  // 0: no clipping
+inline constexpr Range kAdamWStepRange = positive_integer();
 
 struct AdamWTensor {
   float* param;
