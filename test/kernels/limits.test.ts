@@ -6,6 +6,7 @@
  * with the same RangeError, word for word: `${name} must be ${text}, got ${value}`.
  */
 import { AdamW, PolicyModel, Tensor, kernels } from '../../lib';
+import type { AdamWOptions } from '../../lib';
 import { loadNative } from '../../lib/native/loader';
 import type { NativeLimit } from '../../lib/native/types';
 
@@ -137,7 +138,7 @@ describe('numeric ranges: one statement, enforced alike on both paths', () => {
     adamwStep: {
       // The optimizer checks its options when constructed, with the step's numbers.
       viaTs: (k, v) => {
-        const options =
+        const options: AdamWOptions =
           k === 'beta1' ? { betas: [v, 0.999] } : k === 'beta2' ? { betas: [0.9, v] } : k === 'maxNorm' ? { maxGradNorm: v } : { [k]: v };
         new AdamW(model, options).dispose();
       },
