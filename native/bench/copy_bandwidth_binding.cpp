@@ -1,8 +1,8 @@
 // JS: measureCopyBandwidth({ device: 'cpu' | 'cuda', bytes, repeats }) -> GB/s (read + write)
+#include "bench/copy_bandwidth.h"
 #include "binding/args.h"
 #include "binding/job.h"
 #include "binding/registry.h"
-#include "bench/copy_bandwidth.h"
 #include "core/device_dispatch.h"
 
 namespace sr::binding {
@@ -17,7 +17,8 @@ Napi::Value measure_copy_bandwidth(const Napi::CallbackInfo& info) {
   const auto bytes = static_cast<size_t>(o.integer(kBytes));
   const auto repeats = static_cast<int>(o.integer(kRepeats));
   double gbs = 0;
-  SR_ON_DEVICE(device, gbs = bench::copy_bandwidth_cpu(bytes, repeats), gbs = bench::copy_bandwidth_cuda(bytes, repeats));
+  SR_ON_DEVICE(device, gbs = bench::copy_bandwidth_cpu(bytes, repeats),
+               gbs = bench::copy_bandwidth_cuda(bytes, repeats));
   return Napi::Number::New(info.Env(), gbs);
 }
 

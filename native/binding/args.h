@@ -43,8 +43,8 @@ class Options {
   // `name` (default: the key, after the object's prefix) is how errors name the input.
   const Tensor& tensor(const char* key, const char* name = nullptr) const;
   std::optional<Tensor> optional_tensor(const char* key, const char* name = nullptr) const;  // undefined/null: none
-  double number(const char* key, const char* name = nullptr) const;                            // finite
-  double number(const Limit& limit) const;                                                     // finite, in range
+  double number(const char* key, const char* name = nullptr) const;                          // finite
+  double number(const Limit& limit) const;                                                   // finite, in range
   std::optional<double> optional_number(const Limit& limit) const;  // undefined/null: not given
   int64_t integer(const Limit& limit) const;                        // limit.range.integer
   bool boolean(const char* key, const char* name = nullptr) const;

@@ -29,9 +29,9 @@ namespace sr {
     }                                             \
   } while (0)
 #else
-#define SR_ON_DEVICE(device, cpu_call, cuda_call)                   \
-  do {                                                              \
+#define SR_ON_DEVICE(device, cpu_call, cuda_call)                 \
+  do {                                                            \
     if ((device) == ::sr::Device::CUDA) ::sr::no_cuda_in_build(); \
-    cpu_call;                                                       \
+    cpu_call;                                                     \
   } while (0)
 #endif

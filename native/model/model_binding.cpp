@@ -84,7 +84,7 @@ model::Batch parse_batch(const Options& o) {
 }
 
 constexpr Choice<model::MatmulPrecision> kPrecisions[] = {{"tf32", model::MatmulPrecision::Tf32},
-                                                         {"tf32x3", model::MatmulPrecision::Tf32x3}};
+                                                          {"tf32x3", model::MatmulPrecision::Tf32x3}};
 
 Napi::Value model_create(const Napi::CallbackInfo& info) {
   const Options o(info);

@@ -34,7 +34,7 @@
 namespace sr::kernels {
 
 // Ranges of the parameters (checked by the binding, exported as native.limits.advantageFilter).
-inline constexpr Range kFilterSigmaRange = above(0);  // sigma > 0
+inline constexpr Range kFilterSigmaRange = above(0);   // sigma > 0
 inline constexpr Range kFilterEpsRange = at_least(0);  // eps >= 0
 
 enum class FilterRule : int { Paper = 0, ReleasedCode = 1 };

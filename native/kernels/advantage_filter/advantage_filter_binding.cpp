@@ -42,7 +42,8 @@ Napi::Value advantage_filter(const Napi::CallbackInfo& info) {
     SR_ON_DEVICE(
         v.device(),
         kernels::advantage_filter_cpu(v.data<float>(), mp, out.data<float>(), v.numel(), sigma, eps, rule, stats.get()),
-        kernels::advantage_filter_cuda(v.data<float>(), mp, out.data<float>(), v.numel(), sigma, eps, rule, stats.get()));
+        kernels::advantage_filter_cuda(v.data<float>(), mp, out.data<float>(), v.numel(), sigma, eps, rule,
+                                       stats.get()));
   };
   auto result = [out, stats](Napi::Env env) -> Napi::Value {
     Napi::Object r = Napi::Object::New(env);

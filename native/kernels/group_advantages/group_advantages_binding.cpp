@@ -31,8 +31,7 @@ Napi::Value group_advantages(const Napi::CallbackInfo& info) {
     throw_range("options.groupSize (" + std::to_string(k) + ") must divide the number of rewards (" +
                 std::to_string(B) + ")");
   if (k < 2 && (scale_std || baseline == GroupBaseline::LeaveOneOut))
-    throw_range("options.groupSize must be >= 2 for scale 'std' or baseline 'leave-one-out', got " +
-                std::to_string(k));
+    throw_range("options.groupSize must be >= 2 for scale 'std' or baseline 'leave-one-out', got " + std::to_string(k));
 
   Tensor out = empty_tensor(rewards.shape, DType::F32, rewards.device());
   auto exec = [r = rewards, out, B, k, baseline, scale_std, eps] {

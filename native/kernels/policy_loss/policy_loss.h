@@ -44,9 +44,9 @@ namespace sr::kernels {
 
 // Ranges of the binding's parameters (exported as native.limits.policyLoss); the ratio bounds are Pre-CLIP's
 // (kPreClipRatioRange, with min_ratio < max_ratio), and logp_ref is required when kl_coef > 0.
-inline constexpr Range kClipEpsRange = closed(0, 1);  // clip_low = 1 - clip_eps
+inline constexpr Range kClipEpsRange = closed(0, 1);     // clip_low = 1 - clip_eps
 inline constexpr Range kClipEpsHighRange = at_least(0);  // clip_high = 1 + clip_eps_high
-inline constexpr Range kDualClipRange = above(1);  // when given
+inline constexpr Range kDualClipRange = above(1);        // when given
 inline constexpr Range kPolicyKlCoefRange = at_least(0);
 inline constexpr Range kNormalizerRange = above(0);  // when given
 

@@ -27,7 +27,8 @@ constexpr Limit kMaxRatio{"maxRatio", "maxRatio", kernels::kPreClipRatioRange};
 constexpr Limit kDualClip{"dualClip", "dualClip", kernels::kDualClipRange};
 constexpr Limit kKlCoef{"klCoef", "klCoef", kernels::kPolicyKlCoefRange};
 constexpr Limit kNormalizer{"normalizer", "normalizer", kernels::kNormalizerRange};
-constexpr Choice<KlEstimator> kEstimators[] = {{"k1", KlEstimator::K1}, {"k2", KlEstimator::K2}, {"k3", KlEstimator::K3}};
+constexpr Choice<KlEstimator> kEstimators[] = {
+    {"k1", KlEstimator::K1}, {"k2", KlEstimator::K2}, {"k3", KlEstimator::K3}};
 constexpr Choice<LossAggregation> kAggregations[] = {{"seq-mean-token-mean", LossAggregation::SeqMeanTokenMean},
                                                      {"token-mean", LossAggregation::TokenMean},
                                                      {"seq-mean-token-sum", LossAggregation::SeqMeanTokenSum}};

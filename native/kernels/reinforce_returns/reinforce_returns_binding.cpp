@@ -17,7 +17,8 @@ using kernels::KlEstimator;
 // The TypeScript API takes one `inputs` object: every input is named "inputs.<key>".
 constexpr Limit kKlCoef{"klCoef", "inputs.klCoef", kernels::kReturnsKlCoefRange};
 constexpr Limit kGamma{"gamma", "inputs.gamma", kernels::kReturnsGammaRange};
-constexpr Choice<KlEstimator> kEstimators[] = {{"k1", KlEstimator::K1}, {"k2", KlEstimator::K2}, {"k3", KlEstimator::K3}};
+constexpr Choice<KlEstimator> kEstimators[] = {
+    {"k1", KlEstimator::K1}, {"k2", KlEstimator::K2}, {"k3", KlEstimator::K3}};
 
 Napi::Value reinforce_returns(const Napi::CallbackInfo& info) {
   const Options o(info, "inputs.");
