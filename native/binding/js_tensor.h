@@ -1,5 +1,7 @@
 // The JavaScript handle of a native tensor (class NativeTensor). The
 // TypeScript Tensor class wraps it; users never see it directly.
+// JS: NativeTensor.fromTypedArray({ data, shape, dtype, device }), t.copyTo({ target }),
+//     t.toDevice({ device }), t.dispose(), t.isDisposed(), t.byteLength().
 #pragma once
 #include <napi.h>
 
