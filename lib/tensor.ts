@@ -202,31 +202,11 @@ export function asTensor(
   return t;
 }
 
-/** Checks a tensor's dtype, naming the argument. */
-export function expectDType(t: Tensor, argName: string, ...allowed: DType[]): void {
-  if (!allowed.includes(t.dtype)) {
-    throw new TypeError(`${argName} must have dtype ${allowed.join(' or ')}, got ${t.dtype}`);
-  }
-}
-
 /** Checks a tensor's shape, naming the argument. */
 export function expectShape(t: Tensor, argName: string, shape: readonly number[]): void {
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
     throw new RangeError(`${argName} must have shape [${shape.join(', ')}], got [${t.shape.join(', ')}]`);
   }
-}
-
-/** Checks that all tensors are on one device and returns it. */
-export function commonDevice(tensors: Array<[Tensor, string]>): Device {
-  const [first, firstName] = tensors[0];
-  for (const [t, name] of tensors.slice(1)) {
-    if (t.device !== first.device) {
-      throw new TypeError(
-        `${name} is on ${t.device} but ${firstName} is on ${first.device}: move them to one device with tensor.to(device)`,
-      );
-    }
-  }
-  return first.device;
 }
 
 /** Disposes temporaries created by asTensor, also when the kernel throws. */

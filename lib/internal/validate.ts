@@ -32,12 +32,6 @@ export function positiveNumber(value: unknown, name: string, fallback?: number):
   return v;
 }
 
-export function positiveInteger(value: unknown, name: string): number {
-  const v = finiteNumber(value, name);
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${v}`);
-  return v;
-}
-
 export function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
