@@ -30,7 +30,7 @@
 #define SR_GEMM_HD inline
 #endif
 
-namespace sr::model::cpugemm {
+namespace sr::model::gemm {
 
 constexpr int kBM = 64, kBN = 64, kBK = 32;
 constexpr int kThreads = 128, kWarps = 4;
@@ -174,4 +174,4 @@ SR_GEMM_HD void split_tf32(float x, float* hi, float* lo) {
   *lo = d == d ? to_tf32(d) : 0.0f;
 }
 
-}  // namespace sr::model::cpugemm
+}  // namespace sr::model::gemm
