@@ -1,11 +1,19 @@
 /** What the native core was built with and what can run now; the device choice is made here. */
 import { loadNative } from './native/loader';
+import type { CpuGemmReport } from './native/types';
+
+export type { CpuGemmReport } from './native/types';
 
 export type Device = 'cpu' | 'cuda';
 export type DeviceChoice = Device | 'auto';
 
 export interface BackendReport {
-  cpu: { available: true; threads: number };
+  cpu: {
+    available: true;
+    threads: number;
+    /** The engine of the built-in model's CPU matrix products (see setCpuGemm). */
+    gemm: CpuGemmReport;
+  };
   cuda: {
     /** CUDA kernels were compiled into this binary. */
     compiled: boolean;
@@ -25,14 +33,38 @@ export interface BackendReport {
 }
 
 export function backends(): BackendReport {
-  const info = loadNative().backendInfo();
-  return { cpu: { available: true, threads: info.cpu.threads }, cuda: { ...info.cuda } };
+  const native = loadNative();
+  const info = native.backendInfo();
+  return { cpu: { available: true, threads: info.cpu.threads, gemm: native.cpuGemmInfo() }, cuda: { ...info.cuda } };
+}
+
+export type CpuGemmEngine = 'builtin' | 'openblas';
+export type CpuGemmKernel = 'auto' | 'avx512' | 'avx2' | 'generic';
+
+/**
+ * Chooses, for the whole process, how the built-in model multiplies matrices on the CPU: the built-in GEMM
+ * (default; `kernel` 'auto' = the fastest this CPU runs, or a named one) or OpenBLAS, loaded at run time when a
+ * libopenblas is installed (never required). The environment sets the initial choice: SR_GEMM=builtin|openblas,
+ * SR_GEMM_KERNEL=auto|avx512|avx2|generic, SR_OPENBLAS_PATH=/path/to/libopenblas.so. An engine or kernel this
+ * machine lacks is a RangeError saying why; `backends().cpu.gemm` reports the choice.
+ */
+export function setCpuGemm(options: { engine?: CpuGemmEngine; kernel?: CpuGemmKernel } = {}): void {
+  if (options === null || typeof options !== 'object') throw new TypeError('options must be an object');
+  const { engine = 'builtin', kernel = 'auto' } = options;
+  if (engine !== 'builtin' && engine !== 'openblas') {
+    throw new TypeError(`options.engine must be 'builtin' or 'openblas', got ${JSON.stringify(engine)}`);
+  }
+  if (!['auto', 'avx512', 'avx2', 'generic'].includes(kernel)) {
+    throw new TypeError(`options.kernel must be 'auto', 'avx512', 'avx2' or 'generic', got ${JSON.stringify(kernel)}`);
+  }
+  loadNative().setCpuGemm(engine, kernel);
 }
 
 let cudaUsable: boolean | undefined;
 
 export function cudaAvailable(): boolean {
-  if (cudaUsable === undefined) cudaUsable = backends().cuda.usable;
+  // backendInfo, not backends(): the GEMM report would load OpenBLAS just to say whether it is there.
+  if (cudaUsable === undefined) cudaUsable = loadNative().backendInfo().cuda.usable;
   return cudaUsable;
 }
 
@@ -42,7 +74,7 @@ export function resolveDevice(choice: DeviceChoice = 'auto', argName = 'device')
   if (choice === 'auto') return cudaAvailable() ? 'cuda' : 'cpu';
   if (choice === 'cuda') {
     if (!cudaAvailable()) {
-      const reason = backends().cuda.reason ?? 'no usable GPU';
+      const reason = loadNative().backendInfo().cuda.reason ?? 'no usable GPU';
       throw new Error(`${argName} 'cuda' was requested but CUDA is not usable: ${reason}`);
     }
     return 'cuda';

@@ -170,7 +170,7 @@ async function main(): Promise<void> {
     '',
     `## Built-in model${cudaRows ? ' on CUDA' : ''} (${new Date().toISOString().slice(0, 10)})`,
     '',
-    `Machine: ${cpu}, ${os.cpus().length} cores (${threads} threads used by both engines; OpenBLAS ${threads} threads), ` +
+    `Machine: ${cpu}, ${os.cpus().length} cores (${threads} threads used by both engines; CPU GEMM ${backends().cpu.gemm.engine} ${backends().cpu.gemm.kernel}), ` +
       `${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load average ${os.loadavg()[0].toFixed(2)} at the end (a shared machine: other work ran meanwhile). ` +
       `Node ${process.version}. Command: \`npm run bench:model${args.length ? ' -- ' + args.join(' ') : ''}\`.`,
     'Training step = logprobs + backward (mean NLL of the response tokens) + AdamW (clipping at 1); tokens = batch x sequence (image tokens included). ' +

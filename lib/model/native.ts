@@ -87,7 +87,19 @@ export interface ModelBinding {
     a: NativeTensor,
     b: NativeTensor,
     c: NativeTensor,
-    options: { transA: boolean; transB: boolean; alpha: number; beta: number; precision: 'tf32' | 'tf32x3'; m: number; n: number; k: number },
+    options: {
+      transA: boolean;
+      transB: boolean;
+      alpha: number;
+      beta: number;
+      precision: 'tf32' | 'tf32x3';
+      m: number;
+      n: number;
+      k: number;
+      /** CPU only: one product with this engine / built-in micro-kernel instead of the process-wide choice. */
+      engine?: 'builtin' | 'openblas';
+      kernel?: 'auto' | 'avx512' | 'avx2' | 'generic';
+    },
     async: boolean,
   ): void | Promise<void>;
 }

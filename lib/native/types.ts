@@ -56,11 +56,29 @@ export interface NativeBackendInfo {
   };
 }
 
+/** The CPU matrix products' engine (native/model/ops/matmul/matmul.h). */
+export interface CpuGemmReport {
+  /** 'builtin' (the project's own GEMM, the default) or 'openblas' (loaded at run time, when asked for). */
+  engine: 'builtin' | 'openblas';
+  /** The built-in GEMM's micro-kernel in use: 'avx512', 'avx2' or 'generic' (portable). */
+  kernel: string;
+  /** The fastest micro-kernel this CPU runs (the default). */
+  bestKernel: string;
+  /** Every micro-kernel this CPU runs. */
+  kernels: string[];
+  /** Whether a libopenblas could be loaded (never needed; it is an option). */
+  openblas: { available: boolean; path?: string; reason?: string };
+  /** An SR_GEMM / SR_GEMM_KERNEL environment setting that was not followed, and why. */
+  note?: string;
+}
+
 /** Each kernel binding adds its functions; they are declared next to their TypeScript wrappers. */
 export interface NativeAddon {
   NativeTensor: NativeTensorClass;
   backendInfo(): NativeBackendInfo;
   synchronize(): void;
+  cpuGemmInfo(): CpuGemmReport;
+  setCpuGemm(engine: string, kernel: string): void;
   registeredBindings: string[];
   /** limits[function][input]: the numeric ranges each binding checks. */
   limits: Record<string, Record<string, NativeLimit>>;

@@ -120,7 +120,6 @@ Model::Model(const Config& cfg, uint64_t seed, Device device, MatmulPrecision pr
   cfg_.validate();
   if (device == Device::CUDA && !cuda::available())
     throw_runtime("the model cannot use CUDA: " + cuda::query_device().reason);
-  init_blas_threads();
   const int64_t d = cfg.d_model, V = cfg.vocab, G = cfg.grid();
   params_.reserve(8 + 9 * cfg.n_layers);
   add("model.vision.patch_embed.weight", {d, cfg.patch_dim()});

@@ -7,7 +7,7 @@
 // Positions (RoPE) start at 0 on each sequence's first token, image tokens included.
 //
 // One orchestration for both devices: parameters, gradients, activations and the KV
-// cache live on the model's device (CPU: OpenBLAS products; CUDA: tensor-core products
+// cache live on the model's device (CPU: the built-in GEMM; CUDA: tensor-core products
 // and the ops' CUDA kernels, see ops/dispatch.h); index arrays are built on the host and
 // uploaded once per call. Results that leave the model (log-probs, logits, sampled
 // tokens) come back to the host. Sampling itself runs on the host on every device (the

@@ -1,7 +1,7 @@
 /**
  * The built-in model's matrix product (internal binding modelMatmul, native/model/ops/matmul): every
  * transposition, alpha/beta, strided rows, sizes that are not multiples of the CUDA tiles (64 x 64 x 32) and
- * K = 0, against a float64 product. The CPU (OpenBLAS) runs always; CUDA (tensor cores, TF32 and 3xTF32)
+ * K = 0, against a float64 product. The CPU (the chosen engine; cpu-gemm.test.ts checks each) runs always; CUDA (tensor cores, TF32 and 3xTF32)
  * when a GPU is usable. Error budgets are per element, relative to sum_k |a_ik b_kj| (+ |beta c|).
  */
 import { Tensor } from '../../lib';
@@ -93,7 +93,7 @@ async function runCase(device: 'cpu' | 'cuda', c: Case, precision: Precision, u:
 
 describeEachDevice('model matmul (op(A) op(B), strided rows, odd sizes)', (device) => {
   const rng = new Rng();
-  // The CPU is f32 (OpenBLAS); CUDA: TF32 rounds inputs to 10 mantissa bits, 3xTF32 keeps about 21.
+  // The CPU is f32; CUDA: TF32 rounds inputs to 10 mantissa bits, 3xTF32 keeps about 21.
   const precisions: Array<[Precision, number]> = device === 'cpu' ? [['tf32', 2 ** -22]] : [['tf32', 2 ** -10], ['tf32x3', 2 ** -20]];
   for (const [precision, u] of precisions) {
     test(`${device === 'cpu' ? 'f32' : precision}: every transposition, alpha/beta, K = 0, M or N = 0`, async () => {

@@ -12,7 +12,7 @@
 // (row stride kv_stride); probs [heads, n, m] is written (saved for backward).
 // Backward (dk, dv accumulated: zero them first; dq written):
 //   dP = dO V^T, dS = P * (dP - rowsum(P * dP)), dQ = scale dS K, dK += scale dS^T Q, dV += P^T dO
-// scratch needs n * m floats. Matrix products go through gemm_cpu (OpenBLAS).
+// scratch needs n * m floats. Matrix products go through gemm_cpu (the built-in GEMM).
 //
 // Batched form (what the model calls): AttnBatch lists the sequences of one call (the packed
 // training batch, or the rows of a decoding step over the KV cache). The CPU versions run the

@@ -4,7 +4,12 @@
 // N = 0 does nothing; with K = 0 it sets C = beta * C. beta = 0 never reads C
 // (so C may hold NaN or garbage), like BLAS.
 //
-// CPU: OpenBLAS (cblas_sgemm), whose own threads are set once to sr::num_threads().
+// CPU: the built-in GEMM (gemm_cpu.h: packed panels, cache blocking, AVX-512 /
+// AVX2+FMA / portable micro-kernels chosen at run time, threads over the core's
+// pool). Bit-identical results for any thread count with a given kernel. alpha
+// = 0 sets C = beta * C without reading A or B (like the reference BLAS).
+// Optionally OpenBLAS, loaded at run time when present (SR_GEMM=openblas or
+// set_cpu_gemm): never linked, so the addon loads without it.
 //
 // CUDA (gemm_cuda): tensor cores through WMMA m16n16k8 TF32 with f32
 // accumulation, no cuBLAS. 64 x 64 block tiles, K in steps of 32, 4 warps of
@@ -22,6 +27,8 @@
 // gemm_tiles.h holds the tiling and index arithmetic (shared with a host test).
 #pragma once
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace sr::model {
 
@@ -30,8 +37,30 @@ enum class MatmulPrecision : int { Tf32 = 0, Tf32x3 = 1 };
 void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
               const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
-// Sets OpenBLAS's thread count to sr::num_threads() (once; later calls do nothing).
-void init_blas_threads();
+namespace cpugemm {
+struct Kernel;
+}
+
+// The built-in GEMM with a given micro-kernel (tests and benchmarks; gemm_cpu uses the chosen one).
+void gemm_builtin(const cpugemm::Kernel& kernel, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+// The kernel named "avx512", "avx2", "generic" or "auto" (the best this CPU runs); null if unavailable.
+const cpugemm::Kernel* cpu_gemm_kernel(const std::string& name);
+
+// Chooses the engine of gemm_cpu for the whole process: engine "builtin" | "openblas", kernel as above.
+// Throws std::invalid_argument (saying why) if the engine or kernel is unavailable. The environment sets the
+// initial choice: SR_GEMM=builtin|openblas, SR_GEMM_KERNEL=auto|avx512|avx2|generic.
+void set_cpu_gemm(const std::string& engine, const std::string& kernel);
+
+struct CpuGemmInfo {
+  std::string engine, kernel, best_kernel;
+  std::vector<std::string> kernels;  // the micro-kernels this CPU runs
+  bool openblas_available = false;
+  std::string openblas_path, openblas_reason;
+  std::string note;  // an environment setting that was not followed, and why
+};
+CpuGemmInfo cpu_gemm_info();
 
 #ifdef SR_WITH_CUDA
 void gemm_cuda(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,

@@ -1,5 +1,8 @@
-// Writes dist/lib/index.mjs, the ES-module entry: it re-exports the CommonJS
-// build, so `import` and `require` share one instance of the native addon.
+// Finishes dist/ after tsc:
+// - dist/lib/index.mjs, the ES-module entry: it re-exports the CommonJS build, so
+//   `import` and `require` share one instance of the native addon;
+// - the CLI entry (package.json "bin") made executable: tsc writes files without
+//   the x bit, and `npx stable-reinforce` in a clone runs the file directly.
 const fs = require('fs');
 const path = require('path');
 
@@ -11,3 +14,5 @@ const body =
   names.map((n) => `export const ${n} = cjs.${n};`).join('\n') +
   '\nexport default cjs;\n';
 fs.writeFileSync(path.join(dist, 'index.mjs'), body);
+
+fs.chmodSync(path.join(dist, 'cli', 'main.js'), 0o755);
