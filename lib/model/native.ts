@@ -83,25 +83,23 @@ export interface ModelBinding {
     async: boolean;
   }): number | Promise<number>;
   /** Internal (op tests, benchmarks): c[0:m, 0:n] = alpha op(a) op(b) + beta c, in place, on the tensors' device. */
-  modelMatmul(
-    a: NativeTensor,
-    b: NativeTensor,
-    c: NativeTensor,
-    options: {
-      transA: boolean;
-      transB: boolean;
-      alpha: number;
-      beta: number;
-      precision: 'tf32' | 'tf32x3';
-      m: number;
-      n: number;
-      k: number;
-      /** CPU only: one product with this engine / built-in micro-kernel instead of the process-wide choice. */
-      engine?: 'builtin' | 'openblas';
-      kernel?: 'auto' | 'avx512' | 'avx2' | 'generic';
-    },
-    async: boolean,
-  ): void | Promise<void>;
+  modelMatmul(inputs: {
+    a: NativeTensor;
+    b: NativeTensor;
+    c: NativeTensor;
+    transA: boolean;
+    transB: boolean;
+    alpha: number;
+    beta: number;
+    precision: 'tf32' | 'tf32x3';
+    m: number;
+    n: number;
+    k: number;
+    /** CPU only: one product with this engine / built-in micro-kernel instead of the process-wide choice. */
+    engine?: 'builtin' | 'openblas';
+    kernel?: 'auto' | 'avx512' | 'avx2' | 'generic';
+    async?: boolean;
+  }): void | Promise<void>;
 }
 
 export const modelBinding = (): ModelBinding => binding<ModelBinding>();

@@ -78,7 +78,7 @@ export interface NativeAddon {
   backendInfo(): NativeBackendInfo;
   synchronize(): void;
   cpuGemmInfo(): CpuGemmReport;
-  setCpuGemm(engine: string, kernel: string): void;
+  setCpuGemm(options: { engine: string; kernel: string }): void;
   registeredBindings: string[];
   /** limits[function][input]: the numeric ranges each binding checks. */
   limits: Record<string, Record<string, NativeLimit>>;

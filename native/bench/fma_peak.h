@@ -7,10 +7,14 @@
 #pragma once
 #include <string>
 
+#include "core/limits.h"
+
 namespace sr::bench {
 
 // kernel: "avx512" (16 lanes) or "avx2" (8 lanes, FMA3); threads: 1 or all of the pool. Median over `repeats` runs of about `seconds` each.
 // Throws std::invalid_argument for a kernel this CPU lacks.
+inline constexpr Range kFmaSecondsRange = closed(0.001, 60);
+inline constexpr Range kFmaRepeatsRange = integers(1, 1000);
 double fma_peak_cpu(const std::string& kernel, bool all_threads, double seconds, int repeats);
 
 }  // namespace sr::bench

@@ -9,19 +9,18 @@
 namespace sr::binding {
 namespace {
 
+constexpr Choice<bool> kThreads[] = {{"one", false}, {"all", true}};
+constexpr Limit kSeconds{"seconds", "options.seconds", bench::kFmaSecondsRange};
+constexpr Limit kRepeats{"repeats", "options.repeats", bench::kFmaRepeatsRange};
+
 Napi::Value measure_fma_peak(const Napi::CallbackInfo& info) {
-  if (!info[0].IsObject()) throw_type("options must be an object");
-  Napi::Object o = info[0].As<Napi::Object>();
-  const std::string kernel = string_arg(o.Get("kernel"), "options.kernel");
-  const std::string threads = string_arg(o.Get("threads"), "options.threads");
-  const double seconds = number_arg(o.Get("seconds"), "options.seconds");
-  const double repeats = number_arg(o.Get("repeats"), "options.repeats");
-  if (threads != "one" && threads != "all") throw_type("options.threads must be 'one' or 'all'");
-  if (!(seconds >= 0.001 && seconds <= 60)) throw_range("options.seconds must be in [0.001, 60]");
-  if (!(repeats >= 1 && repeats <= 1000)) throw_range("options.repeats must be in [1, 1000]");
+  const Options o(info, "options.");
+  const std::string kernel = o.string("kernel");
+  const bool all = o.choice("threads", kThreads);
+  const double seconds = o.number(kSeconds);
+  const auto repeats = static_cast<int>(o.integer(kRepeats));
   try {
-    return Napi::Number::New(info.Env(),
-                             bench::fma_peak_cpu(kernel, threads == "all", seconds, static_cast<int>(repeats)));
+    return Napi::Number::New(info.Env(), bench::fma_peak_cpu(kernel, all, seconds, repeats));
   } catch (const std::invalid_argument& e) {
     throw_range(std::string("options.kernel: ") + e.what());
   }
@@ -29,6 +28,7 @@ Napi::Value measure_fma_peak(const Napi::CallbackInfo& info) {
 
 void init(Napi::Env env, Napi::Object exports) {
   exports.Set("measureFmaPeak", make_function(env, "measureFmaPeak", measure_fma_peak));
+  export_limits(env, exports, "measureFmaPeak", {kSeconds, kRepeats});
 }
 
 }  // namespace

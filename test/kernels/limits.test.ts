@@ -156,6 +156,10 @@ describe('numeric ranges: one statement, enforced alike on both paths', () => {
       viaNative: (k, v) => native.measureCopyBandwidth({ device: 'cpu', bytes: 1, repeats: 1, [k]: v }),
       runs: (k, v) => k !== 'bytes' || v <= 1 << 20,
     },
+    measureFmaPeak: {
+      viaNative: (k, v) => native.measureFmaPeak({ kernel: 'avx2', threads: 'one', seconds: 0.001, repeats: 1, [k]: v }),
+      runs: () => false, // in range it measures for up to a minute: only the refusals are checked
+    },
   };
 
   test('every function with ranges has a harness here, and each range reads as its numbers', () => {

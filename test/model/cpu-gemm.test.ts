@@ -36,8 +36,7 @@ function multiply(e: Engine, ta: boolean, tb: boolean, m: number, n: number, k: 
   A: Float32Array, lda: number, B: Float32Array, ldb: number, C: Float32Array, ldc: number): Float32Array {
   const t = (d: Float32Array, ld: number) => Tensor.from(d, [Math.max(1, d.length / ld), ld]);
   const [a, b, c] = [t(A, lda), t(B, ldb), t(C, ldc)];
-  const opts = { transA: ta, transB: tb, alpha, beta, precision: 'tf32' as const, m, n, k, ...e };
-  modelBinding().modelMatmul(a.live(), b.live(), c.live(), opts, false);
+  modelBinding().modelMatmul({ a: a.live(), b: b.live(), c: c.live(), transA: ta, transB: tb, alpha, beta, precision: 'tf32', m, n, k, ...e });
   const out = c.toArray() as Float32Array;
   for (const x of [a, b, c]) x.dispose();
   return out;
@@ -164,7 +163,7 @@ describe('CPU GEMM engine', () => {
         const f = (len) => Float32Array.from({ length: len }, r);
         const a = Tensor.from(f(m * k), ta ? [k, m] : [m, k]), b = Tensor.from(f(k * n), tb ? [n, k] : [k, n]);
         const c = Tensor.from(new Float32Array(m * n), [m, n]);
-        modelBinding().modelMatmul(a.live(), b.live(), c.live(), { transA: ta, transB: tb, alpha: 1, beta: 0, precision: 'tf32', m, n, k, kernel }, false);
+        modelBinding().modelMatmul({ a: a.live(), b: b.live(), c: c.live(), transA: ta, transB: tb, alpha: 1, beta: 0, precision: 'tf32', m, n, k, kernel });
         out.push(kernel + ':' + crypto.createHash('sha256').update(Buffer.from(c.toArray().buffer)).digest('hex').slice(0, 16));
       }
       process.stdout.write(out.join(' '));`;
