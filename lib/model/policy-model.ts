@@ -409,6 +409,11 @@ export class PolicyModel {
     this.handle = null;
   }
 
+  /** `using model = ...`: dispose() at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   get disposed(): boolean {
     return this.handle === null;
   }
