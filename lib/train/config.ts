@@ -73,7 +73,8 @@ function oneOf<const V extends readonly string[]>(values: V): Kind<V[number]> {
   return {
     range,
     check(v, p) {
-      if (typeof v !== 'string' || !values.includes(v)) throw new RangeError(`${p} must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${describe(v)}`);
+      if (typeof v !== 'string' || !values.includes(v))
+        throw new RangeError(`${p} must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${describe(v)}`);
       return v;
     },
   };
@@ -96,7 +97,8 @@ function listOf<T>(item: Kind<T>, what: string, { nonEmpty = true } = {}): Kind<
   return {
     range: `${nonEmpty ? 'non-empty ' : ''}list of ${item.range.replace(/^integer /, 'integers ')}`,
     check(v, p) {
-      if (!Array.isArray(v) || (nonEmpty && v.length === 0)) throw new TypeError(`${p} must be ${nonEmpty ? 'a non-empty' : 'an'} array of ${what}, got ${describe(v)}`);
+      if (!Array.isArray(v) || (nonEmpty && v.length === 0))
+        throw new TypeError(`${p} must be ${nonEmpty ? 'a non-empty' : 'an'} array of ${what}, got ${describe(v)}`);
       v.forEach((x, i) => item.check(x, `${p}[${i}]`));
       return v as T[];
     },
@@ -215,7 +217,11 @@ export const SETTINGS = section('A training run', {
         'End the warm-up once the mean caption loss of the last 50 steps is below this (null: always run `steps`). The model learns to read in a sudden drop of the loss whose step varies from run to run.',
       ),
       batchSize: setting(int(1), 8, 'Examples per warm-up step (captions, then cell lookups).'),
-      lr: setting(num(0, 1, { minOpen: true }), 3e-3, 'Learning rate of the warm-up (after warmupSteps, constant: a decaying rate can stall the drop it waits for).'),
+      lr: setting(
+        num(0, 1, { minOpen: true }),
+        3e-3,
+        'Learning rate of the warm-up (after warmupSteps, constant: a decaying rate can stall the drop it waits for).',
+      ),
       warmupSteps: setting(int(0), 10, 'Linear learning-rate warm-up steps.'),
       captionShare: setting(num(0, 4), 0, 'Captions added to every batch of teacher analyses, as a share of sft.batchSize (keeps the skill).'),
       lookupShare: setting(
@@ -294,7 +300,11 @@ export const SETTINGS = section('A training run', {
       true,
       'Add every pool sample with its two responses exchanged (label flipped): otherwise stage 2 can raise its reward by moving a position bias instead of judging better.',
     ),
-    curriculum: setting(schedule, 'linear:hardness:start=1,rampEnd=0.5', 'Curriculum schedule, e.g. "linear:hardness" or "none" (curriculum.ts parseSchedule).'),
+    curriculum: setting(
+      schedule,
+      'linear:hardness:start=1,rampEnd=0.5',
+      'Curriculum schedule, e.g. "linear:hardness" or "none" (curriculum.ts parseSchedule).',
+    ),
     checkpointEvery: setting(int(1), 5, 'Checkpoint every this many RL steps (and at the end).'),
     evalEvery: setting(int(1), 10, 'Greedy test accuracy every this many RL steps (and at the end).'),
   }),
@@ -390,7 +400,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-const known = (s: Section<Entries>, p: string, k: string) => new RangeError(`${p}.${k} is not a known setting (known in ${p}: ${Object.keys(s.fields).join(', ')})`);
+const known = (s: Section<Entries>, p: string, k: string) =>
+  new RangeError(`${p}.${k} is not a known setting (known in ${p}: ${Object.keys(s.fields).join(', ')})`);
 
 function checkSection(value: unknown, s: Section<Entries>, p: string): void {
   if (!isPlainObject(value)) throw new TypeError(`${p} must be an object, got ${describe(value)}`);
@@ -430,15 +441,20 @@ export function checkConfig(c: TrainConfig): void {
     throw new RangeError((e as Error).message.replace(/\bconfig\./g, 'config.model.'));
   }
   const m = c.model;
-  if (m.maxSeqLen <= (m.imageSize / m.patchSize) ** 2 + 2) throw new RangeError(`config.model.maxSeqLen (${m.maxSeqLen}) leaves no room after the ${(m.imageSize / m.patchSize) ** 2} image tokens`);
-  if (c.rl.algo === 'grpo' && c.rl.samplesPerPrompt < 2) throw new RangeError(`config.rl.samplesPerPrompt must be >= 2 for algo "grpo" (group baselines need a group), got ${c.rl.samplesPerPrompt}`);
+  if (m.maxSeqLen <= (m.imageSize / m.patchSize) ** 2 + 2)
+    throw new RangeError(`config.model.maxSeqLen (${m.maxSeqLen}) leaves no room after the ${(m.imageSize / m.patchSize) ** 2} image tokens`);
+  if (c.rl.algo === 'grpo' && c.rl.samplesPerPrompt < 2)
+    throw new RangeError(`config.rl.samplesPerPrompt must be >= 2 for algo "grpo" (group baselines need a group), got ${c.rl.samplesPerPrompt}`);
   if (!(c.rl.minRatio < c.rl.maxRatio)) throw new RangeError('config.rl.minRatio must be below config.rl.maxRatio');
   if (c.difficulty.hardThreshold > c.difficulty.attempts + 1) {
-    throw new RangeError(`config.difficulty.hardThreshold (${c.difficulty.hardThreshold}) must be <= attempts + 1 (${c.difficulty.attempts + 1}, "failed all")`);
+    throw new RangeError(
+      `config.difficulty.hardThreshold (${c.difficulty.hardThreshold}) must be <= attempts + 1 (${c.difficulty.attempts + 1}, "failed all")`,
+    );
   }
   if (c.data.dir === null) {
     const nTest = Math.round(c.data.n * c.data.testFraction);
-    if (nTest < 2 || c.data.n - nTest < 2) throw new RangeError(`config.data.n (${c.data.n}) x testFraction (${c.data.testFraction}) leaves fewer than 2 samples in a split`);
+    if (nTest < 2 || c.data.n - nTest < 2)
+      throw new RangeError(`config.data.n (${c.data.n}) x testFraction (${c.data.testFraction}) leaves fewer than 2 samples in a split`);
   }
 }
 

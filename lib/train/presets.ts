@@ -30,7 +30,18 @@ export const PRESETS: Readonly<Record<string, TrainConfigOverrides>> = Object.fr
     vision: { steps: 2500, untilLoss: 0.03, batchSize: 8, lr: 3e-3, captionShare: 0.25 },
     sft: { epochs: 2, batchSize: 16, lr: 2e-3, checkpointEvery: 100 },
     difficulty: { limit: 256, batchSize: 64, maxNewTokens: 96 },
-    rl: { steps: 120, promptsPerStep: 8, samplesPerPrompt: 4, ppoEpochs: 2, miniBatchSize: 16, lr: 5e-5, maxNewTokens: 96, checkpointEvery: 10, evalEvery: 40, trackRefKl: true },
+    rl: {
+      steps: 120,
+      promptsPerStep: 8,
+      samplesPerPrompt: 4,
+      ppoEpochs: 2,
+      miniBatchSize: 16,
+      lr: 5e-5,
+      maxNewTokens: 96,
+      checkpointEvery: 10,
+      evalEvery: 40,
+      trackRefKl: true,
+    },
     eval: { batchSize: 48, maxNewTokens: 96, votingK: 15, votingLimit: 48 },
   },
 });
@@ -47,7 +58,8 @@ export function resolveTrainConfig(preset: string, ...overrides: unknown[]): Tra
   let cfg = mergeOverrides<TrainConfig>(DEFAULTS, { preset, ...PRESETS[preset] });
   for (const o of overrides) {
     if (o === undefined) continue;
-    if (o !== null && typeof o === 'object' && 'preset' in o) throw new RangeError('config.preset cannot be set in a config file or override: choose the preset with --preset');
+    if (o !== null && typeof o === 'object' && 'preset' in o)
+      throw new RangeError('config.preset cannot be set in a config file or override: choose the preset with --preset');
     checkOverrideKeys(o);
     cfg = mergeOverrides(cfg, o);
   }

@@ -121,7 +121,8 @@ export class Run {
 
   /** Loads the optimizer moments of the checkpoint resumed from, when it was taken within the current phase. */
   async restoreOptimizer(opt: AdamW): Promise<void> {
-    if (this.resumedFrom && this.state.step > 0) await loadOptimizer(path.join(this.resumedFrom, 'optimizer.safetensors'), opt, this.model, this.state.optimizerSteps);
+    if (this.resumedFrom && this.state.step > 0)
+      await loadOptimizer(path.join(this.resumedFrom, 'optimizer.safetensors'), opt, this.model, this.state.optimizerSteps);
   }
 
   /** Greedy test outputs of the current model, saved as evals/<tag>.json, and their summary. */
@@ -129,7 +130,11 @@ export class Run {
     const c = this.config;
     const b = this.progress(`eval ${tag}`, this.data.test.length);
     b.start(0, this.data.test.length);
-    const outputs = await greedyOutputs(this.model, this.data.test, this.images, { batchSize: c.eval.batchSize, maxNewTokens: c.eval.maxNewTokens, onProgress: (d) => b.update(d) });
+    const outputs = await greedyOutputs(this.model, this.data.test, this.images, {
+      batchSize: c.eval.batchSize,
+      maxNewTokens: c.eval.maxNewTokens,
+      onProgress: (d) => b.update(d),
+    });
     b.finish();
     await writeJsonAtomic(path.join(this.out, 'evals', `${tag}.json`), outputs);
     return { summary: summarizeGreedy(outputs, c.eval.hardLevels), outputs };

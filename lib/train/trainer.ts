@@ -69,7 +69,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     await writeJsonAtomic(configFile, c);
   }
   const ckpt = options.resume ? await findLatestCheckpoint(out) : null;
-  if (options.resume) log(ckpt ? `resuming ${out} from checkpoint ${ckpt.name} (phase ${ckpt.state.phase}, step ${ckpt.state.step})` : `resuming ${out}: no checkpoint yet, starting from the beginning`);
+  if (options.resume)
+    log(
+      ckpt
+        ? `resuming ${out} from checkpoint ${ckpt.name} (phase ${ckpt.state.phase}, step ${ckpt.state.step})`
+        : `resuming ${out}: no checkpoint yet, starting from the beginning`,
+    );
   const state: CheckpointState = ckpt?.state ?? {
     version: CHECKPOINT_VERSION,
     phase: 'sft',

@@ -37,7 +37,9 @@ export async function prepareRun(start: RunStart, hooks: RunHooks): Promise<{ da
   await images.load([...data.train, ...data.test]);
   if (!resumedFrom) state.seconds.data = (state.seconds.data ?? 0) + (Date.now() - t) / 1000;
   const dropped = data.dropped.train + data.dropped.test;
-  hooks.log(`data: ${data.train.length} train, ${data.test.length} test rows from ${data.dir}` + (dropped ? ` (${dropped} rows dropped: longer than the context)` : ''));
+  hooks.log(
+    `data: ${data.train.length} train, ${data.test.length} test rows from ${data.dir}` + (dropped ? ` (${dropped} rows dropped: longer than the context)` : ''),
+  );
   if (resumedFrom) return { data, images, model: await PolicyModel.load(path.join(resumedFrom, 'model'), { device: start.device }) };
 
   // The pixel statistics are stored in the model's config: inference normalises the same way.
@@ -47,7 +49,9 @@ export async function prepareRun(start: RunStart, hooks: RunHooks): Promise<{ da
     { device: start.device, seed: c.model.initSeed ?? c.seed, tokenizer: data.tokenizer },
   );
   const tok = data.tokenizer.merges.length ? `${data.tokenizer.vocabSize} tokens (${data.tokenizer.merges.length} BPE merges)` : 'byte-level tokens';
-  hooks.log(`model: ${model.numParameters.toLocaleString('en-US')} parameters (d ${c.model.dModel}, ${c.model.nLayers} layers, context ${c.model.maxSeqLen}, ${tok}) on ${model.device}`);
+  hooks.log(
+    `model: ${model.numParameters.toLocaleString('en-US')} parameters (d ${c.model.dModel}, ${c.model.nLayers} layers, context ${c.model.maxSeqLen}, ${tok}) on ${model.device}`,
+  );
   return { data, images, model };
 }
 
@@ -62,6 +66,7 @@ export function modelDevice(requested: TrainConfig['device'], log: (m: string) =
     log("note: --device cuda runs the built-in model's CUDA path, which has not been verified on a GPU yet (README, Status).");
     return 'cuda';
   }
-  if (requested === 'auto' && cuda.usable) log("note: a GPU is usable, but the built-in model's CUDA path is not verified yet, so training runs on the CPU; --device cuda uses the GPU.");
+  if (requested === 'auto' && cuda.usable)
+    log("note: a GPU is usable, but the built-in model's CUDA path is not verified yet, so training runs on the CPU; --device cuda uses the GPU.");
   return 'cpu';
 }

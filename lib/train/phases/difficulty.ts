@@ -36,7 +36,9 @@ export async function difficulty(run: Run): Promise<DifficultyFile | Interrupted
   const parts = chunks(measured, c.difficulty.batchSize);
   run.log(
     `difficulty: up to ${c.difficulty.attempts} sampled attempts (temperature ${c.difficulty.temperature}) for ` +
-      (measured.length === train.length ? `each of the ${measured.length} training samples` : `${measured.length} of the ${train.length} training samples (difficulty.limit)`),
+      (measured.length === train.length
+        ? `each of the ${measured.length} training samples`
+        : `${measured.length} of the ${train.length} training samples (difficulty.limit)`),
   );
   const b = run.progress('difficulty', measured.length);
   const opts = { seed: c.seed, attempts: c.difficulty.attempts, temperature: c.difficulty.temperature, maxNewTokens: c.difficulty.maxNewTokens };
@@ -49,13 +51,20 @@ export async function difficulty(run: Run): Promise<DifficultyFile | Interrupted
   }
   b.finish();
   const rows = done.flatMap((d) => d.rows).sort((x, y) => x.index - y.index);
-  const histogram = difficultyHistogram(rows.map((r) => r.needed), c.difficulty.attempts);
+  const histogram = difficultyHistogram(
+    rows.map((r) => r.needed),
+    c.difficulty.attempts,
+  );
   const hard = rows.filter((r) => isHard(r.needed, c.difficulty.hardThreshold)).length;
   run.results.difficulty = { histogram, hard, total: rows.length };
   const file: DifficultyFile = { attempts: c.difficulty.attempts, hardThreshold: c.difficulty.hardThreshold, histogram, rows };
   await writeJsonAtomic(difficultyFile(run.out), file);
   await fs.promises.rm(partialFile, { force: true });
-  run.log(`difficulty: ${hard} of ${rows.length} training samples are hard (${Object.entries(histogram).map(([k, v]) => `${k}:${v}`).join(' ')}; ${c.difficulty.attempts + 1} = failed all)`);
+  run.log(
+    `difficulty: ${hard} of ${rows.length} training samples are hard (${Object.entries(histogram)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(' ')}; ${c.difficulty.attempts + 1} = failed all)`,
+  );
   run.addTime('difficulty', (Date.now() - t) / 1000);
   await run.checkpoint('difficulty-end', 'rl', 0, null);
   return file;
@@ -64,6 +73,10 @@ export async function difficulty(run: Run): Promise<DifficultyFile | Interrupted
 /** The training rows whose difficulty is measured: all, or a seeded subset of `limit` (in split order). */
 function measuredRows(train: TrainRow[], seed: number, limit: number | null): TrainRow[] {
   if (limit === null || limit >= train.length) return train;
-  const pick = new Set(Rng.derive(seed, 'difficulty-subset').shuffle(train.map((_, i) => i)).slice(0, limit));
+  const pick = new Set(
+    Rng.derive(seed, 'difficulty-subset')
+      .shuffle(train.map((_, i) => i))
+      .slice(0, limit),
+  );
   return train.filter((_, i) => pick.has(i));
 }

@@ -43,7 +43,11 @@ export async function final(run: Run, input: FinalInput): Promise<RunSummary | I
       return done;
     }
     b.finish();
-    voting = summarizeVoting(done.sort((x, y) => x.chunk - y.chunk), c.eval.votingK, c.eval.hardLevels);
+    voting = summarizeVoting(
+      done.sort((x, y) => x.chunk - y.chunk),
+      c.eval.votingK,
+      c.eval.hardLevels,
+    );
     await writeJsonAtomic(path.join(out, 'voting.json'), { ...voting, rows: done.flatMap((d) => d.rows) });
     await fs.promises.rm(partialFile, { force: true });
   }

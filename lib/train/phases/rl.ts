@@ -80,7 +80,10 @@ export async function rl(run: Run, input: Stage2Input): Promise<Stage2Result | I
     const m = await rlStep(ctx, step, rows, c.debug.nonFiniteSteps.rl.includes(step + 1));
     results.skippedUpdates += m.skippedUpdates;
     results.rewardJudge = { ...rewardStats } as Record<string, number | string>;
-    if (m.skippedUpdates) run.log(`stage 2 step ${step + 1}: ${m.skippedUpdates} of ${m.updates} update(s) skipped (non-finite ${m.skipReasons.join(', ')}); the weights were not updated by them`);
+    if (m.skippedUpdates)
+      run.log(
+        `stage 2 step ${step + 1}: ${m.skippedUpdates} of ${m.updates} update(s) skipped (non-finite ${m.skipReasons.join(', ')}); the weights were not updated by them`,
+      );
     const globalStep = input.sftSteps + step + 1;
     const line: StepLine = { stage: 'rl', step: step + 1, globalStep, ...m, lr: opt.lr, curriculumPhase: phase.phase, poolSize: phase.pool.length, seconds: 0 };
     if ((step + 1) % c.rl.evalEvery === 0 || step + 1 === c.rl.steps) {

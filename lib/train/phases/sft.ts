@@ -38,7 +38,11 @@ export async function sft(run: Run, s: Stage1): Promise<Stage1Result | Interrupt
       const rows = perm.slice(at * c.sft.batchSize, (at + 1) * c.sft.batchSize).map((i) => plan.sftRows[i]);
       s.opt.lr = cosineLr(within, plan.analysisSteps, c.sft.lr, c.sft.warmupSteps, c.sft.minLrRatio);
       const analyses = rows.map((row) => ({ ...run.images.input(row), response: row.teacher as string }));
-      return { batch: [...analyses, ...imageExamples(run, plan.captionRows, 'sft-captions', within, plan.captionsPerBatch, true, c.vision.lookupShare)], task: 'analysis', epoch };
+      return {
+        batch: [...analyses, ...imageExamples(run, plan.captionRows, 'sft-captions', within, plan.captionsPerBatch, true, c.vision.lookupShare)],
+        task: 'analysis',
+        epoch,
+      };
     });
     if (r === INTERRUPTED) return r;
     await periodicCheckpoint(run, s, step);
@@ -55,7 +59,9 @@ export async function sft(run: Run, s: Stage1): Promise<Stage1Result | Interrupt
   run.log(`stage 1 done: test accuracy ${pct(stage1.accuracy)}, hard subset ${pct(stage1.hard.accuracy)} (n=${stage1.hard.n})`);
   if (results.vision) {
     const v = results.vision;
-    run.log(`stage 1 caption test: ${pct(v.cells)} of the test images' cells read right, ${pct(v.exact)} of the images entirely; single cells looked up by name ${pct(v.lookup)}`);
+    run.log(
+      `stage 1 caption test: ${pct(v.cells)} of the test images' cells read right, ${pct(v.exact)} of the images entirely; single cells looked up by name ${pct(v.lookup)}`,
+    );
   }
   await run.saveModel('stage1-model');
   await run.checkpoint('stage1-end', 'difficulty', 0, null);

@@ -59,13 +59,17 @@ export async function startStage1(run: Run): Promise<Stage1> {
   const plan = stage1Plan(run);
   const { state } = run;
   if (plan.sftRows.length === 0 && c.sft.epochs > 0) throw new Error('stage 1 needs teacher analyses: no training row has a "teacher" field');
-  if (plan.captionRows.length === 0 && (c.vision.steps > 0 || c.vision.lookupSteps > 0 || c.vision.captionShare > 0)) run.log('vision warm-up skipped: the training rows carry no scene to caption');
+  if (plan.captionRows.length === 0 && (c.vision.steps > 0 || c.vision.lookupSteps > 0 || c.vision.captionShare > 0))
+    run.log('vision warm-up skipped: the training rows carry no scene to caption');
   if (plan.visionSteps > 0 && state.visionSteps === undefined) {
     const v = c.vision;
-    run.log(`stage 1 vision warm-up: ${v.untilLoss !== null ? `up to ${plan.visionSteps} caption steps of ${v.batchSize}, until the caption loss is below ${v.untilLoss}` : `${plan.visionSteps} caption steps of ${v.batchSize}`}`);
+    run.log(
+      `stage 1 vision warm-up: ${v.untilLoss !== null ? `up to ${plan.visionSteps} caption steps of ${v.batchSize}, until the caption loss is below ${v.untilLoss}` : `${plan.visionSteps} caption steps of ${v.batchSize}`}`,
+    );
   }
   // Like the warm-up's line: said when the phase is still ahead, not again by a run resumed past it.
-  if (plan.lookupSteps > 0 && state.step < plan.visionSteps + plan.lookupSteps) run.log(`stage 1 lookup warm-up: ${plan.lookupSteps} steps of ${c.vision.batchSize} cell lookups after the task prompt`);
+  if (plan.lookupSteps > 0 && state.step < plan.visionSteps + plan.lookupSteps)
+    run.log(`stage 1 lookup warm-up: ${plan.lookupSteps} steps of ${c.vision.batchSize} cell lookups after the task prompt`);
   run.log(
     `stage 1 (SFT): ${plan.sftRows.length} rows, ${c.sft.epochs} epoch(s), ${plan.analysisSteps} steps of ${c.sft.batchSize}` +
       (plan.captionsPerBatch > 0 ? ` + ${plan.captionsPerBatch} caption(s)` : ''),
@@ -82,7 +86,15 @@ export async function startStage1(run: Run): Promise<Stage1> {
  * captions follow the short caption prompt (learnt fastest); the examples mixed into the analysis batches
  * follow the row's task prompt, the distance from the image at which the analysis reads it.
  */
-export function imageExamples(run: Run, rows: readonly TrainRow[], purpose: string, step: number, n: number, afterTask: boolean, lookupShare = 0): ModelExample[] {
+export function imageExamples(
+  run: Run,
+  rows: readonly TrainRow[],
+  purpose: string,
+  step: number,
+  n: number,
+  afterTask: boolean,
+  lookupShare = 0,
+): ModelExample[] {
   const rng = Rng.derive(run.config.seed, purpose, step);
   return Array.from({ length: n }, () => {
     const row = rows[rng.int(rows.length)];
@@ -138,7 +150,8 @@ export async function stage1Step(run: Run, s: Stage1, step: number, prepare: () 
 
 /** A checkpoint every sft.checkpointEvery steps (but not after the last: the phase's end takes one). */
 export async function periodicCheckpoint(run: Run, s: Stage1, step: number): Promise<void> {
-  if (step + 1 < stage1Steps(s.plan) && (step + 1) % run.config.sft.checkpointEvery === 0) await run.checkpoint(`sft-${String(step + 1).padStart(6, '0')}`, 'sft', step + 1, s.opt);
+  if (step + 1 < stage1Steps(s.plan) && (step + 1) % run.config.sft.checkpointEvery === 0)
+    await run.checkpoint(`sft-${String(step + 1).padStart(6, '0')}`, 'sft', step + 1, s.opt);
 }
 
 /**
