@@ -155,25 +155,48 @@ export class Run {
 
 const rowsIn = (chunks: readonly { rows: readonly unknown[] }[]) => chunks.reduce((a, d) => a + d.rows.length, 0);
 
+/** A pass over chunks of rows that a resumed run continues where it stopped (difficulty, Voting@K). */
+export interface ChunkedPass {
+  /** Progress task name. */
+  task: string;
+  /** Where the chunks done so far are kept (removed by the caller once the pass is summarised). */
+  partialFile: string;
+  /** The phase the pass belongs to (also its key in the seconds per phase), started at `since` (ms). */
+  phase: 'difficulty' | 'final';
+  since: number;
+  /** The checkpoint that starts the phase: taken again when the pass is interrupted. */
+  checkpoint: string;
+}
+
 /**
- * The chunks 0..n-1 of a resumable pass (difficulty, Voting@K), saved to `partialFile` after each: those already
- * there are skipped. Returns them in the order they were done, or INTERRUPTED (before starting a chunk).
+ * `work` on each of `parts` (chunk i = parts[i]), each result saved to `partialFile`; those already there are skipped.
+ * Returns them in the order they were done, or INTERRUPTED (before starting a chunk) after taking the phase's
+ * checkpoint again.
  */
 export async function resumableChunks<C extends { chunk: number; rows: readonly unknown[] }>(
   run: Run,
-  n: number,
-  partialFile: string,
-  work: (chunk: number) => Promise<C>,
-  b: Progress,
+  pass: ChunkedPass,
+  parts: readonly (readonly unknown[])[],
+  work: (part: number) => Promise<C>,
 ): Promise<C[] | Interrupted> {
-  const done: C[] = fs.existsSync(partialFile) ? (await readJson<{ chunks: C[] }>(partialFile)).chunks : [];
+  const done: C[] = fs.existsSync(pass.partialFile) ? (await readJson<{ chunks: C[] }>(pass.partialFile)).chunks : [];
+  const b = run.progress(
+    pass.task,
+    parts.reduce((a, p) => a + p.length, 0),
+  );
   b.start(rowsIn(done));
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < parts.length; i++) {
     if (done.some((d) => d.chunk === i)) continue;
-    if (run.interrupted()) return INTERRUPTED;
+    if (run.interrupted()) {
+      run.addTime(pass.phase, (Date.now() - pass.since) / 1000);
+      await run.checkpoint(pass.checkpoint, pass.phase, 0, null);
+      b.finish('interrupted');
+      return INTERRUPTED;
+    }
     done.push(await work(i));
-    await writeJsonAtomic(partialFile, { chunks: done });
+    await writeJsonAtomic(pass.partialFile, { chunks: done });
     b.update(rowsIn(done));
   }
+  b.finish();
   return done;
 }

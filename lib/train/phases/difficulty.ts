@@ -40,16 +40,10 @@ export async function difficulty(run: Run): Promise<DifficultyFile | Interrupted
         ? `each of the ${measured.length} training samples`
         : `${measured.length} of the ${train.length} training samples (difficulty.limit)`),
   );
-  const b = run.progress('difficulty', measured.length);
   const opts = { seed: c.seed, attempts: c.difficulty.attempts, temperature: c.difficulty.temperature, maxNewTokens: c.difficulty.maxNewTokens };
-  const done = await resumableChunks(run, parts.length, partialFile, (i) => difficultyChunk(run.model, parts[i], run.images, { ...opts, chunk: i }), b);
-  if (done === INTERRUPTED) {
-    run.addTime('difficulty', (Date.now() - t) / 1000);
-    await run.checkpoint('stage1-end', 'difficulty', 0, null);
-    b.finish('interrupted');
-    return done;
-  }
-  b.finish();
+  const pass = { task: 'difficulty', partialFile, phase: 'difficulty', since: t, checkpoint: 'stage1-end' } as const;
+  const done = await resumableChunks(run, pass, parts, (i) => difficultyChunk(run.model, parts[i], run.images, { ...opts, chunk: i }));
+  if (done === INTERRUPTED) return done;
   const rows = done.flatMap((d) => d.rows).sort((x, y) => x.index - y.index);
   const histogram = difficultyHistogram(
     rows.map((r) => r.needed),

@@ -33,16 +33,10 @@ export async function final(run: Run, input: FinalInput): Promise<RunSummary | I
     const partialFile = path.join(out, 'voting.partial.json');
     const parts = chunks(rows, Math.max(1, Math.round((2 * c.eval.batchSize) / c.eval.votingK)));
     run.log(`Voting@${c.eval.votingK}: ${c.eval.votingK} samples at temperature ${c.eval.votingTemperature} for each of ${rows.length} test samples`);
-    const b = run.progress(`voting@${c.eval.votingK}`, rows.length);
     const opts = { seed: c.seed, k: c.eval.votingK, temperature: c.eval.votingTemperature, maxNewTokens: c.eval.maxNewTokens };
-    const done = await resumableChunks(run, parts.length, partialFile, (i) => votingChunk(run.model, parts[i], run.images, { ...opts, chunk: i }), b);
-    if (done === INTERRUPTED) {
-      run.addTime('final', (Date.now() - t) / 1000);
-      await run.checkpoint('rl-end', 'final', 0, null);
-      b.finish('interrupted');
-      return done;
-    }
-    b.finish();
+    const pass = { task: `voting@${c.eval.votingK}`, partialFile, phase: 'final', since: t, checkpoint: 'rl-end' } as const;
+    const done = await resumableChunks(run, pass, parts, (i) => votingChunk(run.model, parts[i], run.images, { ...opts, chunk: i }));
+    if (done === INTERRUPTED) return done;
     voting = summarizeVoting(
       done.sort((x, y) => x.chunk - y.chunk),
       c.eval.votingK,
