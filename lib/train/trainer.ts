@@ -105,7 +105,8 @@ async function runPhases(run: Run, report: boolean): Promise<TrainResult> {
     switch (run.state.phase) {
       case 'sft': {
         using stage1 = await startStage1(run);
-        if ((await visionWarmup(run, stage1)) === INTERRUPTED || (await sft(run, stage1)) === INTERRUPTED) return stopped;
+        const warmedUp = await visionWarmup(run, stage1);
+        if (warmedUp === INTERRUPTED || (await sft(run, warmedUp)) === INTERRUPTED) return stopped;
         break;
       }
       case 'difficulty':

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { backends } from '../../lib/backends';
 import { main } from '../../lib/cli/main';
-import { effectiveRl } from '../../lib/train/config';
+import { effectiveRl, settingRows } from '../../lib/train/config';
 import { PRESETS, resolveTrainConfig } from '../../lib/train/presets';
 
 function io() {
@@ -116,6 +116,13 @@ describe('train command line', () => {
     const code = await main(['train', '--preset', 'smoke', '--device', 'cuda', '--quiet', '--out', path.join(dir, 'cuda')], t.io);
     expect(code).toBe(1);
     expect(t.err()).toMatch(/--device cuda: CUDA is not usable here \(.+\)/);
+  });
+
+  test('--help-config lists every setting with its default', async () => {
+    const t = io();
+    expect(await main(['train', '--help-config'], t.io)).toBe(0);
+    for (const r of settingRows()) if (!r.section) expect(t.out()).toContain(`  ${r.path} = ${JSON.stringify(r.default)}  (${r.range})`);
+    expect(t.out()).toContain('rl.lr = 0.0002');
   });
 
   test('--help lists the flags', async () => {
