@@ -161,6 +161,11 @@ export class Tensor {
     this.handle.dispose();
   }
 
+  /** `using t = ...`: dispose() at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   toString(): string {
     return `Tensor(${this.dtype}, [${this.shape.join(', ')}], ${this.device}${this.disposed ? ', disposed' : ''})`;
   }

@@ -88,6 +88,7 @@ function measure(c: BenchCase, minSeconds: number): { medianUs: number; faultsPe
 
 async function child(args: Args): Promise<void> {
   for (const kernel of args.kernels) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the case file named on the command line
     const mod = require(path.join(__dirname, 'bench', 'cases', CASE_FILES[kernel])) as { makeCase(log2n: number): BenchCase };
     for (const log2n of args.sizes) {
       const cell: Cell = { kernel, log2n, ...measure(mod.makeCase(log2n), args.minSeconds) };

@@ -73,6 +73,7 @@ function loadCases(): BenchCase[] {
   const all: BenchCase[] = [];
   for (const f of fs.readdirSync(dir).sort()) {
     if (!f.endsWith('.js')) continue;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- every case file in the folder
     const mod = require(path.join(dir, f)) as { cases?: BenchCase[] };
     if (Array.isArray(mod.cases)) all.push(...mod.cases);
   }

@@ -13,8 +13,10 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { backends } from '../lib/backends';
-import { PRESET_NAMES, resolveTrainConfig } from '../lib/train/config';
-import { train, type RunSummary } from '../lib/train/trainer';
+import { progressBars } from '../lib/cli/progress';
+import { PRESET_NAMES, resolveTrainConfig } from '../lib/train/presets';
+import { train } from '../lib/train/trainer';
+import type { RunSummary } from '../lib/train/types';
 import { machineDescription, today, writeSection } from './bench/results-file';
 
 function arg(name: string): string | undefined {
@@ -55,7 +57,7 @@ async function runSeed(seed: number): Promise<RunSummary> {
   const resume = fs.existsSync(path.join(out, 'config.json'));
   const t = Date.now();
   process.stderr.write(`\n== ${preset}, seed ${seed}: ${out}${resume ? ' (resuming)' : ''}\n`);
-  const r = await train({ config, out, resume, log: (m) => process.stderr.write(m + '\n'), progress: process.stderr });
+  const r = await train({ config, out, resume, log: (m) => process.stderr.write(m + '\n'), onProgress: progressBars(process.stderr) });
   if (r.interrupted || !r.summary) throw new Error(`seed ${seed}: the run did not finish`);
   process.stderr.write(`== seed ${seed} done in ${((Date.now() - t) / 1000).toFixed(0)} s\n${r.summary.lines.join('\n')}\n`);
   return r.summary;

@@ -23,8 +23,10 @@ import { Rng } from '../lib/data/rng';
 import { DEFAULT_COLOURS, DEFAULT_KINDS, cellLine, lookupPrompt, sceneCaption, type Scene } from '../lib/data/scene';
 import { synthesize } from '../lib/data/synth';
 import { AdamW, PolicyModel, type ModelExample } from '../lib/model';
-import { modelConfigOf, resolveTrainConfig } from '../lib/train/config';
-import { promptOf, runTokenizer, synthOptions } from '../lib/train/dataset';
+import { modelConfigOf } from '../lib/train/config';
+import { resolveTrainConfig } from '../lib/train/presets';
+import { promptOf } from '../lib/eval/prompt';
+import { runTokenizer, synthOptions } from '../lib/train/dataset';
 import { sftStep } from '../lib/train/update';
 import { parseVerdict } from '../lib/rewards';
 

@@ -3,6 +3,8 @@
  * `intervalMs`, default 100 ms); elsewhere (logs, CI) it prints a plain line at most every 10 s. The rate
  * counts only work done since start(), so a resumed run's ETA is not flattered by skipped items.
  */
+import type { ProgressEvent } from '../train/run';
+
 export interface ProgressStream {
   write(chunk: string): unknown;
   isTTY?: boolean;
@@ -97,4 +99,21 @@ export class ProgressBar {
     if (this.tty) this.stream.write(`\r${this.line(note)}\x1b[K`);
     else this.stream.write(this.line(note) + '\n');
   }
+}
+
+/** A training run's progress events (lib/train/run.ts) drawn as progress bars on `stream`, one per task. */
+export function progressBars(stream: ProgressStream): (e: ProgressEvent) => void {
+  const bars = new Map<string, ProgressBar>();
+  return (e) => {
+    let bar = bars.get(e.task);
+    if (e.event === 'start') {
+      if (!bar) bars.set(e.task, (bar = new ProgressBar({ total: e.total, label: e.task, stream })));
+      bar.start(e.done, e.total);
+    } else if (e.event === 'update') {
+      bar?.update(e.done);
+    } else {
+      bar?.finish(e.note);
+      bars.delete(e.task);
+    }
+  };
 }

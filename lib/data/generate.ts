@@ -8,7 +8,7 @@
  * model errors are, and telling the two apart needs the image, not the text.
  */
 import { Claim, checkResponse, responseText } from './claims';
-import { buildCompactPrompt } from './prompt';
+import { buildCompactPrompt } from '../eval/prompt';
 import {
   Category,
   Question,

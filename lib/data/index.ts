@@ -36,8 +36,9 @@ export {
   PREVIEW_SIZE,
 } from './render';
 export type { RgbImage, RenderOptions } from './render';
-export { buildR1Prompt, parseR1Prompt, buildCompactPrompt, buildPrompt } from './prompt';
-export type { PromptStyle } from './prompt';
+// The prompt builders live in lib/eval/prompt.ts (one prompt module); lib/data has always exported them too.
+export { buildR1Prompt, parseR1Prompt, buildCompactPrompt, buildStyledPrompt as buildPrompt } from '../eval/prompt';
+export type { PromptStyle } from '../eval/prompt';
 export {
   SPLITS,
   validateRow,

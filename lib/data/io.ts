@@ -11,6 +11,7 @@
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
+import type { SyntheticRow as BenchmarkRow } from '../eval/types';
 import type { Category } from './questions';
 import { CATEGORIES } from './questions';
 import { Scene, validateScene } from './scene';
@@ -18,16 +19,8 @@ import { Scene, validateScene } from './scene';
 export const SPLITS = ['train', 'test'] as const;
 export type Split = (typeof SPLITS)[number];
 
-/** A preference pair; `label` is the better response. */
-export interface PreferenceRow {
-  id: string;
-  image: string;
-  question: string;
-  response1: string;
-  response2: string;
-  label: 1 | 2;
-  difficulty?: number;
-  category?: string;
+/** A preference pair (the benchmark row, lib/eval's SyntheticRow) with what training needs. */
+export interface PreferenceRow extends BenchmarkRow {
   /** `<think>analysis</think><answer>N</answer>` for the supervised stage. */
   teacher?: string;
   scene?: Scene;

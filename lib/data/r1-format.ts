@@ -8,7 +8,7 @@
  */
 import * as path from 'path';
 import { PreferenceRow, readJsonl, validateRow, writeJsonl } from './io';
-import { buildR1Prompt, parseR1Prompt } from './prompt';
+import { buildR1Prompt, parseR1Prompt } from '../eval/prompt';
 
 export interface R1RewardRow {
   message: string;

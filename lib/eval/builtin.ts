@@ -1,19 +1,10 @@
 /**
- * The built-in model as a PairJudge (`--model DIR`): ./builtin-model registers the factory when first
- * loaded (lazily, so eval with an endpoint never loads the native model). registerBuiltinPairJudge also
- * lets an application plug in another local model under `--model DIR`.
+ * The built-in model as a PairJudge (`--model DIR`): ./builtin-model's factory, loaded lazily so that eval with
+ * an endpoint never loads the native model. registerBuiltinPairJudge lets an application plug in another local
+ * model under `--model DIR` instead.
  */
 import * as fs from 'fs';
-import type { PairJudge } from './types';
-
-export interface BuiltinJudgeOptions {
-  /** 'auto' | 'cpu' | 'cuda' as the rest of the library understands it. */
-  device?: string;
-  /** Upper bound on generated tokens. */
-  maxTokens?: number;
-}
-
-export type BuiltinPairJudgeFactory = (modelDir: string, options: BuiltinJudgeOptions) => Promise<PairJudge>;
+import type { BuiltinJudgeOptions, BuiltinPairJudgeFactory, PairJudge } from './types';
 
 let factory: BuiltinPairJudgeFactory | undefined;
 
@@ -41,6 +32,6 @@ export async function createBuiltinPairJudge(modelDir: string, options: BuiltinJ
         'For a model behind an OpenAI-compatible server, add --endpoint URL.',
     );
   }
-  if (!factory) await import('./builtin-model');
-  return factory!(modelDir, options);
+  const create = factory ?? (await import('./builtin-model')).createModelPairJudge;
+  return create(modelDir, options);
 }

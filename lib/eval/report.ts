@@ -1,5 +1,5 @@
 /** DIR/report.html: one self-contained page (no scripts, no external files) with an inline SVG Voting@k curve. */
-import type { EvalSummary } from './runner';
+import type { EvalSummary } from './summary';
 
 export function escapeHtml(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

@@ -10,11 +10,12 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { Verdict } from '../rewards/verdict';
 import { parseVerdict } from '../rewards/verdict';
-import { loadBenchmark, type SkippedRow } from './loaders';
-import { accuracyReport, type AccuracyReport, type Evaluation, type Order } from './metrics';
+import { loadBenchmark } from './loaders';
+import { accuracyReport, type Evaluation, type Order } from './metrics';
 import { PredictionWriter, readPredictions, taskId, type PredictionRecord } from './predictions';
 import { R1_REWARD_PROMPT_TEMPLATE } from './prompt';
 import { renderReport } from './report';
+import type { EvalSummary } from './summary';
 import type { BenchName, EvalPair, JudgePair, PairJudge } from './types';
 
 export interface EvalRunOptions {
@@ -49,34 +50,6 @@ export interface EvalProgress {
   total: number;
   /** Tasks found done when the run started. */
   resumed: number;
-}
-
-export interface EvalSummary extends AccuracyReport {
-  bench: BenchName;
-  data: string;
-  model: string;
-  judge: string;
-  samples: number;
-  temperature: number;
-  swap: boolean;
-  order: 'balanced' | 'chosen-first';
-  pairs: number;
-  skipped: { count: number; rows: SkippedRow[] };
-  parseFailures: {
-    /** Unparsable samples, all counted as wrong. */
-    count: number;
-    rate: number;
-    byReason: Record<string, number>;
-    examples: Array<{ key: string; order: Order; sample: number; reason: string; output: string }>;
-  };
-  /** Samples whose verdict came from the documented fallback rule rather than an <answer> block. */
-  parseFallbacks: number;
-  /** Tasks taken from an earlier run in the same folder. */
-  resumedTasks: number;
-  /** Things worth a look (e.g. category counts that differ from a benchmark's official split). */
-  warnings: string[];
-  elapsedSec: number;
-  createdAt: string;
 }
 
 export interface EvalResult {

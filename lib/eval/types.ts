@@ -1,5 +1,4 @@
 /** Shared shapes of the evaluator and the reward service. */
-import type { PreferenceRow } from '../data/io';
 import type { Verdict } from '../rewards/verdict';
 
 export type BenchName = 'vl-rewardbench' | 'mm-rlhf-rewardbench' | 'multimodal-rewardbench' | 'synthetic';
@@ -43,6 +42,16 @@ export interface PairJudge {
   close?(): Promise<void>;
 }
 
+/** Options of a local model judging pairs (`eval --model DIR`; lib/eval/builtin.ts). */
+export interface BuiltinJudgeOptions {
+  /** 'auto' | 'cpu' | 'cuda' as the rest of the library understands it. */
+  device?: string;
+  /** Upper bound on generated tokens. */
+  maxTokens?: number;
+}
+
+export type BuiltinPairJudgeFactory = (modelDir: string, options: BuiltinJudgeOptions) => Promise<PairJudge>;
+
 /** One benchmark pair, in its original order (label = which of response1/response2 is preferred). */
 export interface EvalPair extends JudgePair {
   /** Unique within the run: the benchmark id, with "#n" added for the n-th repeat of an id. */
@@ -57,7 +66,17 @@ export interface EvalPair extends JudgePair {
 }
 
 /**
- * The synthetic benchmark row (one JSON object per line), shared with the data generator (lib/data):
- * `image` is a path relative to --images (or the data file's folder), or a data: URL.
+ * A preference pair as the `synthetic` benchmark file stores it (one JSON object per line); lib/data's
+ * PreferenceRow extends it with what training needs. `image` is a path relative to --images (or the data
+ * file's folder), or a data: URL; `label` is the better response.
  */
-export type SyntheticRow = Pick<PreferenceRow, 'id' | 'image' | 'question' | 'response1' | 'response2' | 'label' | 'difficulty' | 'category'>;
+export interface SyntheticRow {
+  id: string;
+  image: string;
+  question: string;
+  response1: string;
+  response2: string;
+  label: 1 | 2;
+  difficulty?: number;
+  category?: string;
+}

@@ -144,4 +144,9 @@ export class AdamW {
   dispose(): void {
     for (const t of [...this.m, ...this.v]) t.dispose();
   }
+
+  /** `using opt = ...`: dispose() at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }

@@ -422,6 +422,11 @@ export class PolicyModel {
     this.handle = null;
   }
 
+  /** `using model = ...`: dispose() at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   get disposed(): boolean {
     return this.handle === null;
   }
@@ -545,7 +550,11 @@ export function meanNllGradient(result: LogprobsResult): { loss: number; grad: F
   const mask = result.mask.toArray();
   let count = 0;
   let sum = 0;
-  for (let i = 0; i < lp.length; i++) if (mask[i]) (count++, (sum -= lp[i]));
+  for (let i = 0; i < lp.length; i++) {
+    if (!mask[i]) continue;
+    count++;
+    sum -= lp[i];
+  }
   const grad = new Float32Array(lp.length);
   if (count) for (let i = 0; i < lp.length; i++) grad[i] = mask[i] ? -1 / count : 0;
   return { loss: count ? sum / count : 0, grad, tokens: count };

@@ -111,7 +111,9 @@ export class Tokenizer {
     let o = 0;
     for (let i = 0; i < tokens.length; i++) {
       const b = this.bytesOf[tokens[i]];
-      if (b) out.set(b, o), (o += b.length);
+      if (!b) continue;
+      out.set(b, o);
+      o += b.length;
     }
     return out;
   }
@@ -177,15 +179,19 @@ export class Tokenizer {
       let at = -1;
       for (let i = 0; i + 1 < ids.length; i++) {
         const r = this.rank.get(ids[i] * MAX_VOCAB_SIZE + ids[i + 1]);
-        if (r !== undefined && (best < 0 || r < best)) (best = r), (at = i);
+        if (r === undefined || (best >= 0 && r >= best)) continue;
+        best = r;
+        at = i;
       }
       if (best < 0) break;
       const id = VOCAB_SIZE + best;
       const [l, r] = this.merges[best];
       const next: number[] = [];
       for (let i = 0; i < ids.length; i++) {
-        if (i >= at && i + 1 < ids.length && ids[i] === l && ids[i + 1] === r) next.push(id), i++;
-        else next.push(ids[i]);
+        if (i >= at && i + 1 < ids.length && ids[i] === l && ids[i + 1] === r) {
+          next.push(id);
+          i++;
+        } else next.push(ids[i]);
       }
       ids = next;
     }
@@ -237,7 +243,11 @@ export function trainBpe(texts: Iterable<string>, options: TrainBpeOptions): Tok
     }
     let bestKey = -1;
     let bestCount = 0;
-    for (const [key, n] of counts) if (n > bestCount || (n === bestCount && key < bestKey)) (bestKey = key), (bestCount = n);
+    for (const [key, n] of counts) {
+      if (n < bestCount || (n === bestCount && key >= bestKey)) continue;
+      bestKey = key;
+      bestCount = n;
+    }
     if (bestKey < 0 || bestCount < minCount) break;
     const l = Math.floor(bestKey / MAX_VOCAB_SIZE);
     const r = bestKey % MAX_VOCAB_SIZE;
@@ -246,8 +256,10 @@ export function trainBpe(texts: Iterable<string>, options: TrainBpeOptions): Tok
     for (const w of words) {
       const next: number[] = [];
       for (let i = 0; i < w.ids.length; i++) {
-        if (i + 1 < w.ids.length && w.ids[i] === l && w.ids[i + 1] === r) next.push(id), i++;
-        else next.push(w.ids[i]);
+        if (i + 1 < w.ids.length && w.ids[i] === l && w.ids[i + 1] === r) {
+          next.push(id);
+          i++;
+        } else next.push(w.ids[i]);
       }
       w.ids = next;
     }

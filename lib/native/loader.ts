@@ -46,6 +46,7 @@ export function loadNative(): NativeAddon {
       return undefined;
     }
     try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node file, found at run time
       return require(file) as NativeAddon;
     } catch (e) {
       attempts.push({ where, error: `${file} failed to load: ${(e as Error).message}` });
@@ -62,6 +63,7 @@ export function loadNative(): NativeAddon {
   if (cached) return cached;
   try {
     // node-gyp-build also looks in build/ but its main value here is picking the right prebuild.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when no addon was found
     const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
     const file = nodeGypBuild.resolve(root);
     cached = tryLoad('prebuilt binary', file);

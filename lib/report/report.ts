@@ -13,7 +13,7 @@ import type { TrainConfig } from '../train/config';
 import { effectiveRl } from '../train/config';
 import type { GreedyOutput } from '../train/evaluate';
 import { readMetrics, type StepLine } from '../train/metrics';
-import type { RunSummary } from '../train/trainer';
+import type { RunSummary } from '../train/types';
 import { PALETTE, Series, escapeXml, lineChart } from './svg';
 
 export interface ReportRun {

@@ -112,7 +112,7 @@ function clauseVote(clause: string, carried: Ref | null): { vote: Ref | 'both' |
     return { vote: negated ? other(target.ref) : target.ref, subject: target.ref };
   }
   const before = ms.filter((m) => m.index < at && !m.object);
-  let subject: Ref | null = null;
+  let subject: Ref | null;
   let from = 0;
   if (before.length > 0) {
     subject = before[0].ref;

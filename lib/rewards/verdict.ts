@@ -35,7 +35,7 @@ export function countOccurrences(text: string, needle: string): number {
 export function parseAnswerContent(content: string): Verdict | null {
   let s = content.trim();
   // Strip decorations a model may wrap around the digit ("**2**", "`1`", "[2]", "2.").
-  for (let i = 0; i < 3; i++) s = s.replace(/^["'`*\[(\s]+|["'`*\]).\s]+$/g, '');
+  for (let i = 0; i < 3; i++) s = s.replace(/^["'`*[(\s]+|["'`*\]).\s]+$/g, '');
   const m = /^(?:response\s*)?([12])$/i.exec(s);
   return m ? (Number(m[1]) as Verdict) : null;
 }

@@ -60,6 +60,8 @@ export interface RewardServer {
   listen(port?: number, host?: string): Promise<{ port: number; host: string; url: string }>;
   /** Graceful: new requests get 503, admitted ones finish; after `timeoutMs` (default 30000) connections are cut. */
   close(options?: { timeoutMs?: number }): Promise<void>;
+  /** `await using server = createRewardServer(...)`: close() with its defaults at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 function positiveInt(v: unknown, name: string, fallback: number): number {
@@ -252,6 +254,9 @@ export function createRewardServer(options: RewardServerOptions = {}): RewardSer
       await closed;
       clearTimeout(cut);
       await options.pairJudge?.close?.();
+    },
+    [Symbol.asyncDispose]() {
+      return this.close();
     },
   };
 }

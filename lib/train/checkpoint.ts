@@ -17,6 +17,7 @@ import * as path from 'path';
 import { AdamW } from '../model/adamw';
 import { PolicyModel } from '../model/policy-model';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../model/safetensors';
+import type { Results } from './types';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -100,8 +101,8 @@ export interface CheckpointState {
   /** Vision warm-up: its length once it has ended (vision.untilLoss can end it early), and its recent losses. */
   visionSteps?: number;
   visionLosses?: number[];
-  /** Free-form results carried across the run (evaluations, difficulty summary). */
-  results: Record<string, unknown>;
+  /** The results carried across the run (evaluations, difficulty summary, ...). */
+  results: Results;
   createdAt: string;
 }
 

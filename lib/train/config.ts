@@ -1,212 +1,476 @@
 /**
- * Training configuration: presets, JSON overrides, validation.
+ * Training configuration: every setting declared once, in SETTINGS below (name, kind and range, default, doc
+ * string, and the command-line flag of the few that have one). Everything else is derived from it:
  *
- * A run's configuration is a preset (`smoke`, `demo`) deep-merged with an
- * optional JSON object (`--config file`) and then with command-line flags.
- * Every field is checked; an error names the field by its path
- * (`config.rl.lr must be a number > 0, got -1`), and unknown keys are errors
- * (a typo never silently falls back to a default).
+ *   TrainConfig (the TypeScript type)   ValueOf<typeof SETTINGS>
+ *   DEFAULTS                            the declared defaults
+ *   validation                          checkConfig: each setting's own check, then the cross-field rules
+ *   `train --help` and --help-config    settingFlags, settingRows (lib/cli/commands/train.ts)
+ *   lib/train/README.md's table         settingRows (`npm run docs:config`; a test fails when it is stale)
+ *
+ * Presets (presets.ts) are overrides of the defaults. An error names the field by its path
+ * (`config.rl.lr must be a number > 0 and <= 1, got -1`), and unknown keys are errors (a typo never silently
+ * falls back to a default).
  */
 import { CATEGORIES } from '../data/questions';
-import type { ModelConfigInput } from '../model/config';
+import { resolveConfig as resolveModelConfig, type ModelConfigInput } from '../model/config';
 import { parseSchedule } from './curriculum';
+
+// ---- kinds of values: how a setting is checked and how its range reads ----------------------------------
+
+/** How a value is checked; `range` is the rule as the help and the README print it. */
+interface Kind<T> {
+  readonly range: string;
+  check(value: unknown, path: string): T;
+  /** A command-line flag's text as a value (numbers for numeric kinds). */
+  fromText?(text: string): unknown;
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  return Array.isArray(v) ? 'an array' : typeof v;
+}
+
+const numeric = (text: string) => (text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text);
+
+function int(min: number, max = Number.MAX_SAFE_INTEGER): Kind<number> {
+  const range = `integer ${max < Number.MAX_SAFE_INTEGER ? `from ${min} to ${max}` : `>= ${min}`}`;
+  return {
+    range,
+    check(v, p) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new RangeError(`${p} must be an ${range}, got ${describe(v)}`);
+      return v;
+    },
+    fromText: numeric,
+  };
+}
+
+function num(min: number, max: number, { minOpen = false, maxOpen = false } = {}): Kind<number> {
+  const range = `number ${minOpen ? '>' : '>='} ${min}${Number.isFinite(max) ? ` and ${maxOpen ? '<' : '<='} ${max}` : ''}`;
+  return {
+    range,
+    check(v, p) {
+      const ok = typeof v === 'number' && Number.isFinite(v) && (minOpen ? v > min : v >= min) && (maxOpen ? v < max : v <= max);
+      if (!ok) throw new RangeError(`${p} must be a ${range}, got ${describe(v)}`);
+      return v as number;
+    },
+    fromText: numeric,
+  };
+}
+
+const bool: Kind<boolean> = {
+  range: 'true or false',
+  check(v, p) {
+    if (typeof v !== 'boolean') throw new TypeError(`${p} must be true or false, got ${describe(v)}`);
+    return v;
+  },
+};
+
+function oneOf<const V extends readonly string[]>(values: V): Kind<V[number]> {
+  const range = values.map((x) => JSON.stringify(x)).join(' | ');
+  return {
+    range,
+    check(v, p) {
+      if (typeof v !== 'string' || !values.includes(v))
+        throw new RangeError(`${p} must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${describe(v)}`);
+      return v;
+    },
+  };
+}
+
+const text: Kind<string> = {
+  range: 'non-empty string',
+  check(v, p) {
+    if (typeof v !== 'string' || v === '') throw new TypeError(`${p} must be a non-empty string, got ${describe(v)}`);
+    return v;
+  },
+};
+
+function nullable<T>(kind: Kind<T>): Kind<T | null> {
+  return { range: `${kind.range}, or null`, check: (v, p) => (v === null ? null : kind.check(v, p)), fromText: kind.fromText };
+}
+
+/** An array of `item`s, called `what` in messages ("integers"). */
+function listOf<T>(item: Kind<T>, what: string, { nonEmpty = true } = {}): Kind<T[]> {
+  return {
+    range: `${nonEmpty ? 'non-empty ' : ''}list of ${item.range.replace(/^integer /, 'integers ')}`,
+    check(v, p) {
+      if (!Array.isArray(v) || (nonEmpty && v.length === 0))
+        throw new TypeError(`${p} must be ${nonEmpty ? 'a non-empty' : 'an'} array of ${what}, got ${describe(v)}`);
+      v.forEach((x, i) => item.check(x, `${p}[${i}]`));
+      return v as T[];
+    },
+  };
+}
+
+const schedule: Kind<string> = {
+  range: 'schedule text (curriculum.ts parseSchedule)',
+  check(v, p) {
+    text.check(v, p);
+    try {
+      parseSchedule(v as string);
+    } catch (e) {
+      throw new RangeError(`${p}: ${(e as Error).message}`);
+    }
+    return v as string;
+  },
+};
+
+// ---- settings and sections --------------------------------------------------------------------------------
+
+/** A command-line flag of `stable-reinforce train`: `--name ARG` sets the value, a flag without `arg` sets `value`. */
+export interface FlagSpec {
+  name: string;
+  arg?: string;
+  value?: unknown;
+  /** The flag's own help text (default: the setting's doc). */
+  help?: string;
+}
+
+export interface Setting<T> {
+  readonly kind: Kind<T>;
+  readonly default: T;
+  readonly doc: string;
+  readonly flag?: FlagSpec;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a setting or section of any value type
+type Entry = Setting<any> | Section<any>;
+type Entries = { readonly [key: string]: Entry };
+
+export interface Section<F extends Entries> {
+  readonly doc: string;
+  readonly fields: F;
+}
+
+function setting<T>(kind: Kind<T>, def: NoInfer<T>, doc: string, flag?: FlagSpec): Setting<T> {
+  return { kind, default: def, doc, ...(flag ? { flag } : {}) };
+}
+
+function section<F extends Entries>(doc: string, fields: F): Section<F> {
+  return { doc, fields };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see Entry
+const isSection = (e: Entry): e is Section<any> => 'fields' in e;
+
+/** The value type a setting or section declares. */
+export type ValueOf<E> = E extends Setting<infer T> ? T : E extends Section<infer F> ? { -readonly [K in keyof F]: ValueOf<F[K]> } : never;
 
 export const ALGOS = ['stable-reinforce', 'reinforce++', 'grpo'] as const;
 export type Algo = (typeof ALGOS)[number];
 export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
 export type TrainDevice = (typeof DEVICES)[number];
 
-export interface DataConfig {
-  /** An existing dataset folder (DIR/train.jsonl, DIR/test.jsonl, images); null: synthesise into OUT/data. */
-  dir: string | null;
-  /** Synthetic data: total samples (train + test), test share, levels, image side, grid side. */
-  n: number;
-  testFraction: number;
-  levels: number[];
-  imageSize: number;
-  grid: number;
-  /** Question categories to draw (null: all five). */
-  categories: string[] | null;
-  /** Seed of the synthetic data; null: the run's seed. */
-  seed: number | null;
-  /** Use at most this many rows of a split (null: all). */
-  maxTrain: number | null;
-  maxTest: number | null;
+/** Every setting of a training run, in the order config.json lists them. */
+export const SETTINGS = section('A training run', {
+  preset: setting(text, 'demo', 'The preset the run starts from (presets.ts); chosen with --preset, not in a config file.'),
+  seed: setting(int(0), 0, 'Seed of everything: data, initialisation, sampling.', { name: 'seed', arg: 'N' }),
+  device: setting(oneOf(DEVICES), 'auto', "Model device; auto = the CPU (the model's CUDA path is not verified on a GPU yet).", { name: 'device', arg: 'D' }),
+  data: section('The rows a run trains and evaluates on (dataset.ts).', {
+    dir: setting(nullable(text), null, 'An existing dataset folder (DIR/train.jsonl, DIR/test.jsonl, images); null: synthesise into OUT/data.'),
+    n: setting(int(4, 10_000_000), 600, 'Synthetic data: total samples (train + test).'),
+    testFraction: setting(num(0, 1, { minOpen: true, maxOpen: true }), 0.2, 'Synthetic data: share of the samples in the test split.'),
+    levels: setting(listOf(int(1, 4), 'integers'), [1, 2, 3, 4], 'Synthetic data: generator levels to draw.'),
+    imageSize: setting(int(8, 4096), 48, 'Synthetic data: image side in pixels.'),
+    grid: setting(int(2, 8), 3, 'Synthetic data: grid side (cells per row and column).'),
+    categories: setting(nullable(listOf(oneOf(CATEGORIES), 'categories')), null, 'Synthetic data: question categories to draw (null: all five).'),
+    seed: setting(nullable(int(0)), null, "Seed of the synthetic data; null: the run's seed."),
+    maxTrain: setting(nullable(int(1)), null, 'Use at most this many training rows (null: all).'),
+    maxTest: setting(nullable(int(1)), null, 'Use at most this many test rows (null: all).'),
+  }),
+  model: section("The built-in model (lib/model); everything but initSeed, imageNorm and bpeMerges is the model's own config.", {
+    dModel: setting(int(2), 128, 'Width of the residual stream.'),
+    nLayers: setting(int(1), 4, 'Transformer layers.'),
+    nHeads: setting(int(1), 4, 'Attention heads; must divide dModel, with an even head size (rotary embeddings).'),
+    nKvHeads: setting(nullable(int(1)), null, 'Key/value heads (grouped-query attention), must divide nHeads; null: nHeads.'),
+    dFF: setting(int(1), 352, 'Hidden width of the SwiGLU MLP.'),
+    imageSize: setting(int(1), 48, "The model's input image side (images are resized to it)."),
+    patchSize: setting(int(1), 16, 'Side of an image patch (one token); must divide imageSize.'),
+    maxSeqLen: setting(int(16), 512, 'Context length: image tokens + bos + prompt + response.'),
+    initSeed: setting(nullable(int(0)), null, "Parameter initialisation seed; null: the run's seed."),
+    imageNorm: setting(
+      oneOf(['data', 'unit'] as const),
+      'data',
+      "Pixel normalisation stored in the model: 'data' = per-channel mean and std of the training images (a model trained from scratch on dark-background images does not learn to see without it), 'unit' = [-1, 1].",
+    ),
+    imagePositions: setting(
+      oneOf(['first', 'before-response', 'shared'] as const),
+      'first',
+      "Rotary positions of the image tokens. 'before-response' puts the image next to the response in position space, so what is learnt on short caption prompts holds after a long task prompt (the demo uses it); it slows the short warm-up captions, so the default stays 'first' (docs/research/image-blindness.md).",
+    ),
+    bpeMerges: setting(
+      int(0, 65536 - 260),
+      1024,
+      'Byte-pair merges learnt from the training texts (prompts, teacher analyses, captions) before stage 1, saved with the model; 0: byte level. Fewer tokens per text make every step cheaper and let one attention lookup match a whole word.',
+    ),
+  }),
+  vision: section(
+    'Vision warm-up at the start of stage 1 (phases/vision.ts): the built-in model starts from random weights, where R1-Reward starts from a pretrained vision-language model, so it first learns to read the images by captioning them (needs rows with a scene, i.e. the synthetic data).',
+    {
+      steps: setting(int(0), 0, 'Caption-only steps before the teacher analyses (0: none); with untilLoss, the most.'),
+      untilLoss: setting(
+        nullable(num(0, Infinity, { minOpen: true })),
+        null,
+        'End the warm-up once the mean caption loss of the last 50 steps is below this (null: always run `steps`). The model learns to read in a sudden drop of the loss whose step varies from run to run.',
+      ),
+      batchSize: setting(int(1), 8, 'Examples per warm-up step (captions, then cell lookups).'),
+      lr: setting(
+        num(0, 1, { minOpen: true }),
+        3e-3,
+        'Learning rate of the warm-up (after warmupSteps, constant: a decaying rate can stall the drop it waits for).',
+      ),
+      warmupSteps: setting(int(0), 10, 'Linear learning-rate warm-up steps.'),
+      captionShare: setting(num(0, 4), 0, 'Captions added to every batch of teacher analyses, as a share of sft.batchSize (keeps the skill).'),
+      lookupShare: setting(
+        num(0, 1),
+        0,
+        'Share of those added examples that are cell lookups ("Describe the X, Y cells." -> their caption lines) instead of whole captions: reading the cell a question names, which the evidence lines need.',
+      ),
+      lookupSteps: setting(int(0), 0, 'Steps of cell lookups (after the task prompt; batchSize, lr) between the caption warm-up and the analyses.'),
+    },
+  ),
+  sft: section('Stage 1 (phases/sft.ts): supervised training on the teacher analyses.', {
+    epochs: setting(int(0, 10_000), 3, 'Passes over the rows with a teacher analysis.'),
+    batchSize: setting(int(1), 16, 'Teacher analyses per step.'),
+    lr: setting(num(0, 1, { minOpen: true }), 2e-3, 'Peak learning rate (AdamW).'),
+    minLrRatio: setting(num(0, 1), 0.1, 'The learning rate decays (cosine) from lr to lr * minLrRatio.'),
+    warmupSteps: setting(int(0), 10, 'Linear learning-rate warm-up steps.'),
+    weightDecay: setting(num(0, 10), 0.01, 'AdamW weight decay.'),
+    maxGradNorm: setting(num(0, Infinity), 1, 'Gradient norm clip (0: none).'),
+    checkpointEvery: setting(int(1), 20, 'Checkpoint every this many stage-1 steps (and at the end).'),
+  }),
+  difficulty: section("The paper's difficulty (phases/difficulty.ts): sampled attempts the stage-1 model needs per training sample.", {
+    attempts: setting(int(1, 100), 3, 'Sampled attempts per training sample (the paper: 3).'),
+    temperature: setting(num(0, 10, { minOpen: true }), 1, 'Sampling temperature of the attempts.'),
+    maxNewTokens: setting(int(1), 224, 'Longest attempt, in tokens.'),
+    batchSize: setting(int(1), 32, 'Prompts generated at once.'),
+    hardThreshold: setting(int(2, 101), 2, 'Hard = attempts needed >= this (the paper: 2), failed-all included; at most attempts + 1.'),
+    limit: setting(
+      nullable(int(1)),
+      null,
+      'Measure at most this many training samples (a seeded random subset; null: all, as the paper does). Only measured samples can enter stage 2. A time-budget knob.',
+    ),
+  }),
+  rl: section('Stage 2 (phases/rl.ts, rl.ts): StableReinforce or a baseline on the hard samples, with a curriculum.', {
+    algo: setting(oneOf(ALGOS), 'stable-reinforce', 'The RL algorithm; it sets the defaults of preClip, filter and consistency.', { name: 'algo', arg: 'A' }),
+    steps: setting(int(0), 30, 'RL steps (0: no stage 2; the final model is the stage-1 model).'),
+    promptsPerStep: setting(int(1), 8, 'Prompts per rollout batch; each is sampled samplesPerPrompt times.'),
+    samplesPerPrompt: setting(int(1, 1024), 4, 'Samples per prompt (at least 2 for grpo: its baselines need a group).'),
+    ppoEpochs: setting(int(1, 100), 2, 'Passes over each rollout batch, in minibatches of miniBatchSize sequences (one AdamW step each).'),
+    miniBatchSize: setting(int(1), 16, 'Sequences per minibatch.'),
+    lr: setting(num(0, 1, { minOpen: true }), 2e-4, 'Learning rate (AdamW).'),
+    warmupSteps: setting(int(0), 2, 'Linear learning-rate warm-up steps, then constant.'),
+    weightDecay: setting(num(0, 10), 0.01, 'AdamW weight decay.'),
+    maxGradNorm: setting(num(0, Infinity), 1, 'Gradient norm clip (0: none).'),
+    temperature: setting(num(0, 10, { minOpen: true }), 1, 'Sampling temperature of the rollouts (and of the log-probs).'),
+    maxNewTokens: setting(int(1), 224, 'Longest rollout, in tokens.'),
+    preClip: setting(nullable(bool), null, 'Pre-CLIP of the probability ratio to [minRatio, maxRatio]; null: what algo implies.', {
+      name: 'no-preclip',
+      value: false,
+      help: 'ablation: no Pre-CLIP of the probability ratio',
+    }),
+    minRatio: setting(num(1e-30, 1, { maxOpen: true }), 1e-3, 'Pre-CLIP lower bound of the ratio (below maxRatio).'),
+    maxRatio: setting(num(1, 1e30, { minOpen: true }), 1e3, 'Pre-CLIP upper bound of the ratio.'),
+    clipEps: setting(num(0, 1), 0.2, 'PPO clip range of the ratio.'),
+    filter: setting(nullable(bool), null, 'Advantage Filter: zero advantages with |z| > filterSigma; null: what algo implies.', {
+      name: 'no-filter',
+      value: false,
+      help: 'ablation: no Advantage Filter (plain global normalisation)',
+    }),
+    filterSigma: setting(num(0, 1e6, { minOpen: true }), 3, 'Advantage Filter threshold in standard deviations.'),
+    filterRule: setting(oneOf(['paper', 'released-code'] as const), 'paper', "Advantage Filter: the paper's rule or the released code's."),
+    consistency: setting(nullable(bool), null, 'Consistency reward (rule-based judge); null: what algo implies.', {
+      name: 'no-consistency',
+      value: false,
+      help: 'ablation: no consistency reward (R = Result + 0.5 Format)',
+    }),
+    rewardWeights: section('R = Result * (1 + consistency * C) + format * F.', {
+      consistency: setting(num(-10, 10), 0.5, 'Weight of the consistency reward C.'),
+      format: setting(num(-10, 10), 0.5, 'Weight of the format reward F.'),
+    }),
+    klCoef: setting(num(0, 1e6), 0, 'KL penalty against the frozen stage-1 model (the paper: 0).'),
+    klEstimator: setting(oneOf(['k1', 'k2', 'k3'] as const), 'k1', 'Token KL estimator of the penalty.'),
+    trackRefKl: setting(bool, false, 'Measure the KL to the stage-1 model even when klCoef is 0 (one extra forward pass per step).'),
+    pool: setting(oneOf(['hard', 'all'] as const), 'hard', "RL samples: 'hard' (the paper: needed >= 2 attempts or failed all) or 'all' measured ones."),
+    swapAugment: setting(
+      bool,
+      true,
+      'Add every pool sample with its two responses exchanged (label flipped): otherwise stage 2 can raise its reward by moving a position bias instead of judging better.',
+    ),
+    curriculum: setting(
+      schedule,
+      'linear:hardness:start=1,rampEnd=0.5',
+      'Curriculum schedule, e.g. "linear:hardness" or "none" (curriculum.ts parseSchedule).',
+    ),
+    checkpointEvery: setting(int(1), 5, 'Checkpoint every this many RL steps (and at the end).'),
+    evalEvery: setting(int(1), 10, 'Greedy test accuracy every this many RL steps (and at the end).'),
+  }),
+  eval: section('Evaluation along the way and at the end (evaluate.ts, phases/final.ts).', {
+    batchSize: setting(int(1), 32, 'Test prompts generated at once.'),
+    maxNewTokens: setting(int(1), 224, 'Longest test output, in tokens.'),
+    votingK: setting(int(0, 64), 15, 'Voting@K at the end: K samples per test pair at votingTemperature (0: no voting).'),
+    votingTemperature: setting(num(0, 10, { minOpen: true }), 1, 'Sampling temperature of Voting@K.'),
+    hardLevels: setting(
+      listOf(int(1, 4), 'integers', { nonEmpty: false }),
+      [3, 4],
+      "Test samples counted as hard: their generator level is in this list (not the stage-1 model's attempts: a subset chosen by its own failures would improve after any change, which would flatter stage 2).",
+    ),
+    votingLimit: setting(nullable(int(1)), null, 'Use at most this many test rows for Voting@K (null: all).'),
+  }),
+  debug: section('Fault injection (tests).', {
+    nonFiniteSteps: section('Steps (1-based) whose gradient is replaced by NaN, to exercise the non-finite guard.', {
+      sft: setting(listOf(int(0), 'integers', { nonEmpty: false }), [], 'Stage-1 steps.'),
+      rl: setting(listOf(int(0), 'integers', { nonEmpty: false }), [], 'Stage-2 steps.'),
+    }),
+  }),
+});
+
+export type TrainConfig = ValueOf<typeof SETTINGS>;
+export type DataConfig = TrainConfig['data'];
+export type ModelSection = TrainConfig['model'];
+export type VisionConfig = TrainConfig['vision'];
+export type SftConfig = TrainConfig['sft'];
+export type DifficultyConfig = TrainConfig['difficulty'];
+export type RlConfig = TrainConfig['rl'];
+export type EvalConfig = TrainConfig['eval'];
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object | null ? DeepPartial<T[K]> : T[K] };
+export type TrainConfigOverrides = DeepPartial<TrainConfig>;
+
+function defaultsOf(s: Section<Entries>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(s.fields).map(([k, e]) => [k, isSection(e) ? defaultsOf(e) : structuredClone(e.default)]));
 }
 
-export interface ModelSection {
-  dModel: number;
-  nLayers: number;
-  nHeads: number;
-  nKvHeads: number | null;
-  dFF: number;
-  /** The model's input image side (images are resized to it). */
-  imageSize: number;
-  patchSize: number;
-  maxSeqLen: number;
-  /** Parameter initialisation seed; null: the run's seed. */
-  initSeed: number | null;
-  /**
-   * Pixel normalisation stored in the model: 'data' = per-channel mean and std of the training images (a
-   * model trained from scratch on dark-background images does not learn to see without it), 'unit' = [-1, 1].
-   */
-  imageNorm: 'data' | 'unit';
-  /**
-   * Rotary positions of the image tokens (model config imagePositions). 'before-response' puts the image next to
-   * the response in position space, so what is learnt on short caption prompts holds after a long task prompt
-   * (the demo uses it); it slows the short warm-up captions, so the general default stays 'first'
-   * (docs/research/image-blindness.md).
-   */
-  imagePositions: 'first' | 'before-response' | 'shared';
-  /**
-   * Byte-pair merges learnt from the training texts (prompts, teacher analyses, captions) before stage 1; the
-   * tokenizer is saved with the model. 0: byte level. Fewer tokens per text make every step cheaper and let one
-   * attention lookup match a whole word (docs/research/image-blindness.md).
-   */
-  bpeMerges: number;
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object') Object.values(Object.freeze(v)).forEach(deepFreeze);
+  return v;
 }
 
-/**
- * Vision warm-up at the start of stage 1: the built-in model starts from random weights, where R1-Reward
- * starts from a pretrained vision-language model, so it first learns to read the images by captioning
- * them (data/scene.ts sceneCaption; needs rows with a scene, i.e. the synthetic data).
- */
-export interface VisionConfig {
-  /** Caption-only steps before the teacher analyses (0: none); with untilLoss, the most. */
-  steps: number;
-  /**
-   * End the warm-up early once the mean caption loss of the last 50 steps is below this (null: always run
-   * `steps`). The model learns to read the images in a sudden drop of the loss whose step varies from run to run
-   * (~600 to over 1,000 steps of 8); stopping on the loss makes the warm-up as long as that run needs.
-   */
-  untilLoss: number | null;
-  batchSize: number;
-  lr: number;
-  warmupSteps: number;
-  /** Captions added to every batch of teacher analyses, as a share of sft.batchSize (keeps the skill). */
-  captionShare: number;
-  /**
-   * Share of those added examples that are cell lookups (data/scene.ts lookupPrompt: "Describe the X, Y cells."
-   * -> their caption lines) instead of whole captions. A caption lists the cells in a fixed order, a lookup names
-   * them in any order: it teaches reading the cell a question names, which the evidence lines need.
-   */
-  lookupShare: number;
-  /** Steps of cell lookups (after the task prompt, batchSize, lr) between the caption warm-up and the analyses. */
-  lookupSteps: number;
+/** Every setting at its declared default (frozen; presets.ts overrides some). */
+export const DEFAULTS: Readonly<TrainConfig> = deepFreeze(defaultsOf(SETTINGS) as TrainConfig);
+
+// ---- what the help, the README and the CLI read --------------------------------------------------------
+
+export interface SettingRow {
+  /** Dotted path, e.g. "rl.lr"; a section's row has `section` set and no range or default. */
+  path: string;
+  doc: string;
+  section?: true;
+  range?: string;
+  default?: unknown;
 }
 
-export interface SftConfig {
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  /** The learning rate decays (cosine) from lr to lr * minLrRatio. */
-  minLrRatio: number;
-  warmupSteps: number;
-  weightDecay: number;
-  maxGradNorm: number;
-  checkpointEvery: number;
+/** Sections and settings in declaration order. */
+export function settingRows(s: Section<Entries> = SETTINGS, prefix = ''): SettingRow[] {
+  return Object.entries(s.fields).flatMap(([k, e]): SettingRow[] =>
+    isSection(e)
+      ? [{ path: prefix + k, doc: e.doc, section: true }, ...settingRows(e, `${prefix}${k}.`)]
+      : [{ path: prefix + k, doc: e.doc, range: e.kind.range, default: e.default }],
+  );
 }
 
-export interface DifficultyConfig {
-  /** Sampled attempts per training sample (the paper: 3). */
-  attempts: number;
-  temperature: number;
-  maxNewTokens: number;
-  /** Prompts generated at once. */
-  batchSize: number;
-  /** Hard = attempts needed >= this (the paper: 2), failed-all included. */
-  hardThreshold: number;
-  /**
-   * Measure the difficulty of at most this many training samples (a seeded random subset; null: all, as the
-   * paper does). Only measured samples can enter stage 2. A time-budget knob: sampling 3 attempts for every
-   * training sample costs more than the rest of a small run.
-   */
-  limit: number | null;
+/** The settings with a command-line flag, and how the flag's text becomes a value. */
+export function settingFlags(): { path: string[]; flag: FlagSpec; range: string; default: unknown; doc: string; fromText: (t: string) => unknown }[] {
+  const walk = (s: Section<Entries>, at: string[]): ReturnType<typeof settingFlags> =>
+    Object.entries(s.fields).flatMap(([k, e]) => {
+      if (isSection(e)) return walk(e, [...at, k]);
+      if (!e.flag) return [];
+      return [{ path: [...at, k], flag: e.flag, range: e.kind.range, default: e.default, doc: e.doc, fromText: e.kind.fromText ?? ((t: string) => t) }];
+    });
+  return walk(SETTINGS, []);
 }
 
-export interface RlConfig {
-  algo: Algo;
-  steps: number;
-  /** Prompts per rollout batch; each is sampled samplesPerPrompt times. */
-  promptsPerStep: number;
-  samplesPerPrompt: number;
-  /** Passes over each rollout batch, in minibatches of miniBatchSize sequences (one AdamW step each). */
-  ppoEpochs: number;
-  miniBatchSize: number;
-  lr: number;
-  warmupSteps: number;
-  weightDecay: number;
-  maxGradNorm: number;
-  temperature: number;
-  maxNewTokens: number;
-  /** null: what the algorithm implies (on for stable-reinforce, off for the baselines). */
-  preClip: boolean | null;
-  minRatio: number;
-  maxRatio: number;
-  clipEps: number;
-  filter: boolean | null;
-  filterSigma: number;
-  filterRule: 'paper' | 'released-code';
-  consistency: boolean | null;
-  /** R = Result * (1 + consistency * C) + format * F. */
-  rewardWeights: { consistency: number; format: number };
-  /** KL penalty against the frozen stage-1 model (the paper: 0). */
-  klCoef: number;
-  klEstimator: 'k1' | 'k2' | 'k3';
-  /** Measure the KL to the stage-1 model even when klCoef is 0 (one extra forward pass per step). */
-  trackRefKl: boolean;
-  /** RL samples: 'hard' (the paper: needed >= 2 attempts or failed all) or 'all'. */
-  pool: 'hard' | 'all';
-  /**
-   * Add every pool sample with its two responses exchanged (label flipped). The data is balanced 1:1 in
-   * answer position, but picking the samples a position-biased stage-1 model gets wrong is not; without
-   * this, stage 2 can raise its reward by moving the bias to the other position instead of judging better.
-   */
-  swapAugment: boolean;
-  /** Curriculum schedule text (see curriculum.ts parseSchedule), e.g. "linear:hardness" or "none". */
-  curriculum: string;
-  checkpointEvery: number;
-  /** Greedy test accuracy every this many RL steps (and at the end). */
-  evalEvery: number;
+/** Checks one setting's value, the error naming it as `name` (e.g. a flag: "--seed"). */
+export function checkSetting(path: readonly string[], value: unknown, name: string): unknown {
+  let e: Entry = SETTINGS;
+  for (const k of path) {
+    if (!isSection(e) || !(k in e.fields)) throw new RangeError(`config.${path.join('.')} is not a known setting`);
+    e = e.fields[k];
+  }
+  if (isSection(e)) throw new RangeError(`config.${path.join('.')} is a section, not a setting`);
+  return e.kind.check(value, name);
 }
 
-export interface EvalConfig {
-  batchSize: number;
-  maxNewTokens: number;
-  /** Voting@K at the end: K samples per test pair at votingTemperature (0: no voting). */
-  votingK: number;
-  votingTemperature: number;
-  /**
-   * Test samples counted as "hard": their generator level is in this list. The generator's level is used
-   * rather than the stage-1 model's attempts: a subset chosen by the stage-1 model's own failures would
-   * improve after any change of the model (regression to the mean), which would flatter stage 2.
-   */
-  hardLevels: number[];
-  /** Use at most this many test rows for the Voting@K pass (null: all). */
-  votingLimit: number | null;
+// ---- validation ----------------------------------------------------------------------------------------
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-export interface DebugConfig {
-  /** Steps whose gradient is replaced by NaN, to exercise the non-finite guard (tests). */
-  nonFiniteSteps: { sft: number[]; rl: number[] };
+const known = (s: Section<Entries>, p: string, k: string) =>
+  new RangeError(`${p}.${k} is not a known setting (known in ${p}: ${Object.keys(s.fields).join(', ')})`);
+
+function checkSection(value: unknown, s: Section<Entries>, p: string): void {
+  if (!isPlainObject(value)) throw new TypeError(`${p} must be an object, got ${describe(value)}`);
+  for (const k of Object.keys(value)) if (!(k in s.fields)) throw known(s, p, k);
+  for (const [k, e] of Object.entries(s.fields)) {
+    if (!(k in value)) throw new TypeError(`${p}.${k} is missing`);
+    if (isSection(e)) checkSection(value[k], e, `${p}.${k}`);
+    else e.kind.check(value[k], `${p}.${k}`);
+  }
 }
 
-export interface TrainConfig {
-  preset: string;
-  seed: number;
-  device: TrainDevice;
-  data: DataConfig;
-  model: ModelSection;
-  vision: VisionConfig;
-  sft: SftConfig;
-  difficulty: DifficultyConfig;
-  rl: RlConfig;
-  eval: EvalConfig;
-  debug: DebugConfig;
+/** Checks that every key of `overrides` is a setting (values are checked after merging). */
+export function checkOverrideKeys(overrides: unknown, s: Section<Entries> = SETTINGS, p = 'config'): void {
+  if (!isPlainObject(overrides)) throw new TypeError(`${p} must be a JSON object, got ${describe(overrides)}`);
+  for (const [k, v] of Object.entries(overrides)) {
+    const e = s.fields[k];
+    if (e === undefined) throw known(s, p, k);
+    if (isSection(e)) checkOverrideKeys(v, e, `${p}.${k}`);
+  }
 }
+
+/** `over` deep-merged into `base` (arrays and scalars replace). */
+export function mergeOverrides<T>(base: T, over: unknown): T {
+  if (!isPlainObject(over) || !isPlainObject(base)) return (over === undefined ? base : over) as T;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = mergeOverrides(out[k], v);
+  return out as T;
+}
+
+/** Every setting's own check, then the cross-field rules; throws a TypeError/RangeError naming the field. */
+export function checkConfig(c: TrainConfig): void {
+  checkSection(c, SETTINGS, 'config');
+  // The model's own rules (lib/model/config.ts), its messages naming the fields by their path here.
+  try {
+    resolveModelConfig(modelConfigOf(c));
+  } catch (e) {
+    throw new RangeError((e as Error).message.replace(/\bconfig\./g, 'config.model.'));
+  }
+  const m = c.model;
+  if (m.maxSeqLen <= (m.imageSize / m.patchSize) ** 2 + 2)
+    throw new RangeError(`config.model.maxSeqLen (${m.maxSeqLen}) leaves no room after the ${(m.imageSize / m.patchSize) ** 2} image tokens`);
+  if (c.rl.algo === 'grpo' && c.rl.samplesPerPrompt < 2)
+    throw new RangeError(`config.rl.samplesPerPrompt must be >= 2 for algo "grpo" (group baselines need a group), got ${c.rl.samplesPerPrompt}`);
+  if (!(c.rl.minRatio < c.rl.maxRatio)) throw new RangeError('config.rl.minRatio must be below config.rl.maxRatio');
+  if (c.difficulty.hardThreshold > c.difficulty.attempts + 1) {
+    throw new RangeError(
+      `config.difficulty.hardThreshold (${c.difficulty.hardThreshold}) must be <= attempts + 1 (${c.difficulty.attempts + 1}, "failed all")`,
+    );
+  }
+  if (c.data.dir === null) {
+    const nTest = Math.round(c.data.n * c.data.testFraction);
+    if (nTest < 2 || c.data.n - nTest < 2)
+      throw new RangeError(`config.data.n (${c.data.n}) x testFraction (${c.data.testFraction}) leaves fewer than 2 samples in a split`);
+  }
+}
+
+/** Parses a config file's text; errors name the file. */
+export function parseConfigText(text: string, file: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SyntaxError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+// ---- what the settings imply ------------------------------------------------------------------------------
 
 /** The switches an algorithm implies; explicit booleans in the config win. */
-export function algoDefaults(algo: Algo): { preClip: boolean; filter: boolean; consistency: boolean } {
+export function algoDefaults(algo: Algo): EffectiveRl {
   return algo === 'stable-reinforce' ? { preClip: true, filter: true, consistency: true } : { preClip: false, filter: false, consistency: false };
 }
 
@@ -221,338 +485,8 @@ export function effectiveRl(rl: RlConfig): EffectiveRl {
   return { preClip: rl.preClip ?? d.preClip, filter: rl.filter ?? d.filter, consistency: rl.consistency ?? d.consistency };
 }
 
-const BASE: Omit<TrainConfig, 'preset'> = {
-  seed: 0,
-  device: 'auto',
-  data: { dir: null, n: 600, testFraction: 0.2, levels: [1, 2, 3, 4], imageSize: 48, grid: 3, categories: null, seed: null, maxTrain: null, maxTest: null },
-  model: { dModel: 128, nLayers: 4, nHeads: 4, nKvHeads: null, dFF: 352, imageSize: 48, patchSize: 16, maxSeqLen: 512, initSeed: null, imageNorm: 'data', imagePositions: 'first', bpeMerges: 1024 },
-  vision: { steps: 0, untilLoss: null, batchSize: 8, lr: 3e-3, warmupSteps: 10, captionShare: 0, lookupShare: 0, lookupSteps: 0 },
-  sft: { epochs: 3, batchSize: 16, lr: 2e-3, minLrRatio: 0.1, warmupSteps: 10, weightDecay: 0.01, maxGradNorm: 1, checkpointEvery: 20 },
-  difficulty: { attempts: 3, temperature: 1, maxNewTokens: 224, batchSize: 32, hardThreshold: 2, limit: null },
-  rl: {
-    algo: 'stable-reinforce',
-    steps: 30,
-    promptsPerStep: 8,
-    samplesPerPrompt: 4,
-    ppoEpochs: 2,
-    miniBatchSize: 16,
-    lr: 2e-4,
-    warmupSteps: 2,
-    weightDecay: 0.01,
-    maxGradNorm: 1,
-    temperature: 1,
-    maxNewTokens: 224,
-    preClip: null,
-    minRatio: 1e-3,
-    maxRatio: 1e3,
-    clipEps: 0.2,
-    filter: null,
-    filterSigma: 3,
-    filterRule: 'paper',
-    consistency: null,
-    rewardWeights: { consistency: 0.5, format: 0.5 },
-    klCoef: 0,
-    klEstimator: 'k1',
-    trackRefKl: false,
-    pool: 'hard',
-    swapAugment: true,
-    curriculum: 'linear:hardness:start=1,rampEnd=0.5',
-    checkpointEvery: 5,
-    evalEvery: 10,
-  },
-  eval: { batchSize: 32, maxNewTokens: 224, votingK: 15, votingTemperature: 1, hardLevels: [3, 4], votingLimit: null },
-  debug: { nonFiniteSteps: { sft: [], rl: [] } },
-};
-
-type DeepPartial<T> = { [K in keyof T]?: T[K] extends readonly unknown[] ? T[K] : T[K] extends object | null ? DeepPartial<T[K]> : T[K] };
-export type TrainConfigOverrides = DeepPartial<TrainConfig>;
-
-/**
- * smoke: the whole pipeline on a tiny model and a few dozen samples (tests, quick checks).
- * demo:  `npm start`, sized for about 10 minutes on 2 CPU cores including data generation.
- */
-export const PRESETS: Readonly<Record<string, TrainConfigOverrides>> = Object.freeze({
-  smoke: {
-    data: { n: 48, testFraction: 0.25 },
-    model: { dModel: 32, nLayers: 1, nHeads: 2, dFF: 64, maxSeqLen: 512 },
-    vision: { steps: 4, batchSize: 4, captionShare: 0.25 },
-    sft: { epochs: 2, batchSize: 8, lr: 3e-3, warmupSteps: 2, checkpointEvery: 3 },
-    difficulty: { maxNewTokens: 32, batchSize: 36 },
-    rl: { steps: 4, promptsPerStep: 4, samplesPerPrompt: 2, miniBatchSize: 4, maxNewTokens: 32, checkpointEvery: 2, evalEvery: 2, trackRefKl: true },
-    eval: { maxNewTokens: 32, votingK: 3, batchSize: 12 },
-  },
-  demo: {
-    // Fresh samples rather than epochs over a few: a small model memorises a small set (train loss falls, test
-    // accuracy stays at chance). 240 test rows; drawing 16,000 rows takes ~30 s.
-    data: { n: 16000, testFraction: 0.015 },
-    // With the BPE tokenizer the longest samples (~90 prompt + ~110 analysis tokens + 10) fit in 256. The image's
-    // rotary positions just before the response: reading learnt in the warm-up then holds after the task prompt.
-    model: { maxSeqLen: 256, imagePositions: 'before-response' },
-    // Caption steps until the model reads the images (a sudden drop of the caption loss after ~600 to over 1,000
-    // steps of 8; the warm-up ends on the loss), then captions after the task prompt in every analysis batch
-    // (docs/research/image-blindness.md).
-    vision: { steps: 2500, untilLoss: 0.03, batchSize: 8, lr: 3e-3, captionShare: 0.25 },
-    sft: { epochs: 2, batchSize: 16, lr: 2e-3, checkpointEvery: 100 },
-    difficulty: { limit: 256, batchSize: 64, maxNewTokens: 96 },
-    rl: { steps: 120, promptsPerStep: 8, samplesPerPrompt: 4, ppoEpochs: 2, miniBatchSize: 16, lr: 5e-5, maxNewTokens: 96, checkpointEvery: 10, evalEvery: 40, trackRefKl: true },
-    eval: { batchSize: 48, maxNewTokens: 96, votingK: 15, votingLimit: 48 },
-  },
-});
-
-export const PRESET_NAMES = Object.keys(PRESETS);
-
-// ---- validation ------------------------------------------------------------------------------------
-
-type Check = (value: unknown, path: string) => unknown;
-
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
-  return Array.isArray(v) ? 'an array' : typeof v;
-}
-
-const int = (min: number, max = Number.MAX_SAFE_INTEGER): Check => (v, p) => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new RangeError(`${p} must be an integer ${max < Number.MAX_SAFE_INTEGER ? `from ${min} to ${max}` : `>= ${min}`}, got ${describe(v)}`);
-  }
-  return v;
-};
-const num = (min: number, max: number, { minOpen = false, maxOpen = false } = {}): Check => (v, p) => {
-  const okLo = minOpen ? (v as number) > min : (v as number) >= min;
-  const okHi = maxOpen ? (v as number) < max : (v as number) <= max;
-  if (typeof v !== 'number' || !Number.isFinite(v) || !okLo || !okHi) {
-    const lo = `${minOpen ? '>' : '>='} ${min}`;
-    const hi = Number.isFinite(max) ? ` and ${maxOpen ? '<' : '<='} ${max}` : '';
-    throw new RangeError(`${p} must be a number ${lo}${hi}, got ${describe(v)}`);
-  }
-  return v;
-};
-const bool: Check = (v, p) => {
-  if (typeof v !== 'boolean') throw new TypeError(`${p} must be true or false, got ${describe(v)}`);
-  return v;
-};
-const oneOf = (values: readonly string[]): Check => (v, p) => {
-  if (typeof v !== 'string' || !values.includes(v)) throw new RangeError(`${p} must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}, got ${describe(v)}`);
-  return v;
-};
-const nullable = (c: Check): Check => (v, p) => (v === null ? null : c(v, p));
-const str: Check = (v, p) => {
-  if (typeof v !== 'string' || v === '') throw new TypeError(`${p} must be a non-empty string, got ${describe(v)}`);
-  return v;
-};
-const intList = (min: number, max: number, { nonEmpty = true } = {}): Check => (v, p) => {
-  if (!Array.isArray(v) || (nonEmpty && v.length === 0)) throw new TypeError(`${p} must be ${nonEmpty ? 'a non-empty' : 'an'} array of integers, got ${describe(v)}`);
-  v.forEach((x, i) => int(min, max)(x, `${p}[${i}]`));
-  return v;
-};
-const schedule: Check = (v, p) => {
-  str(v, p);
-  try {
-    parseSchedule(v as string);
-  } catch (e) {
-    throw new RangeError(`${p}: ${(e as Error).message}`);
-  }
-  return v;
-};
-
-type Schema = { [key: string]: Check | Schema };
-
-const SCHEMA: Schema = {
-  preset: str,
-  seed: int(0),
-  device: oneOf(DEVICES),
-  data: {
-    dir: nullable(str),
-    n: int(4, 10_000_000),
-    testFraction: num(0, 1, { minOpen: true, maxOpen: true }),
-    levels: intList(1, 4),
-    imageSize: int(8, 4096),
-    grid: int(2, 8),
-    categories: nullable((v, p) => {
-      if (!Array.isArray(v) || v.length === 0) throw new TypeError(`${p} must be a non-empty array of categories or null, got ${describe(v)}`);
-      v.forEach((x, i) => oneOf(CATEGORIES)(x, `${p}[${i}]`));
-      return v;
-    }),
-    seed: nullable(int(0)),
-    maxTrain: nullable(int(1)),
-    maxTest: nullable(int(1)),
-  },
-  model: {
-    dModel: int(2),
-    nLayers: int(1),
-    nHeads: int(1),
-    nKvHeads: nullable(int(1)),
-    dFF: int(1),
-    imageSize: int(1),
-    patchSize: int(1),
-    maxSeqLen: int(16),
-    initSeed: nullable(int(0)),
-    imageNorm: oneOf(['data', 'unit']),
-    imagePositions: oneOf(['first', 'before-response', 'shared']),
-    bpeMerges: int(0, 65536 - 260),
-  },
-  vision: {
-    steps: int(0),
-    untilLoss: nullable(num(0, Infinity, { minOpen: true })),
-    batchSize: int(1),
-    lr: num(0, 1, { minOpen: true }),
-    warmupSteps: int(0),
-    captionShare: num(0, 4),
-    lookupShare: num(0, 1),
-    lookupSteps: int(0),
-  },
-  sft: {
-    epochs: int(0, 10_000),
-    batchSize: int(1),
-    lr: num(0, 1, { minOpen: true }),
-    minLrRatio: num(0, 1),
-    warmupSteps: int(0),
-    weightDecay: num(0, 10),
-    maxGradNorm: num(0, Infinity),
-    checkpointEvery: int(1),
-  },
-  difficulty: {
-    attempts: int(1, 100),
-    temperature: num(0, 10, { minOpen: true }),
-    maxNewTokens: int(1),
-    batchSize: int(1),
-    hardThreshold: int(2, 101),
-    limit: nullable(int(1)),
-  },
-  rl: {
-    algo: oneOf(ALGOS),
-    steps: int(0),
-    promptsPerStep: int(1),
-    samplesPerPrompt: int(1, 1024),
-    ppoEpochs: int(1, 100),
-    miniBatchSize: int(1),
-    lr: num(0, 1, { minOpen: true }),
-    warmupSteps: int(0),
-    weightDecay: num(0, 10),
-    maxGradNorm: num(0, Infinity),
-    temperature: num(0, 10, { minOpen: true }),
-    maxNewTokens: int(1),
-    preClip: nullable(bool),
-    minRatio: num(1e-30, 1, { maxOpen: true }),
-    maxRatio: num(1, 1e30, { minOpen: true }),
-    clipEps: num(0, 1),
-    filter: nullable(bool),
-    filterSigma: num(0, 1e6, { minOpen: true }),
-    filterRule: oneOf(['paper', 'released-code']),
-    consistency: nullable(bool),
-    rewardWeights: { consistency: num(-10, 10), format: num(-10, 10) },
-    klCoef: num(0, 1e6),
-    klEstimator: oneOf(['k1', 'k2', 'k3']),
-    trackRefKl: bool,
-    pool: oneOf(['hard', 'all']),
-    swapAugment: bool,
-    curriculum: schedule,
-    checkpointEvery: int(1),
-    evalEvery: int(1),
-  },
-  eval: {
-    batchSize: int(1),
-    maxNewTokens: int(1),
-    votingK: int(0, 64),
-    votingTemperature: num(0, 10, { minOpen: true }),
-    hardLevels: intList(1, 4, { nonEmpty: false }),
-    votingLimit: nullable(int(1)),
-  },
-  debug: { nonFiniteSteps: { sft: intList(0, Number.MAX_SAFE_INTEGER, { nonEmpty: false }), rl: intList(0, Number.MAX_SAFE_INTEGER, { nonEmpty: false }) } },
-};
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
-function check(value: unknown, schema: Schema, p: string): void {
-  if (!isPlainObject(value)) throw new TypeError(`${p} must be an object, got ${describe(value)}`);
-  for (const k of Object.keys(value)) {
-    if (!(k in schema)) throw new RangeError(`${p}.${k} is not a known setting (known in ${p}: ${Object.keys(schema).join(', ')})`);
-  }
-  for (const [k, c] of Object.entries(schema)) {
-    if (!(k in value)) throw new TypeError(`${p}.${k} is missing`);
-    if (typeof c === 'function') c(value[k], `${p}.${k}`);
-    else check(value[k], c, `${p}.${k}`);
-  }
-}
-
-/** Checks that every key of `overrides` exists in the schema (types are checked after merging). */
-function checkKeys(overrides: unknown, schema: Schema, p: string): void {
-  if (!isPlainObject(overrides)) throw new TypeError(`${p} must be a JSON object, got ${describe(overrides)}`);
-  for (const [k, v] of Object.entries(overrides)) {
-    const s = schema[k];
-    if (s === undefined) throw new RangeError(`${p}.${k} is not a known setting (known in ${p}: ${Object.keys(schema).join(', ')})`);
-    if (typeof s !== 'function') checkKeys(v, s, `${p}.${k}`);
-  }
-}
-
-function merge<T>(base: T, over: unknown): T {
-  if (!isPlainObject(over) || !isPlainObject(base)) return (over === undefined ? base : over) as T;
-  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(over)) out[k] = merge(out[k], v);
-  return out as T;
-}
-
-/** Cross-field rules the per-field checks cannot express. */
-function checkRelations(c: TrainConfig): void {
-  const m = c.model;
-  if (m.dModel % m.nHeads !== 0) throw new RangeError(`config.model.nHeads (${m.nHeads}) must divide config.model.dModel (${m.dModel})`);
-  if ((m.dModel / m.nHeads) % 2 !== 0) throw new RangeError(`config.model.dModel / config.model.nHeads must be even (rotary embeddings), got ${m.dModel / m.nHeads}`);
-  if (m.nKvHeads !== null && m.nHeads % m.nKvHeads !== 0) throw new RangeError(`config.model.nKvHeads (${m.nKvHeads}) must divide config.model.nHeads (${m.nHeads})`);
-  if (m.imageSize % m.patchSize !== 0) throw new RangeError(`config.model.patchSize (${m.patchSize}) must divide config.model.imageSize (${m.imageSize})`);
-  if (m.maxSeqLen <= (m.imageSize / m.patchSize) ** 2 + 2) throw new RangeError(`config.model.maxSeqLen (${m.maxSeqLen}) leaves no room after the ${(m.imageSize / m.patchSize) ** 2} image tokens`);
-  if (c.rl.algo === 'grpo' && c.rl.samplesPerPrompt < 2) throw new RangeError(`config.rl.samplesPerPrompt must be >= 2 for algo "grpo" (group baselines need a group), got ${c.rl.samplesPerPrompt}`);
-  if (!(c.rl.minRatio < c.rl.maxRatio)) throw new RangeError('config.rl.minRatio must be below config.rl.maxRatio');
-  if (c.difficulty.hardThreshold > c.difficulty.attempts + 1) {
-    throw new RangeError(`config.difficulty.hardThreshold (${c.difficulty.hardThreshold}) must be <= attempts + 1 (${c.difficulty.attempts + 1}, "failed all")`);
-  }
-  if (c.data.dir === null) {
-    const nTest = Math.round(c.data.n * c.data.testFraction);
-    if (nTest < 2 || c.data.n - nTest < 2) throw new RangeError(`config.data.n (${c.data.n}) x testFraction (${c.data.testFraction}) leaves fewer than 2 samples in a split`);
-  }
-}
-
-/**
- * The configuration of a run: `preset` + `overrides` (a parsed JSON object, e.g. from --config) + `flags`
- * (already in config shape). Throws a TypeError/RangeError naming the first bad field.
- */
-export function resolveTrainConfig(preset: string, ...overrides: unknown[]): TrainConfig {
-  if (!(preset in PRESETS)) throw new RangeError(`unknown preset ${JSON.stringify(preset)} (known: ${PRESET_NAMES.join(', ')})`);
-  let cfg: TrainConfig = merge({ preset, ...BASE } as TrainConfig, PRESETS[preset]);
-  for (const o of overrides) {
-    if (o === undefined) continue;
-    if (isPlainObject(o) && 'preset' in o) throw new RangeError('config.preset cannot be set in a config file or override: choose the preset with --preset');
-    checkKeys(o, SCHEMA, 'config');
-    cfg = merge(cfg, o);
-  }
-  check(cfg, SCHEMA, 'config');
-  checkRelations(cfg);
-  return JSON.parse(JSON.stringify(cfg)) as TrainConfig;
-}
-
-/** Parses and resolves a config file's text; errors name the file. */
-export function parseConfigText(text: string, file: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new SyntaxError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-}
-
-/** Model constructor input from the config section. */
+/** The model's constructor input: config.model less the settings that only training reads. */
 export function modelConfigOf(c: TrainConfig): ModelConfigInput {
-  const m = c.model;
-  return {
-    dModel: m.dModel,
-    nLayers: m.nLayers,
-    nHeads: m.nHeads,
-    ...(m.nKvHeads !== null ? { nKvHeads: m.nKvHeads } : {}),
-    dFF: m.dFF,
-    imageSize: m.imageSize,
-    patchSize: m.patchSize,
-    maxSeqLen: m.maxSeqLen,
-    imagePositions: m.imagePositions,
-  };
+  const { initSeed: _seed, imageNorm: _norm, bpeMerges: _merges, nKvHeads, ...arch } = c.model;
+  return { ...arch, ...(nKvHeads !== null ? { nKvHeads } : {}) };
 }

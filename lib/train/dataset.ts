@@ -7,11 +7,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { PreferenceRow, imagePath, readRows } from '../data/io';
-import { buildCompactPrompt } from '../data/prompt';
 import { CATEGORIES, type Category } from '../data/questions';
 import { CAPTION_PROMPT, cellLine, lookupPrompt, sceneCaption } from '../data/scene';
 import type { Rng } from '../data/rng';
 import { writeSynthetic } from '../data/synth';
+import { promptOf } from '../eval/prompt';
 import type { ModelExample, ModelInput } from '../model/policy-model';
 import { Tokenizer, trainBpe } from '../model/tokenizer';
 import type { TrainConfig } from './config';
@@ -44,11 +44,6 @@ export function* trainingTexts(rows: readonly PreferenceRow[]): Generator<string
 /** The tokenizer a new run learns from its training rows (config.model.bpeMerges; 0: byte level). */
 export function runTokenizer(c: TrainConfig, train: readonly PreferenceRow[]): Tokenizer {
   return c.model.bpeMerges > 0 ? trainBpe(trainingTexts(train), { merges: c.model.bpeMerges }) : new Tokenizer();
-}
-
-/** The built-in model's prompt: the compact three-line form, then a newline before the response. */
-export function promptOf(row: Pick<PreferenceRow, 'question' | 'response1' | 'response2'>): string {
-  return buildCompactPrompt(row.question, row.response1, row.response2) + '\n';
 }
 
 /** The synthetic data a run's configuration asks for (its data section; the run's seed unless data.seed). */

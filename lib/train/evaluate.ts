@@ -60,6 +60,22 @@ function rate(xs: readonly boolean[]): number {
   return xs.length === 0 ? 0 : xs.filter(Boolean).length / xs.length;
 }
 
+/** The fields of an accuracy summary a metrics.jsonl line carries (`eval`). */
+export function evalFields(tag: string, s: AccuracySummary): Record<string, unknown> {
+  return {
+    tag,
+    accuracy: s.accuracy,
+    hardAccuracy: s.hard.accuracy,
+    n: s.n,
+    hardN: s.hard.n,
+    byLevel: s.byLevel,
+    formatRate: s.formatRate,
+    answersOne: s.answersOne,
+    meanLength: s.meanLength,
+    noVerdict: s.noVerdict,
+  };
+}
+
 export function summarizeGreedy(outputs: readonly GreedyOutput[], hardLevels: readonly number[]): AccuracySummary {
   const hard = outputs.filter((o) => o.level !== null && hardLevels.includes(o.level));
   const byLevel: Record<string, { n: number; accuracy: number }> = {};

@@ -1,10 +1,13 @@
 /** Two-stage R1-Reward training (SFT cold start, difficulty, StableReinforce), its configuration and checkpoints. */
-export { train, TrainingInterrupted } from './trainer';
-export type { TrainOptions, TrainResult, RunSummary, EvalRecord } from './trainer';
-export { resolveTrainConfig, PRESETS, PRESET_NAMES, ALGOS, algoDefaults, effectiveRl, modelConfigOf } from './config';
+export { train } from './trainer';
+export type { TrainOptions, TrainResult } from './trainer';
+export type { RunSummary, EvalRecord } from './types';
+export type { ProgressEvent } from './run';
+export { resolveTrainConfig, PRESETS, PRESET_NAMES } from './presets';
+export { SETTINGS, DEFAULTS, settingRows, ALGOS, algoDefaults, effectiveRl, modelConfigOf } from './config';
 export type { TrainConfig, TrainConfigOverrides, Algo, RlConfig, SftConfig, EvalConfig, DataConfig } from './config';
 export { rlStep, computeAdvantages } from './rl';
-export type { RlSettings, RlContext, RlStepMetrics } from './rl';
+export type { RlContext, RlStepMetrics } from './rl';
 export { sftStep, guardedUpdate, cosineLr } from './update';
 export { findLatestCheckpoint, saveCheckpoint } from './checkpoint';
 export { readMetrics } from './metrics';

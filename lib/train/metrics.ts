@@ -53,6 +53,10 @@ export class MetricsLog {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
   }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
 }
 
 /** Reads metrics.jsonl; a torn last line (a crash mid-write) is ignored. */

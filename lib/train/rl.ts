@@ -20,30 +20,9 @@ import type { AdamW } from '../model/adamw';
 import type { ModelExample, ModelInput, PolicyModel } from '../model/policy-model';
 import { computeReward, type RewardStats } from '../rewards/combine';
 import type { ConsistencyJudge } from '../rewards/judge';
-import type { Algo } from './config';
+import { effectiveRl, type RlConfig } from './config';
 import type { TrainRow } from './dataset';
 import { guardedUpdate } from './update';
-
-export interface RlSettings {
-  algo: Algo;
-  samplesPerPrompt: number;
-  ppoEpochs: number;
-  miniBatchSize: number;
-  temperature: number;
-  maxNewTokens: number;
-  preClip: boolean;
-  minRatio: number;
-  maxRatio: number;
-  clipEps: number;
-  filter: boolean;
-  filterSigma: number;
-  filterRule: 'paper' | 'released-code';
-  consistency: boolean;
-  weights: { consistency: number; format: number };
-  klCoef: number;
-  klEstimator: 'k1' | 'k2' | 'k3';
-  trackRefKl: boolean;
-}
 
 export interface RlContext {
   model: PolicyModel;
@@ -52,7 +31,8 @@ export interface RlContext {
   opt: AdamW;
   judge: ConsistencyJudge;
   rewardStats: RewardStats;
-  settings: RlSettings;
+  /** The run's config.rl, read as it is (the switches a null leaves to the algorithm: effectiveRl). */
+  rl: RlConfig;
   seed: number;
   input: (row: TrainRow) => ModelInput;
 }
@@ -111,7 +91,7 @@ function maskOf(lengths: readonly number[], T: number): Uint8Array {
 
 /** Advantages per sequence (one value per sampled token) and the statistics the metrics report. */
 export function computeAdvantages(
-  s: RlSettings,
+  s: RlConfig,
   rewards: Float32Array,
   logpOld: readonly Float32Array[],
   logpRef: readonly Float32Array[] | null,
@@ -143,9 +123,10 @@ export function computeAdvantages(
   let filtered = 0;
   let mu = 0;
   let sd = 0;
-  if (s.algo !== 'grpo' || s.filter) {
+  const { filter } = effectiveRl(s);
+  if (s.algo !== 'grpo' || filter) {
     // Global standardisation over all valid tokens; the filter zeroes |z| > sigma (off: nothing is zeroed).
-    const f = kernels.advantageFilter(values, { mask, sigma: s.filter ? s.filterSigma : HUGE_SIGMA, rule: s.filterRule });
+    const f = kernels.advantageFilter(values, { mask, sigma: filter ? s.filterSigma : HUGE_SIGMA, rule: s.filterRule });
     out = f.advantages.toArray() as Float32Array;
     f.advantages.dispose();
     filtered = f.filtered;
@@ -161,7 +142,8 @@ export function computeAdvantages(
 
 /** One RL step on the prompts `rows`; `corrupt` injects a NaN gradient into every update (tests). */
 export async function rlStep(ctx: RlContext, step: number, rows: readonly TrainRow[], corrupt = false): Promise<RlStepMetrics> {
-  const s = ctx.settings;
+  const s = ctx.rl;
+  const on = effectiveRl(s);
   const { model } = ctx;
   const n = s.samplesPerPrompt;
   const gen = await model.generate(rows.map(ctx.input), { n, temperature: s.temperature, maxNewTokens: s.maxNewTokens, seed: hashSeed(ctx.seed, 'rollout', step) });
@@ -170,7 +152,7 @@ export async function rlStep(ctx: RlContext, step: number, rows: readonly TrainR
   const B = samples.length;
 
   // Rewards. Without the consistency reward its weight is 0: R = Result + wf * Format.
-  const weights = { consistency: s.consistency ? s.weights.consistency : 0, format: s.weights.format };
+  const weights = { consistency: on.consistency ? s.rewardWeights.consistency : 0, format: s.rewardWeights.format };
   const parts = await Promise.all(samples.map((x, b) => computeReward(x.text, seqRows[b].label, ctx.judge, { weights, stats: ctx.rewardStats })));
   const rewards = Float32Array.from(parts, (p) => p.reward);
 
@@ -197,7 +179,7 @@ export async function rlStep(ctx: RlContext, step: number, rows: readonly TrainR
   const adv = computeAdvantages(s, rewards, logpOld, s.klCoef > 0 ? logpRef : null);
 
   // PPO epochs over minibatches.
-  const clip = s.preClip ? { minRatio: s.minRatio, maxRatio: s.maxRatio } : NO_CLIP;
+  const clip = on.preClip ? { minRatio: s.minRatio, maxRatio: s.maxRatio } : NO_CLIP;
   let updates = 0;
   let skipped = 0;
   const reasons: string[] = [];

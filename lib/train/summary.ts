@@ -55,7 +55,8 @@ export function pairedChange(before: readonly GreedyOutput[], after: readonly Gr
   return { n, before: n ? right0 / n : 0, after: n ? right1 / n : 0, fixed, broken, pValue, verdict };
 }
 
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+/** A share as a percentage with one decimal: 0.1234 -> "12.3%". */
+export const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const pts = (x: number) => `${x >= 0 ? '+' : ''}${(100 * x).toFixed(1)} points`;
 
 export interface SummaryInput {

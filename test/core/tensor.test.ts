@@ -73,6 +73,16 @@ describeEachDevice('Tensor', (device) => {
     expect(() => t.to('cpu')).toThrow(TypeError);
   });
 
+  test('`using` disposes the tensor when the block ends', () => {
+    let kept: Tensor;
+    {
+      using t = Tensor.from([1, 2, 3], [3], { device });
+      kept = t;
+      expect(Array.from(t.toArray())).toEqual([1, 2, 3]);
+    }
+    expect(kept.disposed).toBe(true);
+  });
+
   test('empty tensors', () => {
     const t = Tensor.from(new Float32Array(0), [0, 4], { device });
     expect(t.size).toBe(0);

@@ -2,7 +2,7 @@ import { promises as fsp } from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { parseJsonl, readRows, validateRow, writeRows } from '../../lib/data/io';
-import { buildCompactPrompt, buildPrompt, buildR1Prompt, parseR1Prompt } from '../../lib/data/prompt';
+import { buildCompactPrompt, buildPrompt, buildR1Prompt, parseR1Prompt } from '../../lib/data';
 import { fromR1Row, readR1Jsonl, toR1Row, writeR1Jsonl } from '../../lib/data/r1-format';
 import { synthesize } from '../../lib/data/synth';
 

@@ -2,7 +2,8 @@
 import { DEFAULT_COLOURS, DEFAULT_KINDS, Rng, parseCellName, randomScene, sceneCaption } from '../../lib/data';
 import type { PreferenceRow } from '../../lib/data/io';
 import { lookupPrompt } from '../../lib/data/scene';
-import { ImageCache, LOOKUP_MAX_CELLS, lookupExample, promptOf } from '../../lib/train/dataset';
+import { promptOf } from '../../lib/eval/prompt';
+import { ImageCache, LOOKUP_MAX_CELLS, lookupExample } from '../../lib/train/dataset';
 import { TEST_SEED, seedNote } from '../helpers/random';
 
 const image = new Uint8Array(3);

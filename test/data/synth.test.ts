@@ -1,6 +1,6 @@
 import { checkResponse, parseClaim } from '../../lib/data/claims';
 import { DEFAULT_BUDGETS } from '../../lib/data/generate';
-import { buildCompactPrompt } from '../../lib/data/prompt';
+import { buildCompactPrompt } from '../../lib/eval/prompt';
 import { parseQuestion } from '../../lib/data/questions';
 import { type Scene, sceneCaption } from '../../lib/data/scene';
 import { synthesize, testSize } from '../../lib/data/synth';

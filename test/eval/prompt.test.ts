@@ -26,7 +26,7 @@ describe("R1-Reward's prompt template", () => {
 
   it('promptKey finds the variable part inside a chat-templated prompt, whitespace-insensitive', () => {
     const p = buildPrompt('Q', 'A', 'B');
-    const wrapped = `<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>${p.replace(/  \n/g, '\n')}<|im_end|>`;
+    const wrapped = `<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>${p.replace(/ {2}\n/g, '\n')}<|im_end|>`;
     expect(promptKey(wrapped)).toBe(promptKey(p));
     expect(promptKey(p)).toBe('###### [Question]: Q ###### [Response 1]: A ###### [Response 2]: B');
     expect(promptKey('no template here')).toBeNull();

@@ -141,6 +141,18 @@ describe('training', () => {
     other.dispose();
   });
 
+  test('`using` disposes the model and the optimizer when the block ends, also when it throws', () => {
+    let kept: { model: PolicyModel; opt: AdamW } | undefined;
+    expect(() => {
+      using model = PolicyModel.create(TINY, { seed: 1 });
+      using opt = new AdamW(model, { lr: 1e-2 });
+      kept = { model, opt };
+      throw new Error('boom');
+    }).toThrow('boom');
+    expect(kept!.model.disposed).toBe(true);
+    expect(() => kept!.model.parameters()).toThrow(/disposed/);
+  });
+
   test('AdamW matches a float64 reference (decay on 2-D weights only, bias correction, clipping)', async () => {
     const model = PolicyModel.create(TINY, { seed: 1 });
     const batch = [{ prompt: 'abc', response: 'xyz' }];

@@ -30,8 +30,10 @@ function referenceEncode(text: string, merges: readonly (readonly [number, numbe
     merges.forEach(([l, r], i) => {
       const next: number[] = [];
       for (let j = 0; j < ids.length; j++) {
-        if (j + 1 < ids.length && ids[j] === l && ids[j + 1] === r) next.push(260 + i), j++;
-        else next.push(ids[j]);
+        if (j + 1 < ids.length && ids[j] === l && ids[j + 1] === r) {
+          next.push(260 + i);
+          j++;
+        } else next.push(ids[j]);
       }
       ids = next;
     });

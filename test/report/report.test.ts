@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { main } from '../../lib/cli/main';
 import { buildCharts, loadRun, renderHtml, writeReport } from '../../lib/report/report';
 import { lineChart, niceTicks } from '../../lib/report/svg';
-import { resolveTrainConfig } from '../../lib/train/config';
+import { resolveTrainConfig } from '../../lib/train/presets';
 
 let root: string;
 beforeAll(() => {

@@ -202,6 +202,20 @@ describe('reward service over HTTP', () => {
     svc = undefined;
   });
 
+  it('`await using` closes the service when the block ends', async () => {
+    let url: string;
+    let server: RewardServer['server'];
+    {
+      await using s = createRewardServer();
+      url = (await s.listen(0, '127.0.0.1')).url;
+      server = s.server;
+      expect((await request(`${url}/health`, 'GET')).status).toBe(200);
+    }
+    expect(server!.listening).toBe(false);
+    // Refused, or (the client's kept-alive socket from the request above) hung up: either way not served.
+    await expect(request(`${url!}/health`, 'GET')).rejects.toThrow(/ECONNREFUSED|socket hang up/);
+  });
+
   it('a remote consistency judge (--judge): its verdicts count; its failures give consistency 0, counted', async () => {
     let fail = false;
     fake = await startFakeOpenAI(() => (fail ? { status: 400 } : { texts: ['0'] }));

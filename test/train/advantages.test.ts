@@ -1,11 +1,9 @@
 /** Advantages of the three algorithms, checked against float64 arithmetic written out here. */
-import { computeAdvantages, type RlSettings } from '../../lib/train/rl';
+import { DEFAULTS, type RlConfig } from '../../lib/train/config';
+import { computeAdvantages } from '../../lib/train/rl';
 
-const BASE: RlSettings = {
-  algo: 'stable-reinforce', samplesPerPrompt: 2, ppoEpochs: 1, miniBatchSize: 4, temperature: 1, maxNewTokens: 8,
-  preClip: true, minRatio: 1e-3, maxRatio: 1e3, clipEps: 0.2, filter: true, filterSigma: 3, filterRule: 'paper',
-  consistency: true, weights: { consistency: 0.5, format: 0.5 }, klCoef: 0, klEstimator: 'k1', trackRefKl: false,
-};
+// The default RL settings (stable-reinforce: Pre-CLIP, filter at 3 sigma, the paper's rule, no KL) in groups of 2.
+const BASE: RlConfig = { ...DEFAULTS.rl, samplesPerPrompt: 2, ppoEpochs: 1, miniBatchSize: 4, maxNewTokens: 8 };
 
 function lp(...lengths: number[]): Float32Array[] {
   return lengths.map((L, b) => Float32Array.from({ length: L }, (_, t) => -0.1 - 0.01 * (b + t)));

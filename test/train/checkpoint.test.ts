@@ -28,7 +28,7 @@ const params = (m: PolicyModel) => m.parameters().map((p) => Array.from(p.value.
 function state(step: number): CheckpointState {
   return {
     version: CHECKPOINT_VERSION, phase: 'sft', step, optimizerSteps: step, rng: { seed: 0, scheme: 'derived(seed, purpose, step)', nextStep: step },
-    curriculumStep: 0, metricsBytes: 0, metricsLines: 0, seconds: {}, results: {}, createdAt: new Date().toISOString(),
+    curriculumStep: 0, metricsBytes: 0, metricsLines: 0, seconds: {}, results: { evals: [], skippedUpdates: 0 }, createdAt: new Date().toISOString(),
   };
 }
 

@@ -3,7 +3,8 @@ import * as os from 'os';
 import * as path from 'path';
 import { backends } from '../../lib/backends';
 import { main } from '../../lib/cli/main';
-import { PRESETS, effectiveRl, resolveTrainConfig } from '../../lib/train/config';
+import { effectiveRl, settingRows } from '../../lib/train/config';
+import { PRESETS, resolveTrainConfig } from '../../lib/train/presets';
 
 function io() {
   let out = '';
@@ -98,7 +99,7 @@ describe('train command line', () => {
   test('bad flags', async () => {
     let t = io();
     expect(await main(['train', '--algo', 'ppo'], t.io)).toBe(2);
-    expect(t.err()).toMatch(/--algo must be one of stable-reinforce, reinforce\+\+, grpo/);
+    expect(t.err()).toMatch(/--algo must be one of "stable-reinforce", "reinforce\+\+", "grpo", got "ppo"/);
     t = io();
     expect(await main(['train', '--preset', 'tiny'], t.io)).toBe(2);
     expect(t.err()).toMatch(/--preset must be one of smoke, demo/);
@@ -107,7 +108,7 @@ describe('train command line', () => {
     expect(t.err()).toMatch(/--seed must be an integer >= 0/);
     t = io();
     expect(await main(['train', '--device', 'gpu'], t.io)).toBe(2);
-    expect(t.err()).toMatch(/--device must be one of auto, cpu, cuda/);
+    expect(t.err()).toMatch(/--device must be one of "auto", "cpu", "cuda", got "gpu"/);
   });
 
   (backends().cuda.usable ? test.skip : test)('--device cuda without a usable GPU says why', async () => {
@@ -115,6 +116,13 @@ describe('train command line', () => {
     const code = await main(['train', '--preset', 'smoke', '--device', 'cuda', '--quiet', '--out', path.join(dir, 'cuda')], t.io);
     expect(code).toBe(1);
     expect(t.err()).toMatch(/--device cuda: CUDA is not usable here \(.+\)/);
+  });
+
+  test('--help-config lists every setting with its default', async () => {
+    const t = io();
+    expect(await main(['train', '--help-config'], t.io)).toBe(0);
+    for (const r of settingRows()) if (!r.section) expect(t.out()).toContain(`  ${r.path} = ${JSON.stringify(r.default)}  (${r.range})`);
+    expect(t.out()).toContain('rl.lr = 0.0002');
   });
 
   test('--help lists the flags', async () => {

@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PolicyModel } from '../../lib/model';
 import { readMetrics, type StepLine } from '../../lib/train/metrics';
-import type { RunSummary } from '../../lib/train/trainer';
+import type { RunSummary } from '../../lib/train/types';
 
 const RUNNER = path.join(__dirname, 'helpers', 'run-cli.js');
 jest.setTimeout(240_000);

@@ -5,7 +5,8 @@
 import { AdamW, PolicyModel } from '../../lib/model';
 import { RuleBasedJudge } from '../../lib/rewards/judge';
 import { createRewardStats } from '../../lib/rewards/combine';
-import { rlStep, type RlSettings } from '../../lib/train/rl';
+import { DEFAULTS } from '../../lib/train/config';
+import { rlStep } from '../../lib/train/rl';
 import { cosineLr, guardedUpdate, sftStep } from '../../lib/train/update';
 import type { TrainRow } from '../../lib/train/dataset';
 
@@ -76,13 +77,9 @@ describe('guarded updates', () => {
 
   test('an RL step whose gradients are not finite leaves the weights alone and reports it', async () => {
     const rows: TrainRow[] = [0, 1].map((i) => ({ index: i, id: `r${i}`, image: 'x.png', question: `q${i}`, response1: 'a', response2: 'b', label: 1 }));
-    const settings: RlSettings = {
-      algo: 'stable-reinforce', samplesPerPrompt: 2, ppoEpochs: 2, miniBatchSize: 2, temperature: 1, maxNewTokens: 12,
-      preClip: true, minRatio: 1e-3, maxRatio: 1e3, clipEps: 0.2, filter: true, filterSigma: 3, filterRule: 'paper',
-      consistency: true, weights: { consistency: 0.5, format: 0.5 }, klCoef: 0, klEstimator: 'k1', trackRefKl: false,
-    };
+    const rl = { ...DEFAULTS.rl, samplesPerPrompt: 2, ppoEpochs: 2, miniBatchSize: 2, maxNewTokens: 12 };
     const ctx = {
-      model, ref: null, opt, judge: new RuleBasedJudge(), rewardStats: createRewardStats(), settings, seed: 1,
+      model, ref: null, opt, judge: new RuleBasedJudge(), rewardStats: createRewardStats(), rl, seed: 1,
       input: (r: TrainRow) => ({ image: example(r.index).image, prompt: example(r.index).prompt }),
     };
     const before = snapshot(model);

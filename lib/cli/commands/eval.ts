@@ -2,7 +2,8 @@
 import * as path from 'path';
 import { EndpointPairJudge } from '../../eval/endpoint-judge';
 import { createBuiltinPairJudge } from '../../eval/builtin';
-import { runEval, type EvalSummary } from '../../eval/runner';
+import { runEval } from '../../eval/runner';
+import type { EvalSummary } from '../../eval/summary';
 import { BENCH_NAMES, type BenchName, type PairJudge } from '../../eval/types';
 import { intFlag, numFlag, parseFlags, requireStr, str, UsageError } from '../args';
 import { ProgressBar } from '../progress';

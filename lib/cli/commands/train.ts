@@ -4,10 +4,19 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { ALGOS, DEVICES, PRESET_NAMES, TrainConfig, TrainConfigOverrides, parseConfigText, resolveTrainConfig } from '../../train/config';
+import { DEFAULTS, type TrainConfig, type TrainConfigOverrides, checkSetting, parseConfigText, settingFlags, settingRows } from '../../train/config';
+import { PRESET_NAMES, resolveTrainConfig } from '../../train/presets';
 import { train } from '../../train/trainer';
-import { Flags, UsageError, intFlag, parseFlags, str } from '../args';
+import { type Flags, UsageError, parseFlags, str } from '../args';
+import { progressBars } from '../progress';
 import type { CliIO } from '../types';
+
+// The flags that set a setting come with it from lib/train/config.ts (name, help, range, default).
+const SETTING_FLAGS = settingFlags();
+const column = (left: string, right: string) => `  ${left.padEnd(19)}${right}`;
+const settingFlagLines = SETTING_FLAGS.map(({ flag, doc, range, default: d }) =>
+  column(`--${flag.name}${flag.arg ? ` ${flag.arg}` : ''}`, flag.help ?? `${doc.replace(/\.$/, '')} (${range}; default ${JSON.stringify(d)})`),
+);
 
 export const usage = `Usage: stable-reinforce train [flags]
 
@@ -16,19 +25,15 @@ stage 1 supervised cold start on teacher analyses, difficulty of every training 
 (attempts needed, up to 3), stage 2 StableReinforce on the hard samples with a curriculum,
 greedy test accuracy along the way, Voting@K at the end, report.html + PNG plots.
 
-  --preset NAME        ${PRESET_NAMES.join(' | ')} (default demo; smoke = tiny, for checks)
-  --config FILE        JSON object overriding any preset field, e.g. {"rl": {"steps": 60}}
-  --device D           auto | cpu | cuda (default auto = CPU: the model's CUDA path is not verified on a GPU yet)
-  --out DIR            run folder (default runs/<timestamp>)
-  --resume             continue the run in --out (default: the newest run in runs/) from its
-                       latest checkpoint; its saved configuration is used
-  --seed N             seed of everything (data, initialisation, sampling); default 0
-  --algo A             ${ALGOS.join(' | ')} (default stable-reinforce)
-  --no-preclip         ablation: no Pre-CLIP of the probability ratio
-  --no-filter          ablation: no Advantage Filter (plain global normalisation)
-  --no-consistency     ablation: no consistency reward (R = Result + 0.5 Format)
-  --no-progress        no progress bars
-  --quiet              no progress bars and no messages (the summary is still printed)
+${column('--preset NAME', `${PRESET_NAMES.join(' | ')} (default ${DEFAULTS.preset}; smoke = tiny, for checks)`)}
+${column('--config FILE', 'JSON object overriding any setting, e.g. {"rl": {"steps": 60}} (see --help-config)')}
+${column('--out DIR', 'run folder (default runs/<timestamp>)')}
+${column('--resume', 'continue the run in --out (default: the newest run in runs/) from its')}
+${column('', 'latest checkpoint; its saved configuration is used')}
+${settingFlagLines.join('\n')}
+${column('--no-progress', 'no progress bars')}
+${column('--quiet', 'no progress bars and no messages (the summary is still printed)')}
+${column('--help-config', 'every setting: its range, default and meaning')}
 
 Writes to DIR: config.json, metrics.jsonl (one line per step), checkpoints/, stage1-model/,
 model/ (final), difficulty.json, evals/*.json, voting.json, summary.json, report.html, plots/*.png.
@@ -36,19 +41,25 @@ Ctrl-C stops after the current step with a checkpoint; kill -9 loses at most one
 Compare runs: stable-reinforce report --runs DIR1,DIR2
 `;
 
+/** --help-config: every setting, from lib/train/config.ts. */
+export function settingsHelp(): string {
+  const lines = ['Settings of stable-reinforce train (--config FILE sets any of them; the presets change some defaults):'];
+  for (const r of settingRows()) {
+    if (r.section) lines.push('', `${r.path}: ${r.doc}`);
+    else lines.push(`  ${r.path} = ${JSON.stringify(r.default)}  (${r.range})`, `      ${r.doc}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
 const OPTIONS = {
   preset: { type: 'string' },
   config: { type: 'string' },
-  device: { type: 'string' },
   out: { type: 'string' },
   resume: { type: 'boolean' },
-  seed: { type: 'string' },
-  algo: { type: 'string' },
-  'no-preclip': { type: 'boolean' },
-  'no-filter': { type: 'boolean' },
-  'no-consistency': { type: 'boolean' },
   'no-progress': { type: 'boolean' },
   quiet: { type: 'boolean' },
+  'help-config': { type: 'boolean' },
+  ...Object.fromEntries(SETTING_FLAGS.map(({ flag }) => [flag.name, { type: flag.arg ? 'string' : 'boolean' }])),
 } as const;
 
 function timestamp(d = new Date()): string {
@@ -56,27 +67,23 @@ function timestamp(d = new Date()): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
 }
 
-/** Flags that change the configuration, in config shape. */
+/** The flags that set a setting, in config shape; each value checked as its setting checks it. */
 function flagOverrides(flags: Flags): TrainConfigOverrides | undefined {
-  const o: TrainConfigOverrides = {};
-  const rl: NonNullable<TrainConfigOverrides['rl']> = {};
-  const device = str(flags, 'device');
-  if (device !== undefined) {
-    if (!(DEVICES as readonly string[]).includes(device)) throw new UsageError(`--device must be one of ${DEVICES.join(', ')}, got ${JSON.stringify(device)}`);
-    o.device = device as TrainConfig['device'];
+  const o: Record<string, unknown> = {};
+  for (const { path: at, flag, fromText } of SETTING_FLAGS) {
+    const given = flags[flag.name];
+    if (given === undefined || given === false) continue;
+    let value = flag.arg ? fromText(given as string) : flag.value;
+    try {
+      value = checkSetting(at, value, `--${flag.name}`);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    let section = o;
+    for (const k of at.slice(0, -1)) section = (section[k] ??= {}) as Record<string, unknown>;
+    section[at[at.length - 1]] = value;
   }
-  const seed = intFlag(flags, 'seed', { min: 0 });
-  if (seed !== undefined) o.seed = seed;
-  const algo = str(flags, 'algo');
-  if (algo !== undefined) {
-    if (!(ALGOS as readonly string[]).includes(algo)) throw new UsageError(`--algo must be one of ${ALGOS.join(', ')}, got ${JSON.stringify(algo)}`);
-    rl.algo = algo as TrainConfig['rl']['algo'];
-  }
-  if (flags['no-preclip']) rl.preClip = false;
-  if (flags['no-filter']) rl.filter = false;
-  if (flags['no-consistency']) rl.consistency = false;
-  if (Object.keys(rl).length) o.rl = rl;
-  return Object.keys(o).length ? o : undefined;
+  return Object.keys(o).length ? (o as TrainConfigOverrides) : undefined;
 }
 
 function newestRun(root: string): string | null {
@@ -92,6 +99,10 @@ function newestRun(root: string): string | null {
 
 export async function run(argv: string[], io: CliIO): Promise<number> {
   const flags = parseFlags(argv, OPTIONS);
+  if (flags['help-config']) {
+    io.stdout.write(settingsHelp());
+    return 0;
+  }
   const resume = flags.resume === true;
   const quiet = flags.quiet === true;
   let out = str(flags, 'out');
@@ -131,7 +142,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       throw new UsageError(`${storedFile}: ${(e as Error).message}`);
     }
   } else {
-    const preset = presetFlag ?? 'demo';
+    const preset = presetFlag ?? DEFAULTS.preset;
     if (!PRESET_NAMES.includes(preset)) throw new UsageError(`--preset must be one of ${PRESET_NAMES.join(', ')}, got ${JSON.stringify(preset)}`);
     try {
       config = resolveTrainConfig(preset, fileOverrides, overrides);
@@ -157,7 +168,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       out,
       resume,
       log,
-      progress: quiet || flags['no-progress'] ? null : io.stderr,
+      ...(quiet || flags['no-progress'] ? {} : { onProgress: progressBars(io.stderr) }),
       signal: ac.signal,
     });
     if (result.interrupted) {

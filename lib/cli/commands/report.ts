@@ -1,11 +1,11 @@
 /**
  * `stable-reinforce report --runs DIR1[,DIR2,...] [--out FILE] [--png DIR | --no-png]`: the training report of
- * one run, or several overlaid (ablations, seeds). Registered in lib/cli/commands/index.ts.
+ * one run, or several overlaid (ablations, seeds). Registered in ./index.ts.
  */
 import * as path from 'path';
-import { UsageError, parseFlags, requireStr, str } from '../cli/args';
-import type { CliIO } from '../cli/types';
-import { writeReport } from './report';
+import { writeReport } from '../../report/report';
+import { UsageError, parseFlags, requireStr, str } from '../args';
+import type { CliIO } from '../types';
 
 export const usage = `Usage: stable-reinforce report --runs DIR1[,DIR2,...] [--out FILE] [--png DIR | --no-png]
 

@@ -1,0 +1,76 @@
+/**
+ * Phase 3, the paper's difficulty: for each training sample (or a seeded subset of difficulty.limit), the
+ * number of sampled attempts (temperature difficulty.temperature, up to difficulty.attempts) the stage-1 model
+ * needs to give the right verdict; attempts + 1 = failed all. Hard = needed >= difficulty.hardThreshold.
+ * Resumable per chunk of samples (OUT/difficulty.partial.json).
+ *
+ * In: the stage-1 model. Out: OUT/difficulty.json (what stage 2 picks its samples from), the summary in the
+ * run's results, and the checkpoint 'difficulty-end' (next phase: rl).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { Rng } from '../../data/rng';
+import { writeJsonAtomic } from '../checkpoint';
+import { difficultyHistogram, isHard } from '../curriculum';
+import type { TrainRow } from '../dataset';
+import { chunks, difficultyChunk } from '../evaluate';
+import { INTERRUPTED, type Interrupted, type Run, resumableChunks } from '../run';
+
+/** OUT/difficulty.json. */
+export interface DifficultyFile {
+  attempts: number;
+  hardThreshold: number;
+  histogram: Record<number, number>;
+  /** Per measured training row (by its index in the split): attempts needed, and the verdicts of the attempts. */
+  rows: { index: number; needed: number; verdicts: Array<1 | 2 | null> }[];
+}
+
+export const difficultyFile = (out: string) => path.join(out, 'difficulty.json');
+
+export async function difficulty(run: Run): Promise<DifficultyFile | Interrupted> {
+  const c = run.config;
+  const train = run.data.train;
+  const t = Date.now();
+  const partialFile = path.join(run.out, 'difficulty.partial.json');
+  const measured = measuredRows(train, c.seed, c.difficulty.limit);
+  const parts = chunks(measured, c.difficulty.batchSize);
+  run.log(
+    `difficulty: up to ${c.difficulty.attempts} sampled attempts (temperature ${c.difficulty.temperature}) for ` +
+      (measured.length === train.length
+        ? `each of the ${measured.length} training samples`
+        : `${measured.length} of the ${train.length} training samples (difficulty.limit)`),
+  );
+  const opts = { seed: c.seed, attempts: c.difficulty.attempts, temperature: c.difficulty.temperature, maxNewTokens: c.difficulty.maxNewTokens };
+  const pass = { task: 'difficulty', partialFile, phase: 'difficulty', since: t, checkpoint: 'stage1-end' } as const;
+  const done = await resumableChunks(run, pass, parts, (i) => difficultyChunk(run.model, parts[i], run.images, { ...opts, chunk: i }));
+  if (done === INTERRUPTED) return done;
+  const rows = done.flatMap((d) => d.rows).sort((x, y) => x.index - y.index);
+  const histogram = difficultyHistogram(
+    rows.map((r) => r.needed),
+    c.difficulty.attempts,
+  );
+  const hard = rows.filter((r) => isHard(r.needed, c.difficulty.hardThreshold)).length;
+  run.results.difficulty = { histogram, hard, total: rows.length };
+  const file: DifficultyFile = { attempts: c.difficulty.attempts, hardThreshold: c.difficulty.hardThreshold, histogram, rows };
+  await writeJsonAtomic(difficultyFile(run.out), file);
+  await fs.promises.rm(partialFile, { force: true });
+  run.log(
+    `difficulty: ${hard} of ${rows.length} training samples are hard (${Object.entries(histogram)
+      .map(([k, v]) => `${k}:${v}`)
+      .join(' ')}; ${c.difficulty.attempts + 1} = failed all)`,
+  );
+  run.addTime('difficulty', (Date.now() - t) / 1000);
+  await run.checkpoint('difficulty-end', 'rl', 0, null);
+  return file;
+}
+
+/** The training rows whose difficulty is measured: all, or a seeded subset of `limit` (in split order). */
+function measuredRows(train: TrainRow[], seed: number, limit: number | null): TrainRow[] {
+  if (limit === null || limit >= train.length) return train;
+  const pick = new Set(
+    Rng.derive(seed, 'difficulty-subset')
+      .shuffle(train.map((_, i) => i))
+      .slice(0, limit),
+  );
+  return train.filter((_, i) => pick.has(i));
+}
