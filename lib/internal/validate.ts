@@ -1,5 +1,15 @@
 /** Option checks shared by the kernel wrappers. Each error names the argument and what was expected. */
-import type { NativeLimit } from '../native/types';
+
+/** A range as native.limits states it (lib/native's NativeLimit has this shape; internal imports no layer). */
+export interface RangeLimit {
+  name: string;
+  min: number;
+  max: number;
+  minOpen: boolean;
+  maxOpen: boolean;
+  integer: boolean;
+  text: string;
+}
 
 export function optionalNumber(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
@@ -16,7 +26,7 @@ export function finiteNumber(value: unknown, name: string): number {
  * A finite number within a range the native side states (native.limits: the kernel's header), checked
  * before any native call with the binding's own words: `${name} must be ${limit.text}, got ${value}`.
  */
-export function limitedNumber(value: unknown, limit: NativeLimit, name = limit.name): number {
+export function limitedNumber(value: unknown, limit: RangeLimit, name = limit.name): number {
   const v = finiteNumber(value, name);
   const above = limit.minOpen ? v > limit.min : v >= limit.min;
   const below = limit.maxOpen ? v < limit.max : v <= limit.max;
