@@ -195,6 +195,8 @@ export interface Regime {
   evalEvery: number;
   /** Random-label control: rewards from shuffled labels. */
   control: boolean;
+  /** RL prompts: the SFT train rows, or fresh rows from another data seed (never seen in stage 1). */
+  pool: 'train' | 'fresh';
 }
 
 /** The regime the trainer used before issue 15 (demo preset), on this bed. */
@@ -202,7 +204,7 @@ export const OLD_REGIME: Regime = {
   steps: 120, promptsPerStep: 8, groupSize: 4, temperature: 1, epochs: 2, updatesPerEpoch: 2, microBatch: 16,
   lr: 5e-5, schedule: 'constant', warmup: 0, minLrRatio: 1, beta2: 0.999, weightDecay: 0.01, klCoef: 0,
   baseline: 'none', dynamicFilter: false, normalise: true, filter: true, preClip: true, tokens: 'all', reward: 'r1',
-  pairSwap: false, evalEvery: 40, control: false,
+  pairSwap: false, evalEvery: 40, control: false, pool: 'train',
 };
 
 /** The released recipe's regime shape, scaled to this bed: one AdamW step per 128 rollouts, betas 0.95, wd 0, KL. */
@@ -237,8 +239,16 @@ interface StepLog {
 
 const judge = new RuleBasedJudge();
 
-async function stage2(seed: number, bed: Bed, s1dir: PolicyModel, r: Regime, s1eval: Eval): Promise<{ evals: Eval[]; steps: StepLog[]; seconds: number }> {
+/** Rows no stage-1 model of `seed` has seen: the train split of another data seed. */
+function freshPool(seed: number, rows: number): Pick<Bed, 'train' | 'trainSwapped'> {
+  const d = synthesize({ n: rows + 2, seed: hashSeed(seed, 'bench-rl-fresh'), levels: [1, 2, 3, 4], testFraction: 2 / (rows + 2), imageSize: 48, grid: 3 });
+  const train = d.train.map(bedRow);
+  return { train, trainSwapped: d.train.map((q, i) => swapped(train[i], q)) };
+}
+
+async function stage2(seed: number, testBed: Bed, s1dir: PolicyModel, r: Regime, s1eval: Eval): Promise<{ evals: Eval[]; steps: StepLog[]; seconds: number }> {
   const t0 = Date.now();
+  const bed = r.pool === 'fresh' ? { ...testBed, ...freshPool(seed, r.steps * r.promptsPerStep) } : testBed;
   const model = s1dir;
   const ref = r.klCoef > 0 ? await cloneModel(model) : null;
   const opt = new AdamW(model, { lr: r.lr, betas: [0.9, r.beta2], weightDecay: r.weightDecay, maxGradNorm: 1 });
@@ -565,6 +575,11 @@ function write(main: RunRecord[], control: RunRecord[], wallSeconds: number): vo
     { claim: 'share of "1" verdicts within 40-60% at every evaluation', result: share1.flat().every((s) => s >= 0.4 && s <= 0.6) ? 'held' : 'not held', figures: { share1 } },
     { claim: 'random-label control gains nothing', result: pc.gainPoints <= 0 || pc.p >= 0.05 ? 'held' : 'not held', figures: { gainPoints: pc.gainPoints, p: pc.p } },
     {
+      claim: 'the 3-sigma Advantage Filter zeroes the minority outcome of binary rewards',
+      result: main.some((r) => r.steps.some((x) => x.filtered > 0)) ? 'held' : 'not measurable',
+      figures: { filteredTokens: main.reduce((a, r) => a + r.steps.reduce((b, x) => b + x.filtered, 0), 0), why: 'fires only when < ~10% of a batch is right (or wrong); here the rollouts are right 55-80%' },
+    },
+    {
       claim: 'RL shortens responses (paper: ~15%)',
       result: 'not measurable',
       figures: { stage1Length: mean(main.map((r) => r.stage1.length)), stage2Length: mean(main.map((r) => r.evals.at(-1)!.length)), why: 'the teacher analysis is templated; length is fixed by the format' },
@@ -586,12 +601,12 @@ function write(main: RunRecord[], control: RunRecord[], wallSeconds: number): vo
     claims,
     wallSeconds,
   };
-  fs.writeFileSync(path.join(ROOT, 'bench', 'rl.json'), JSON.stringify(json, null, 2) + '\n');
+  fs.writeFileSync(path.join(ROOT, 'bench', 'rl.json'), JSON.stringify(json, round4, 2) + '\n');
   const pct = (x: number) => (100 * x).toFixed(1);
   const md = [
     '## Stage 2 on a judge that judges (`npm run bench:rl`)',
     '',
-    `${today()}, ${machineDescription()}. Wall time ${Math.round(json.wallSeconds)} s (stage-1 checkpoints cached in bench/raw/rl/ are reused; a fresh clone trains them first: ${main.map((r) => `${Math.round(r.stage1.seconds)} s`).join(', ')}).`,
+    `${today()}, ${machineDescription()}. Stage 2 + control took ${Math.round(json.wallSeconds)} s in all (stage-1 checkpoints cached in bench/raw/rl/ are reused; a fresh clone trains them first: ${main.map((r) => `${Math.round(r.stage1.seconds)} s`).join(', ')}).`,
     `Bed: synthetic judging rows with the teacher's evidence and fact lines in the question (text only), ${json.testPairs} held-out pairs per seed, greedy. Stage 1: SFT from scratch, ${STAGE1.steps} steps of ${STAGE1.batchSize}. Stage 2 regime: ${JSON.stringify(regime)}. Details: docs/research/rl-regime.md.`,
     '',
     '| seed | stage 1 | stage 2 | fixed / broken | p | share of "1" at each evaluation | length (tokens) | control: stage 1 -> 2 |',
@@ -602,10 +617,15 @@ function write(main: RunRecord[], control: RunRecord[], wallSeconds: number): vo
     '',
     '| claim | result | figures |',
     '|---|---|---|',
-    ...claims.map((c) => `| ${c.claim} | ${c.result} | ${JSON.stringify(c.figures).replace(/\|/g, '/')} |`),
+    ...claims.map((c) => `| ${c.claim} | ${c.result} | ${JSON.stringify(c.figures, round4).replace(/\|/g, '/')} |`),
   ].join('\n');
   writeSection('rl', md);
   console.log(md);
+}
+
+/** JSON replacer: numbers to 4 significant digits (integers unchanged). */
+function round4(_key: string, v: unknown): unknown {
+  return typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v;
 }
 
 function mean(xs: readonly number[]): number {
