@@ -58,7 +58,7 @@ export function numFlag(flags: Flags, name: string, { min = -Infinity, max = Inf
 export function bytesFlag(flags: Flags, name: string): number | undefined {
   const v = str(flags, name);
   if (v === undefined) return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(v);
+  const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(v.trim()); // trimmed first: linear time
   if (!m) throw new UsageError(`--${name} must be a size like 1048576, 512kb or 32mb, got ${JSON.stringify(v)}`);
   const unit = (m[2] ?? 'b').toLowerCase()[0];
   const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;

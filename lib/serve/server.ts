@@ -10,6 +10,7 @@
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { createRewardStats, DEFAULT_REWARD_WEIGHTS, type RewardStats, type RewardWeights } from '../rewards/combine';
+import { trimTrailing } from '../internal/text';
 import { RuleBasedJudge, type ConsistencyJudge } from '../rewards/judge';
 import type { PairJudge } from '../eval/types';
 import type { LabelIndex } from './labels';
@@ -150,7 +151,7 @@ export function createRewardServer(options: RewardServerOptions = {}): RewardSer
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const route = url.pathname.replace(/\/+$/, '') || '/';
+    const route = trimTrailing(url.pathname, '/') || '/';
     if (route === '/health') {
       stats.requests.health++;
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'use GET /health' }, { allow: 'GET, HEAD' });
