@@ -11,6 +11,16 @@ export function finiteNumber(value: unknown, name: string): number {
   return value;
 }
 
+/** The largest finite f32: numbers the native core reads as f32 must not exceed it in magnitude. */
+export const F32_MAX = 3.4028234663852886e38;
+
+/** A finite number that stays finite when the native core rounds it to f32. */
+export function finiteF32(value: unknown, name: string): number {
+  const v = finiteNumber(value, name);
+  if (Math.abs(v) > F32_MAX) throw new RangeError(`${name} must be finite in f32 (magnitude at most 3.4e38), got ${v}`);
+  return v;
+}
+
 export function positiveNumber(value: unknown, name: string, fallback?: number): number {
   const v = value === undefined && fallback !== undefined ? fallback : finiteNumber(value, name);
   if (!(v > 0)) throw new RangeError(`${name} must be > 0, got ${v}`);
@@ -41,4 +51,9 @@ export function optionsObject<T extends object>(value: T | undefined, name = 'op
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object') throw new TypeError(`${name} must be an object`);
   return value;
+}
+
+/** SharedArrayBuffer-backed views are copied (the native core reads only plain ArrayBuffers); others pass as they are. */
+export function unshared<T extends ArrayBufferView & { slice(): T }>(array: T): T {
+  return Object.prototype.toString.call(array.buffer) === '[object SharedArrayBuffer]' ? array.slice() : array;
 }

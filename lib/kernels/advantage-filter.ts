@@ -14,7 +14,7 @@
  * high-accuracy batches that discards every negative advantage. Use it only to
  * reproduce their runs. Native: native/kernels/advantage_filter.
  */
-import { finiteNumber, oneOf, optionsObject } from '../internal/validate';
+import { finiteF32, oneOf, optionsObject } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
 import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
 import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
@@ -68,9 +68,9 @@ function run<A extends boolean>(
   async: A,
 ): A extends true ? Promise<AdvantageFilterResult> : AdvantageFilterResult {
   const opts = optionsObject(options);
-  const sigma = finiteNumber(opts.sigma ?? 3, 'options.sigma');
+  const sigma = finiteF32(opts.sigma ?? 3, 'options.sigma');
   if (!(sigma > 0)) throw new RangeError(`options.sigma must be > 0, got ${sigma}`);
-  const eps = finiteNumber(opts.eps ?? 1e-8, 'options.eps');
+  const eps = finiteF32(opts.eps ?? 1e-8, 'options.eps');
   if (!(eps >= 0)) throw new RangeError(`options.eps must be >= 0, got ${eps}`);
   const rule = oneOf(opts.rule, 'options.rule', ['paper', 'released-code'] as const, 'paper');
   const owned: Tensor[] = [];

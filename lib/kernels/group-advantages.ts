@@ -12,7 +12,7 @@
  * 'leave-one-out', scale: 'none' }. A constant group gives 0. A NaN/Inf reward
  * makes its group NaN, as in PyTorch. Native: native/kernels/group_advantages.
  */
-import { finiteNumber, oneOf, optionsObject, positiveInteger } from '../internal/validate';
+import { finiteF32, oneOf, optionsObject, positiveInteger } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
 import { Tensor, TensorLike, asTensor, expectDType } from '../tensor';
 import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
@@ -50,7 +50,7 @@ function run<A extends boolean>(
   const groupSize = positiveInteger(opts.groupSize, 'options.groupSize');
   const scale = oneOf(opts.scale, 'options.scale', ['std', 'none'] as const, 'std');
   const baseline = oneOf(opts.baseline, 'options.baseline', ['mean', 'leave-one-out'] as const, 'mean');
-  const eps = finiteNumber(opts.eps ?? 1e-6, 'options.eps');
+  const eps = finiteF32(opts.eps ?? 1e-6, 'options.eps');
   if (!(eps >= 0)) throw new RangeError(`options.eps must be >= 0, got ${eps}`);
   if (groupSize < 2 && (scale === 'std' || baseline === 'leave-one-out')) {
     throw new RangeError(

@@ -21,7 +21,7 @@
  * (the gradient of a NaN term is NaN): check it to skip the step. Rows with no valid token contribute nothing;
  * with no valid token at all the loss, gradient and stats are 0. Native: native/kernels/policy_loss.
  */
-import { finiteNumber, oneOf } from '../internal/validate';
+import { finiteF32, finiteNumber, oneOf } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
 import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
 import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
@@ -137,10 +137,10 @@ function run<A extends boolean>(args: PolicyLossInputs, async: A): A extends tru
   }
   let dualClip: number | null = null;
   if (args.dualClip !== undefined && args.dualClip !== null) {
-    dualClip = finiteNumber(args.dualClip, 'dualClip');
+    dualClip = finiteF32(args.dualClip, 'dualClip');
     if (!(dualClip > 1)) throw new RangeError(`dualClip must be > 1, got ${dualClip}`);
   }
-  const klCoef = finiteNumber(args.klCoef ?? 0, 'klCoef');
+  const klCoef = finiteF32(args.klCoef ?? 0, 'klCoef');
   if (!(klCoef >= 0)) throw new RangeError(`klCoef must be >= 0, got ${klCoef}`);
   const klEstimator = oneOf(args.klEstimator, 'klEstimator', ['k1', 'k2', 'k3'] as const, 'k1');
   const aggregation = oneOf(
@@ -151,7 +151,7 @@ function run<A extends boolean>(args: PolicyLossInputs, async: A): A extends tru
   );
   let normalizer: number | null = null;
   if (args.normalizer !== undefined && args.normalizer !== null) {
-    normalizer = finiteNumber(args.normalizer, 'normalizer');
+    normalizer = finiteF32(args.normalizer, 'normalizer');
     if (!(normalizer > 0)) throw new RangeError(`normalizer must be > 0, got ${normalizer}`);
   }
   const hasRef = args.logpRef !== undefined && args.logpRef !== null;

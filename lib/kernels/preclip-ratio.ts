@@ -35,8 +35,9 @@ function run<A extends boolean>(
   const opts = optionsObject(options);
   const minRatio = finiteNumber(opts.minRatio ?? 1e-3, 'options.minRatio');
   const maxRatio = finiteNumber(opts.maxRatio ?? 1e3, 'options.maxRatio');
-  if (!(minRatio > 0 && minRatio < maxRatio)) {
-    throw new RangeError(`options.minRatio and options.maxRatio must satisfy 0 < minRatio < maxRatio, got ${minRatio}, ${maxRatio}`);
+  // The bounds' logarithms are f32 and exp() of them must stay finite and non-zero there (policyLoss's rule).
+  if (!(minRatio >= 1e-30 && minRatio < maxRatio && maxRatio <= 1e30)) {
+    throw new RangeError(`options.minRatio and options.maxRatio must satisfy 1e-30 <= minRatio < maxRatio <= 1e30, got ${minRatio}, ${maxRatio}`);
   }
   const owned: Tensor[] = [];
   return withTemporaries(owned, () => {

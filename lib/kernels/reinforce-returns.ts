@@ -11,7 +11,7 @@
  * valid token's inputs propagate to the returns before it (the Advantage Filter
  * then zeroes them). Native: native/kernels/reinforce_returns.
  */
-import { finiteNumber, oneOf, optionsObject } from '../internal/validate';
+import { finiteF32, finiteNumber, oneOf, optionsObject } from '../internal/validate';
 import type { NativeTensor } from '../native/types';
 import { Tensor, TensorLike, asTensor, commonDevice, expectDType, expectShape } from '../tensor';
 import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
@@ -51,7 +51,7 @@ interface ReinforceReturnsBinding {
 function run<A extends boolean>(inputs: ReinforceReturnsInputs, async: A): A extends true ? Promise<Tensor> : Tensor {
   if (inputs === null || typeof inputs !== 'object') throw new TypeError('inputs must be an object');
   const opts = optionsObject(inputs, 'inputs');
-  const klCoef = finiteNumber(opts.klCoef ?? 0, 'inputs.klCoef');
+  const klCoef = finiteF32(opts.klCoef ?? 0, 'inputs.klCoef');
   if (!(klCoef >= 0)) throw new RangeError(`inputs.klCoef must be >= 0, got ${klCoef}`);
   const klEstimator = oneOf(opts.klEstimator, 'inputs.klEstimator', ['k1', 'k2', 'k3'] as const, 'k1');
   const gamma = finiteNumber(opts.gamma ?? 1, 'inputs.gamma');

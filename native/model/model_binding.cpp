@@ -11,6 +11,7 @@
 //   modelGenerate(handle, batch, options, async) -> [{ tokens: Int32Array, logprobs: Float32Array, finish }]
 // batch: { hasImage: Uint8Array, textLen: Int32Array, respLen: Int32Array, tokens: Int32Array, images: Float32Array }.
 // One call at a time per model (a second one, while an async call runs, is an Error saying so).
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -58,7 +59,8 @@ struct Lease {
 
 int int_field(const Napi::Object& o, const char* key) {
   const double v = number_arg(o.Get(key), key);
-  if (v != static_cast<int>(v)) throw_range(std::string(key) + " must be an integer");
+  // Range first: casting a double outside int's range is undefined behaviour.
+  if (!(v >= -2147483648.0 && v <= 2147483647.0) || v != std::floor(v)) throw_range(std::string(key) + " must be a 32-bit integer");
   return static_cast<int>(v);
 }
 

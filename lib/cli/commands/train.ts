@@ -123,7 +123,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const storedFile = path.join(out, 'config.json');
   if (resume && presetFlag === undefined && configFile === undefined && fs.existsSync(storedFile)) {
     // Plain --resume: the run's own configuration (flags may still change the device).
-    const stored = JSON.parse(await fs.promises.readFile(storedFile, 'utf8')) as TrainConfig;
+    let stored: TrainConfig;
+    try {
+      stored = JSON.parse(await fs.promises.readFile(storedFile, 'utf8')) as TrainConfig;
+    } catch (e) {
+      throw new UsageError(`--resume: ${storedFile} is not a readable run configuration (${(e as Error).message})`);
+    }
+    if (stored === null || typeof stored !== 'object') throw new UsageError(`--resume: ${storedFile} must hold a JSON object`);
     const { preset, ...rest } = stored;
     try {
       config = resolveTrainConfig(preset, rest, overrides);
