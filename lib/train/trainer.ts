@@ -53,6 +53,7 @@ import {
   votingChunk,
 } from './evaluate';
 import { MetricsLog, StepLine } from './metrics';
+import { openRunFolder, saveModelAtomic } from './run-folder';
 import { RlSettings, rlStep } from './rl';
 import { PairedChange, pairedChange, summaryLines } from './summary';
 import { cosineLr, sftStep } from './update';
@@ -62,6 +63,8 @@ export interface TrainOptions {
   out: string;
   /** Continue the run in `out` from its latest checkpoint. */
   resume?: boolean;
+  /** Train into a non-empty `out` that is not a run (run-folder.ts); what is there may be overwritten. */
+  force?: boolean;
   /** Progress messages (default: none). */
   log?: (message: string) => void;
   /** Where progress bars go (default: none). */
@@ -156,7 +159,18 @@ function modelDevice(requested: TrainConfig['device'], log: (m: string) => void)
   return 'cpu';
 }
 
+/** Runs (or resumes) training in `options.out`, holding the run folder's lock throughout (run-folder.ts). */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  const folder = openRunFolder(path.resolve(options.out), { resume: options.resume === true, force: options.force === true });
+  try {
+    if (folder.cleaned.length) options.log?.(`removed ${folder.cleaned.length} temporary file(s) left by killed processes`);
+    return await trainInFolder(options);
+  } finally {
+    folder.release();
+  }
+}
+
+async function trainInFolder(options: TrainOptions): Promise<TrainResult> {
   const c = options.config;
   const out = path.resolve(options.out);
   const log = options.log ?? (() => undefined);
@@ -167,18 +181,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   };
   const device = modelDevice(c.device, log);
 
-  // ---- run folder and config ----
-  await fs.promises.mkdir(out, { recursive: true });
+  // ---- run folder and config (the folder's rules were checked by openRunFolder) ----
   const configFile = path.join(out, 'config.json');
-  if (fs.existsSync(configFile)) {
-    if (!options.resume) throw new Error(`${out} already holds a run (config.json); continue it with --resume, or choose another --out`);
+  if (options.resume) {
     const stored = await readJson<TrainConfig>(configFile);
     const diff = diffConfig(stored, c).filter((d) => !d.startsWith('config.device'));
     if (diff.length) throw new Error(`--resume: the configuration differs from the run's config.json in ${out}:\n  ${diff.join('\n  ')}`);
-  } else {
-    if (options.resume && fs.existsSync(path.join(out, 'metrics.jsonl'))) throw new Error(`--resume: ${out} has metrics.jsonl but no config.json`);
-    await writeJsonAtomic(configFile, c);
-  }
+  } else await writeJsonAtomic(configFile, c);
 
   const ckpt = options.resume ? await findLatestCheckpoint(out) : null;
   if (options.resume) log(ckpt ? `resuming ${out} from checkpoint ${ckpt.name} (phase ${ckpt.state.phase}, step ${ckpt.state.step})` : `resuming ${out}: no checkpoint yet, starting from the beginning`);
@@ -663,14 +672,3 @@ function evalFields(tag: string, s: AccuracySummary): Record<string, unknown> {
 
 const pctS = (x: number) => `${(100 * x).toFixed(1)}%`;
 const onOff = (b: boolean) => (b ? 'on' : 'off');
-
-/** model.save into a temporary folder, then one rename: readers never see a half-written model. */
-async function saveModelAtomic(model: PolicyModel, dir: string): Promise<void> {
-  const tmp = `${dir}.tmp-${process.pid}`;
-  await fs.promises.rm(tmp, { recursive: true, force: true });
-  await model.save(tmp);
-  const old = `${dir}.old-${process.pid}`;
-  if (fs.existsSync(dir)) await fs.promises.rename(dir, old);
-  await fs.promises.rename(tmp, dir);
-  await fs.promises.rm(old, { recursive: true, force: true });
-}

@@ -22,6 +22,8 @@ greedy test accuracy along the way, Voting@K at the end, report.html + PNG plots
   --out DIR            run folder (default runs/<timestamp>)
   --resume             continue the run in --out (default: the newest run in runs/) from its
                        latest checkpoint; its saved configuration is used
+  --force              train into a non-empty --out that is not a run (refused otherwise; what is
+                       there may be overwritten or deleted). One trainer per folder: DIR/run.lock
   --seed N             seed of everything (data, initialisation, sampling); default 0
   --algo A             ${ALGOS.join(' | ')} (default stable-reinforce)
   --no-preclip         ablation: no Pre-CLIP of the probability ratio
@@ -42,6 +44,7 @@ const OPTIONS = {
   device: { type: 'string' },
   out: { type: 'string' },
   resume: { type: 'boolean' },
+  force: { type: 'boolean' },
   seed: { type: 'string' },
   algo: { type: 'string' },
   'no-preclip': { type: 'boolean' },
@@ -162,6 +165,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       config,
       out,
       resume,
+      force: flags.force === true,
       log,
       progress: quiet || flags['no-progress'] ? null : io.stderr,
       signal: ac.signal,
