@@ -191,16 +191,44 @@ export interface ScoreContext {
   maxSamples?: number;
 }
 
-function mediaFrom(value: unknown, name: 'image' | 'video', imagesDir?: string): MediaRef {
+/** The path of an image inside the images folder, checked on the real paths: a symbolic link may not lead out. */
+async function mediaFrom(value: unknown, name: 'image' | 'video', imagesDir?: string): Promise<MediaRef> {
   if (typeof value !== 'string' || value === '') throw bad(`${name} must be a non-empty string (a data: URL, an http(s) URL or a path)`);
   const kind = name;
   if (/^(data|https?):/i.test(value)) return { kind, url: value };
   if (!imagesDir) throw bad(`${name}: file paths are accepted only when the service runs with --images DIR; send a data: URL instead`);
-  const root = path.resolve(imagesDir);
-  const p = path.resolve(root, value);
-  if (p !== root && !p.startsWith(root + path.sep)) throw bad(`${name}: path leaves the images folder`);
-  if (!fs.existsSync(p)) throw bad(`${name}: file not found: ${value}`);
-  return { kind, path: p };
+  let root: string;
+  try {
+    root = await fs.promises.realpath(path.resolve(imagesDir));
+  } catch {
+    throw new RequestError(503, `${name}: the service's images folder is not available`);
+  }
+  const inside = (p: string) => p === root || p.startsWith(root + path.sep);
+  if (!inside(path.resolve(root, value))) throw bad(`${name}: path leaves the images folder`);
+  let real: string;
+  try {
+    real = await fs.promises.realpath(path.resolve(root, value));
+  } catch {
+    throw bad(`${name}: file not found: ${value}`);
+  }
+  if (!inside(real)) throw bad(`${name}: path leaves the images folder (through a symbolic link)`);
+  // A regular file only: a FIFO or a device would block or never end.
+  if (!(await fs.promises.stat(real)).isFile()) throw bad(`${name}: not a regular file: ${value}`);
+  return { kind, path: real };
+}
+
+/** `message` with the images folder's absolute path taken out (the client named files relative to it). */
+function withoutServerPaths(message: string, imagesDir: string | undefined): string {
+  if (!imagesDir) return message;
+  let out = message;
+  const roots = [path.resolve(imagesDir)];
+  try {
+    roots.push(fs.realpathSync(roots[0]));
+  } catch {
+    /* gone */
+  }
+  for (const r of roots.sort((a, b) => b.length - a.length)) out = out.split(r + path.sep).join('').split(r).join('.');
+  return out;
 }
 
 /** POST /score: validates, asks the PairJudge for K samples, votes. */
@@ -221,7 +249,7 @@ export async function scorePair(body: unknown, ctx: ScoreContext): Promise<Score
     throw bad(`temperature must be a number from 0 to 2, got ${JSON.stringify(b.temperature)}`);
   }
   if (b.image !== undefined && b.video !== undefined) throw bad('send either image or video, not both');
-  const media = b.image !== undefined ? mediaFrom(b.image, 'image', ctx.imagesDir) : b.video !== undefined ? mediaFrom(b.video, 'video', ctx.imagesDir) : null;
+  const media = b.image !== undefined ? await mediaFrom(b.image, 'image', ctx.imagesDir) : b.video !== undefined ? await mediaFrom(b.video, 'video', ctx.imagesDir) : null;
   if (!ctx.pairJudge) {
     throw new RequestError(503, 'no reward model configured for /score: start the service with --endpoint URL --model NAME');
   }
@@ -230,7 +258,7 @@ export async function scorePair(body: unknown, ctx: ScoreContext): Promise<Score
   try {
     outputs = await ctx.pairJudge.judge(pair, { samples: K, temperature });
   } catch (error) {
-    throw new RequestError(502, `the reward model failed: ${(error as Error).message}`);
+    throw new RequestError(502, `the reward model failed: ${withoutServerPaths((error as Error).message, ctx.imagesDir)}`);
   }
   const parsed = outputs.map((o) => ({ o, p: parseVerdict(o) }));
   const verdicts = parsed.map(({ p }) => p.verdict);
