@@ -8,7 +8,7 @@ import { Device, DeviceChoice, resolveDevice } from './backends';
 import { loadNative } from './native/loader';
 import { guarded } from './native/realm';
 import type { NativeTensor } from './native/types';
-import { unshared } from './internal/validate';
+import { optionsObject, shown, unshared } from './internal/validate';
 
 export type DType = 'f32' | 'bf16' | 'i32' | 'u8';
 export const DTYPES: readonly DType[] = ['f32', 'bf16', 'i32', 'u8'];
@@ -131,10 +131,11 @@ export class Tensor {
   /** A tensor holding a copy of `data`, laid out row-major in `shape` (default: [data.length]). */
   static from(data: TensorData, shape?: readonly number[], options: TensorOptions = {}): Tensor {
     checkNumeric(data, 'data', 'a typed array or an array of numbers');
+    const opts = optionsObject(options);
     const dims = checkShape(shape ?? [data.length], 'shape');
-    const dtype = options.dtype ?? inferDType(data);
+    const dtype = opts.dtype ?? inferDType(data);
     if (!(['f32', 'bf16', 'i32', 'u8'] as const).includes(dtype)) {
-      throw new TypeError(`dtype must be one of 'f32', 'bf16', 'i32', 'u8', got ${JSON.stringify(dtype)}`);
+      throw new TypeError(`options.dtype must be one of 'f32', 'bf16', 'i32', 'u8', got ${shown(dtype)}`);
     }
     if (data instanceof Uint16Array && dtype !== 'bf16') {
       throw new TypeError('a Uint16Array is read as raw bfloat16 bits: pass dtype "bf16"');
@@ -143,7 +144,7 @@ export class Tensor {
     if (numel !== data.length) {
       throw new RangeError(`data has ${data.length} elements but shape [${dims.join(', ')}] needs ${numel}`);
     }
-    const device = resolveDevice(options.device ?? 'cpu', 'options.device');
+    const device = resolveDevice(opts.device ?? 'cpu', 'options.device');
     const host = toHostArray(data, dtype, 'data');
     const handle = guarded(() => loadNative().NativeTensor.fromTypedArray(host, dims, dtype, device));
     return new Tensor(handle, dims, dtype, device);
@@ -153,9 +154,10 @@ export class Tensor {
   static zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
     const dims = checkShape(shape, 'shape');
     const n = dims.reduce((a, b) => a * b, 1);
-    const dtype = options.dtype ?? 'f32';
+    const opts = optionsObject(options);
+    const dtype = opts.dtype ?? 'f32';
     const data = dtype === 'i32' ? new Int32Array(n) : dtype === 'u8' ? new Uint8Array(n) : new Float32Array(n);
-    return Tensor.from(data, dims, { ...options, dtype });
+    return Tensor.from(data, dims, { ...opts, dtype });
   }
 
   get size(): number {

@@ -1,5 +1,22 @@
 /** Option checks shared by the kernel wrappers. Each error names the argument and what was expected. */
 
+/** A value as an error message shows it: JSON where possible (never throws: BigInts, symbols, cycles). */
+export function shown(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol' || typeof value === 'function') return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** A string argument (TypeError naming it otherwise). */
+export function stringArg(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, got ${value === null ? 'null' : typeof value}`);
+  return value;
+}
+
 export function optionalNumber(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   return finiteNumber(value, name);
@@ -36,7 +53,7 @@ export function positiveInteger(value: unknown, name: string): number {
 export function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`);
+    throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${shown(value)}`);
   }
   return value as T;
 }

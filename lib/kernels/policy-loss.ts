@@ -152,7 +152,9 @@ function run<A extends boolean>(args: PolicyLossInputs, async: A): A extends tru
   let normalizer: number | null = null;
   if (args.normalizer !== undefined && args.normalizer !== null) {
     normalizer = finiteF32(args.normalizer, 'normalizer');
-    if (!(normalizer > 0)) throw new RangeError(`normalizer must be > 0, got ${normalizer}`);
+    // Its inverse scales the loss in f32: it must be a normal f32 number too.
+    const inv = Math.fround(1 / normalizer);
+    if (!(normalizer > 0) || !Number.isFinite(inv) || inv < 1.1754943508222875e-38) throw new RangeError(`normalizer must be > 0 with 1/normalizer a normal f32 number, got ${normalizer}`);
   }
   const hasRef = args.logpRef !== undefined && args.logpRef !== null;
   if (klCoef > 0 && !hasRef) throw new TypeError('logpRef is required when klCoef > 0');

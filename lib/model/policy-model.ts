@@ -124,6 +124,21 @@ function matmulPrecision(v: unknown): MatmulPrecision {
   return oneOf(v, 'options.matmulPrecision', ['tf32', 'tf32x3'] as const, 'tf32');
 }
 
+/**
+ * options.temperature (default 1): logits are scaled by 1/T in f32, so 1/T must be a normal f32 number
+ * (tokenLogprobs' rule); generation also takes 0 (greedy).
+ */
+function temperatureOption(value: unknown, zero: boolean): number {
+  const t = value ?? 1;
+  if (typeof t !== 'number') throw new TypeError(`options.temperature must be a number, got ${typeof t}`);
+  if (zero && t === 0) return 0;
+  const inv = Math.fround(1 / t);
+  if (!(t > 0) || !Number.isFinite(t) || !Number.isFinite(inv) || inv < 1.1754943508222875e-38) {
+    throw new RangeError(`options.temperature must be ${zero ? '0 or ' : ''}> 0 with 1/temperature a normal f32 number, got ${t}`);
+  }
+  return t;
+}
+
 /** The `architecture` of config.json that save() writes and load() accepts. */
 const ARCHITECTURE = 'stable-reinforce-vlm';
 
@@ -307,10 +322,7 @@ export class PolicyModel {
   logprobs(batch: readonly ModelExample[], options: LogprobsOptions = {}): Promise<LogprobsResult> {
     return this.run(async () => {
       const opts = optionsObject(options);
-      const temperature = opts.temperature ?? 1;
-      if (typeof temperature !== 'number' || !(temperature > 0) || !Number.isFinite(temperature)) {
-        throw new RangeError(`options.temperature must be a finite number > 0, got ${String(temperature)}`);
-      }
+      const temperature = temperatureOption(opts.temperature, false);
       const entropy = optionalBoolean(opts.entropy, 'options.entropy', false);
       const grad = optionalBoolean(opts.grad, 'options.grad', true);
       const nb = await this.encode(batch, 'batch', true);
@@ -378,10 +390,7 @@ export class PolicyModel {
       const opts = optionsObject(options);
       const maxNewTokens = opts.maxNewTokens ?? 64;
       if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`options.maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
-      const temperature = opts.temperature ?? 1;
-      if (typeof temperature !== 'number' || !(temperature >= 0) || !Number.isFinite(temperature)) {
-        throw new RangeError(`options.temperature must be a finite number >= 0, got ${String(temperature)}`);
-      }
+      const temperature = temperatureOption(opts.temperature, true);
       const topP = opts.topP ?? 1;
       if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw new RangeError(`options.topP must be in (0, 1], got ${String(topP)}`);
       const n = opts.n ?? 1;

@@ -3,6 +3,7 @@
  * +1 consistent, -1 inconsistent (names the other response, or approves both), 0 no usable verdict.
  */
 import { isWordCode } from '../internal/text';
+import { shown, stringArg } from '../internal/validate';
 import type { Verdict } from './verdict';
 
 export type Consistency = 1 | -1 | 0;
@@ -22,6 +23,8 @@ export interface ConsistencyJudge {
 
 /** The last `n` non-empty lines of an analysis (the paper's judge sees 3). */
 export function lastLines(analysis: string, n = 3): string {
+  stringArg(analysis, 'analysis');
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be an integer >= 0, got ${shown(n)}`);
   const lines = analysis.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
   return lines.slice(-n).join('\n');
 }

@@ -13,6 +13,7 @@
  *      `invalid-answer`. Callers count failures as wrong; nothing is guessed.
  */
 import { asciiWordAt, isAlnumCode, isSpaceCode, skipSpaces } from '../internal/text';
+import { optionalBoolean, optionsObject, stringArg } from '../internal/validate';
 
 export type Verdict = 1 | 2;
 
@@ -52,7 +53,7 @@ function stripDecorations(s: string): string {
 
 /** `1`/`2` from an answer's content, or null. */
 export function parseAnswerContent(content: string): Verdict | null {
-  const s = stripDecorations(content);
+  const s = stripDecorations(stringArg(content, 'content'));
   const m = /^(?:response\s*)?([12])$/i.exec(s);
   return m ? (Number(m[1]) as Verdict) : null;
 }
@@ -68,6 +69,7 @@ function fail(failure: VerdictFailure, detail: string): ParsedVerdict {
  * cubically over runs of spaces: "answer" + 4,000 spaces + "x" took 27 s).
  */
 export function finalLineVerdict(line: string): Verdict | null {
+  stringArg(line, 'line');
   // Leading and trailing non-alphanumerics are free, so the digit is the last alphanumeric and the keyword
   // starts at the first one.
   let i = 0;
@@ -94,7 +96,7 @@ export function finalLineVerdict(line: string): Verdict | null {
 
 export function parseVerdict(text: string, options: ParseVerdictOptions = {}): ParsedVerdict {
   if (typeof text !== 'string') throw new TypeError(`text must be a string, got ${typeof text}`);
-  const useFallback = options.fallback ?? true;
+  const useFallback = optionalBoolean(optionsObject(options).fallback, 'options.fallback', true);
   if (text.trim() === '') return fail('empty', 'the output is empty');
   const opens = countOccurrences(text, '<answer>');
   const closes = countOccurrences(text, '</answer>');
@@ -128,6 +130,7 @@ export function parseVerdict(text: string, options: ParseVerdictOptions = {}): P
  * (tags removed). Used by the consistency judges.
  */
 export function extractAnalysis(text: string): string {
+  stringArg(text, 'text');
   const open = text.indexOf('<think>');
   const close = text.lastIndexOf('</think>');
   if (close !== -1) {

@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { shown, stringArg } from '../internal/validate';
 import { computeReward, DEFAULT_REWARD_WEIGHTS, type RewardStats, type RewardWeights } from '../rewards/combine';
 import type { ConsistencyJudge } from '../rewards/judge';
 import { normalizeLabel } from '../rewards/result';
@@ -46,7 +47,9 @@ const ASSISTANT_MARKERS = ['<|im_start|>assistant', '<|start_header_id|>assistan
  * The response inside an OpenRLHF query: the text after its prompt (or, without a usable prompt, after the
  * last assistant marker of a known chat template), with end tokens and surrounding whitespace removed.
  */
-export function extractResponse(query: string, prompt?: string): string {
+export function extractResponse(query: string, prompt?: string | null): string {
+  stringArg(query, 'query');
+  if (prompt !== undefined && prompt !== null) stringArg(prompt, 'prompt');
   let r = query;
   const at = prompt ? query.indexOf(prompt) : -1;
   if (prompt && at !== -1) r = query.slice(at + prompt.length);
@@ -241,12 +244,12 @@ export async function scorePair(body: unknown, ctx: ScoreContext): Promise<Score
   const maxSamples = ctx.maxSamples ?? 32;
   const samples = b.samples ?? 1;
   if (!Number.isInteger(samples) || (samples as number) < 1 || (samples as number) > maxSamples) {
-    throw bad(`samples must be an integer from 1 to ${maxSamples}, got ${JSON.stringify(samples)}`);
+    throw bad(`samples must be an integer from 1 to ${maxSamples}, got ${shown(samples)}`);
   }
   const K = samples as number;
   const temperature = b.temperature ?? (K > 1 ? 1 : 0);
   if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0 || temperature > 2) {
-    throw bad(`temperature must be a number from 0 to 2, got ${JSON.stringify(b.temperature)}`);
+    throw bad(`temperature must be a number from 0 to 2, got ${shown(b.temperature)}`);
   }
   if (b.image !== undefined && b.video !== undefined) throw bad('send either image or video, not both');
   const media = b.image !== undefined ? await mediaFrom(b.image, 'image', ctx.imagesDir) : b.video !== undefined ? await mediaFrom(b.video, 'video', ctx.imagesDir) : null;

@@ -8,7 +8,9 @@
  * (a typo never silently falls back to a default).
  */
 import { CATEGORIES } from '../data/questions';
-import type { ModelConfigInput } from '../model/config';
+import { shown } from '../internal/validate';
+import { resolveConfig, type ModelConfigInput } from '../model/config';
+import { VOCAB_SIZE } from '../model/tokenizer';
 import { parseSchedule } from './curriculum';
 
 export const ALGOS = ['stable-reinforce', 'reinforce++', 'grpo'] as const;
@@ -503,6 +505,13 @@ function checkRelations(c: TrainConfig): void {
   if (m.nKvHeads !== null && m.nHeads % m.nKvHeads !== 0) throw new RangeError(`config.model.nKvHeads (${m.nKvHeads}) must divide config.model.nHeads (${m.nHeads})`);
   if (m.imageSize % m.patchSize !== 0) throw new RangeError(`config.model.patchSize (${m.patchSize}) must divide config.model.imageSize (${m.imageSize})`);
   if (m.maxSeqLen <= (m.imageSize / m.patchSize) ** 2 + 2) throw new RangeError(`config.model.maxSeqLen (${m.maxSeqLen}) leaves no room after the ${(m.imageSize / m.patchSize) ** 2} image tokens`);
+  // The model's own limits (sizes, parameters: lib/model/config.ts), before a run spends minutes on its data.
+  try {
+    resolveConfig({ ...modelConfigOf(c), vocabSize: VOCAB_SIZE + m.bpeMerges });
+  } catch (e) {
+    if (e instanceof RangeError || e instanceof TypeError) e.message = e.message.replace(/\bconfig\.(?!model\.)/g, 'config.model.');
+    throw e;
+  }
   if (c.rl.algo === 'grpo' && c.rl.samplesPerPrompt < 2) throw new RangeError(`config.rl.samplesPerPrompt must be >= 2 for algo "grpo" (group baselines need a group), got ${c.rl.samplesPerPrompt}`);
   if (!(c.rl.minRatio < c.rl.maxRatio)) throw new RangeError('config.rl.minRatio must be below config.rl.maxRatio');
   if (c.difficulty.hardThreshold > c.difficulty.attempts + 1) {
@@ -519,7 +528,7 @@ function checkRelations(c: TrainConfig): void {
  * (already in config shape). Throws a TypeError/RangeError naming the first bad field.
  */
 export function resolveTrainConfig(preset: string, ...overrides: unknown[]): TrainConfig {
-  if (!(preset in PRESETS)) throw new RangeError(`unknown preset ${JSON.stringify(preset)} (known: ${PRESET_NAMES.join(', ')})`);
+  if (typeof preset !== 'string' || !Object.prototype.hasOwnProperty.call(PRESETS, preset)) throw new RangeError(`unknown preset ${shown(preset)} (known: ${PRESET_NAMES.join(', ')})`);
   let cfg: TrainConfig = merge({ preset, ...BASE } as TrainConfig, PRESETS[preset]);
   for (const o of overrides) {
     if (o === undefined) continue;

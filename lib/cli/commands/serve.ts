@@ -124,7 +124,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     imagesDir: images,
     log: (line) => io.stderr.write(line + '\n'),
   });
-  const { url } = await service.listen(port, host);
+  let url: string;
+  try {
+    ({ url } = await service.listen(port, host));
+  } catch (e) {
+    await pairJudge?.close?.();
+    throw new Error(`--host ${host} --port ${port}: cannot listen there (${(e as Error).message})`);
+  }
   io.stdout.write(
     `reward service listening on ${url}\n` +
       `  consistency judge: ${judge.name}\n` +
