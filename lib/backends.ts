@@ -1,4 +1,5 @@
 /** What the native core was built with and what can run now; the device choice is made here. */
+import { shown } from './internal/validate';
 import { loadNative } from './native/loader';
 import type { CpuGemmReport } from './native/types';
 
@@ -73,7 +74,7 @@ export function resolveDevice(choice: DeviceChoice = 'auto', argName = 'device')
     }
     return 'cuda';
   }
-  throw new TypeError(`${argName} must be 'auto', 'cpu' or 'cuda', got ${JSON.stringify(choice)}`);
+  throw new TypeError(`${argName} must be 'auto', 'cpu' or 'cuda', got ${shown(choice)}`);
 }
 
 /** Waits until all queued CUDA work has finished (no-op without a GPU). Benchmarks and timing code need it. */

@@ -8,17 +8,23 @@ import { Device, DeviceChoice, resolveDevice } from './backends';
 import { loadNative } from './native/loader';
 import { guarded } from './native/realm';
 import type { NativeTensor } from './native/types';
+import { optionsObject, shown, unshared } from './internal/validate';
 
 export type DType = 'f32' | 'bf16' | 'i32' | 'u8';
 export const DTYPES: readonly DType[] = ['f32', 'bf16', 'i32', 'u8'];
 
+/** Numbers: a typed array (not BigInt64Array) or an Array of numbers (array-likes are refused). */
 export type TensorData =
   | Float32Array
   | Float64Array
   | Int32Array
   | Uint8Array
   | Uint16Array
-  | ArrayLike<number>;
+  | Int8Array
+  | Int16Array
+  | Uint32Array
+  | Uint8ClampedArray
+  | readonly number[];
 
 export interface TensorOptions {
   /** Default 'cpu'. 'auto' picks CUDA when a GPU is usable. */
@@ -37,7 +43,34 @@ function inferDType(data: TensorData): DType {
   return 'f32';
 }
 
+/**
+ * Checks that `data` is numbers: a typed array of numbers, or an Array whose every element is a number (NaN
+ * and infinities included: the kernels define what they do with them). Array-likes, strings, null, BigInt
+ * arrays and arrays holding anything but numbers are a TypeError naming the element, never converted to NaN.
+ */
+function checkNumeric(data: unknown, argName: string, what: string): asserts data is TensorData {
+  if (ArrayBuffer.isView(data) && !(data instanceof DataView)) {
+    const tag = Object.prototype.toString.call(data);
+    if (tag === '[object BigInt64Array]' || tag === '[object BigUint64Array]') throw new TypeError(`${argName} must be ${what}, got a ${tag.slice(8, -1)}`);
+    return;
+  }
+  if (!Array.isArray(data)) {
+    const got = data === null ? 'null' : typeof data === 'object' ? 'an object that is not an array' : typeof data;
+    throw new TypeError(`${argName} must be ${what}, got ${got}`);
+  }
+  for (let i = 0; i < data.length; i++) {
+    const v: unknown = data[i];
+    if (typeof v !== 'number') throw new TypeError(`${argName}[${i}] must be a number, got ${v === null ? 'null' : typeof v}`);
+  }
+}
+
 function toHostArray(data: TensorData, dtype: DType, argName: string): HostArray {
+  const host = convert(data, dtype, argName);
+  // The native core reads plain ArrayBuffers only: a view of shared memory is copied.
+  return unshared(host);
+}
+
+function convert(data: TensorData, dtype: DType, argName: string): HostArray {
   switch (dtype) {
     case 'f32':
       return data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
@@ -97,13 +130,12 @@ export class Tensor {
 
   /** A tensor holding a copy of `data`, laid out row-major in `shape` (default: [data.length]). */
   static from(data: TensorData, shape?: readonly number[], options: TensorOptions = {}): Tensor {
-    if (data === null || typeof data !== 'object' || typeof (data as ArrayLike<number>).length !== 'number') {
-      throw new TypeError('data must be a typed array or an array of numbers');
-    }
+    checkNumeric(data, 'data', 'a typed array or an array of numbers');
+    const opts = optionsObject(options);
     const dims = checkShape(shape ?? [data.length], 'shape');
-    const dtype = options.dtype ?? inferDType(data);
+    const dtype = opts.dtype ?? inferDType(data);
     if (!(['f32', 'bf16', 'i32', 'u8'] as const).includes(dtype)) {
-      throw new TypeError(`dtype must be one of 'f32', 'bf16', 'i32', 'u8', got ${JSON.stringify(dtype)}`);
+      throw new TypeError(`options.dtype must be one of 'f32', 'bf16', 'i32', 'u8', got ${shown(dtype)}`);
     }
     if (data instanceof Uint16Array && dtype !== 'bf16') {
       throw new TypeError('a Uint16Array is read as raw bfloat16 bits: pass dtype "bf16"');
@@ -112,7 +144,7 @@ export class Tensor {
     if (numel !== data.length) {
       throw new RangeError(`data has ${data.length} elements but shape [${dims.join(', ')}] needs ${numel}`);
     }
-    const device = resolveDevice(options.device ?? 'cpu', 'options.device');
+    const device = resolveDevice(opts.device ?? 'cpu', 'options.device');
     const host = toHostArray(data, dtype, 'data');
     const handle = guarded(() => loadNative().NativeTensor.fromTypedArray({ data: host, shape: dims, dtype, device }));
     return new Tensor(handle, dims, dtype, device);
@@ -122,9 +154,10 @@ export class Tensor {
   static zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
     const dims = checkShape(shape, 'shape');
     const n = dims.reduce((a, b) => a * b, 1);
-    const dtype = options.dtype ?? 'f32';
+    const opts = optionsObject(options);
+    const dtype = opts.dtype ?? 'f32';
     const data = dtype === 'i32' ? new Int32Array(n) : dtype === 'u8' ? new Uint8Array(n) : new Float32Array(n);
-    return Tensor.from(data, dims, { ...options, dtype });
+    return Tensor.from(data, dims, { ...opts, dtype });
   }
 
   get size(): number {
@@ -189,9 +222,7 @@ export function asTensor(
     value.live(argName);
     return value;
   }
-  if (value === null || typeof value !== 'object' || typeof (value as ArrayLike<number>).length !== 'number') {
-    throw new TypeError(`${argName} must be a Tensor or a typed array`);
-  }
+  checkNumeric(value, argName, 'a Tensor, a typed array or an array of numbers');
   const dims = shape ?? [value.length];
   const n = dims.reduce((a, b) => a * b, 1);
   if (value.length !== n) {

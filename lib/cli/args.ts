@@ -48,7 +48,8 @@ export function numFlag(flags: Flags, name: string, { min = -Infinity, max = Inf
   const v = str(flags, name);
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+  // Plain decimal notation only (Number() also reads "0x10", "0b1" and "Infinity").
+  if (!/^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?\s*$/i.test(v) || !Number.isFinite(n) || n < min || n > max) {
     throw new UsageError(`--${name} must be a number${Number.isFinite(min) ? ` >= ${min}` : ''}${Number.isFinite(max) ? ` and <= ${max}` : ''}, got ${JSON.stringify(v)}`);
   }
   return n;
@@ -58,11 +59,12 @@ export function numFlag(flags: Flags, name: string, { min = -Infinity, max = Inf
 export function bytesFlag(flags: Flags, name: string): number | undefined {
   const v = str(flags, name);
   if (v === undefined) return undefined;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(v);
+  const m = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(v.trim()); // trimmed first: linear time
   if (!m) throw new UsageError(`--${name} must be a size like 1048576, 512kb or 32mb, got ${JSON.stringify(v)}`);
   const unit = (m[2] ?? 'b').toLowerCase()[0];
   const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
   const n = Math.floor(Number(m[1]) * mult);
   if (n < 1) throw new UsageError(`--${name} must be at least 1 byte`);
+  if (n > 2 ** 40) throw new UsageError(`--${name} must be at most 1024gb, got ${JSON.stringify(v)}`);
   return n;
 }

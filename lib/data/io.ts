@@ -85,6 +85,7 @@ export function toJsonl(rows: readonly unknown[]): string {
 
 /** Parses JSONL text; blank lines are skipped, a bad line throws with its line number. */
 export function parseJsonl(text: string, name = 'jsonl'): unknown[] {
+  if (typeof text !== 'string') throw new TypeError(`${name}: text must be a string, got ${text === null ? 'null' : typeof text}`);
   const out: unknown[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {

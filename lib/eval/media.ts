@@ -19,6 +19,8 @@ const BY_EXT: Record<string, string> = {
 
 /** The MIME type from the first bytes, else from the extension. */
 export function sniffMime(bytes: Uint8Array, name = ''): string {
+  if (Object.prototype.toString.call(bytes) !== '[object Uint8Array]') throw new TypeError('bytes must be a Uint8Array (or a Buffer)');
+  if (typeof name !== 'string') throw new TypeError('name must be a string');
   const b = bytes;
   if (b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) return 'image/png';
   if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image/jpeg';

@@ -5,6 +5,7 @@
  * (including 1-1) goes to the verdict of the earliest sample that has one, so Voting@k never invents a
  * verdict no sample gave. With no parsed sample the evaluation has no verdict and counts as wrong.
  */
+import { shown } from '../internal/validate';
 import type { Verdict } from '../rewards/verdict';
 
 export type Order = 'original' | 'swapped';
@@ -20,7 +21,27 @@ export interface Evaluation {
   difficulty?: number;
 }
 
+function checkVerdicts(verdicts: unknown, name: string): void {
+  if (!Array.isArray(verdicts)) throw new TypeError(`${name} must be an array of 1, 2 or null`);
+  verdicts.forEach((v, i) => {
+    if (v !== 1 && v !== 2 && v !== null) throw new RangeError(`${name}[${i}] must be 1, 2 or null, got ${shown(v)}`);
+  });
+}
+
+/** The evaluations and K of the @k metrics: K a positive integer (a loop runs to it), evaluations with verdicts. */
+function checkEvals(evals: unknown, K: unknown): void {
+  if (typeof K !== 'number' || !Number.isInteger(K) || K < 1 || K > 1_000_000) throw new RangeError(`K must be an integer from 1 to 1000000, got ${shown(K)}`);
+  if (!Array.isArray(evals)) throw new TypeError('evals must be an array of evaluations');
+  evals.forEach((e, i) => {
+    if (e === null || typeof e !== 'object') throw new TypeError(`evals[${i}] must be an evaluation object`);
+    const x = e as Partial<Evaluation>;
+    if (x.label !== 1 && x.label !== 2) throw new RangeError(`evals[${i}].label must be 1 or 2, got ${shown(x.label)}`);
+    checkVerdicts(x.verdicts, `evals[${i}].verdicts`);
+  });
+}
+
 export function majorityVote(verdicts: ReadonlyArray<Verdict | null>): Verdict | null {
+  checkVerdicts(verdicts, 'verdicts');
   let ones = 0;
   let twos = 0;
   let first: Verdict | null = null;
@@ -45,6 +66,7 @@ function acc(correct: number, n: number): number {
 
 /** Voting@k for k = 1..K (keys are k as strings, for JSON). */
 export function votingAtK(evals: readonly Evaluation[], K: number): Record<string, number> {
+  checkEvals(evals, K);
   const out: Record<string, number> = {};
   for (let k = 1; k <= K; k++) {
     let c = 0;
@@ -56,6 +78,7 @@ export function votingAtK(evals: readonly Evaluation[], K: number): Record<strin
 
 /** Any-correct@k: at least one of the first k samples is right. */
 export function anyCorrectAtK(evals: readonly Evaluation[], K: number): Record<string, number> {
+  checkEvals(evals, K);
   const out: Record<string, number> = {};
   for (let k = 1; k <= K; k++) {
     let c = 0;
@@ -109,6 +132,7 @@ export interface AccuracyReport {
 }
 
 export function accuracyReport(evals: readonly Evaluation[], K: number, options: { accPlus?: boolean } = {}): AccuracyReport {
+  checkEvals(evals, K);
   const final = new Map<Evaluation, Verdict | null>();
   for (const e of evals) final.set(e, majorityVote(e.verdicts.slice(0, K)));
   const right = (e: Evaluation) => final.get(e) === e.label;

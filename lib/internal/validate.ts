@@ -11,6 +11,23 @@ export interface RangeLimit {
   text: string;
 }
 
+/** A value as an error message shows it: JSON where possible (never throws: BigInts, symbols, cycles). */
+export function shown(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol' || typeof value === 'function') return String(value);
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+/** A string argument (TypeError naming it otherwise). */
+export function stringArg(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, got ${value === null ? 'null' : typeof value}`);
+  return value;
+}
+
 export function optionalNumber(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   return finiteNumber(value, name);
@@ -36,6 +53,16 @@ export function limitedNumber(value: unknown, limit: RangeLimit, name = limit.na
   return v;
 }
 
+/** The largest finite f32: numbers the native core reads as f32 must not exceed it in magnitude. */
+export const F32_MAX = 3.4028234663852886e38;
+
+/** A finite number that stays finite when the native core rounds it to f32. */
+export function finiteF32(value: unknown, name: string): number {
+  const v = finiteNumber(value, name);
+  if (Math.abs(v) > F32_MAX) throw new RangeError(`${name} must be finite in f32 (magnitude at most 3.4e38), got ${v}`);
+  return v;
+}
+
 export function positiveNumber(value: unknown, name: string, fallback?: number): number {
   const v = value === undefined && fallback !== undefined ? fallback : finiteNumber(value, name);
   if (!(v > 0)) throw new RangeError(`${name} must be > 0, got ${v}`);
@@ -45,7 +72,7 @@ export function positiveNumber(value: unknown, name: string, fallback?: number):
 export function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[], fallback: T): T {
   if (value === undefined) return fallback;
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`);
+    throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${shown(value)}`);
   }
   return value as T;
 }
@@ -60,4 +87,9 @@ export function optionsObject<T extends object>(value: T | undefined, name = 'op
   if (value === undefined) return {};
   if (value === null || typeof value !== 'object') throw new TypeError(`${name} must be an object`);
   return value;
+}
+
+/** SharedArrayBuffer-backed views are copied (the native core reads only plain ArrayBuffers); others pass as they are. */
+export function unshared<T extends ArrayBufferView & { slice(): T }>(array: T): T {
+  return Object.prototype.toString.call(array.buffer) === '[object SharedArrayBuffer]' ? array.slice() : array;
 }

@@ -58,9 +58,26 @@ const KEYS = [
   'vocabSize', 'imageMean', 'imageStd', 'imagePositions',
 ] as const;
 
-function int(value: unknown, key: string, min: number): number {
+/**
+ * Upper bounds of the model's sizes, checked before anything is allocated (the native core checks the same, in
+ * 64-bit arithmetic, native/model/model.h). They keep every size product far from overflowing and refuse a
+ * config that would allocate more than any machine has (a 100-byte config.json with nLayers 1e6 asked for ~74 GB).
+ */
+export const MODEL_LIMITS = Object.freeze({
+  dModel: 32768,
+  nLayers: 1024,
+  dFF: 131072,
+  imageSize: 4096,
+  maxSeqLen: 1 << 20,
+  /** Parameters in all (their values and gradients are allocated at creation, 8 bytes each). */
+  parameters: 2 ** 32,
+  /** maxSeqLen x head size: the rotary tables allocated at creation. */
+  ropeTable: 2 ** 30,
+});
+
+function int(value: unknown, key: string, min: number, max = 2 ** 31 - 1): number {
   if (typeof value !== 'number') throw new TypeError(`config.${key} must be a number, got ${value === undefined ? 'nothing' : typeof value}`);
-  if (!Number.isInteger(value) || value < min) throw new RangeError(`config.${key} must be an integer >= ${min}, got ${value}`);
+  if (!Number.isInteger(value) || value < min || value > max) throw new RangeError(`config.${key} must be an integer from ${min} to ${max}, got ${value}`);
   return value;
 }
 
@@ -86,17 +103,17 @@ export function resolveConfig(input: ModelConfigInput): ModelConfig {
     if (!(KEYS as readonly string[]).includes(k)) throw new TypeError(`config.${k} is not a model config key (known: ${KEYS.join(', ')})`);
   }
   const c = input as unknown as Record<string, unknown>;
-  const dModel = int(c.dModel, 'dModel', 1);
-  const nLayers = int(c.nLayers, 'nLayers', 1);
-  const nHeads = int(c.nHeads, 'nHeads', 1);
-  const nKvHeads = c.nKvHeads === undefined ? nHeads : int(c.nKvHeads, 'nKvHeads', 1);
-  const dFF = int(c.dFF, 'dFF', 1);
-  const imageSize = int(c.imageSize, 'imageSize', 1);
-  const patchSize = int(c.patchSize, 'patchSize', 1);
-  const maxSeqLen = int(c.maxSeqLen, 'maxSeqLen', 2);
+  const dModel = int(c.dModel, 'dModel', 1, MODEL_LIMITS.dModel);
+  const nLayers = int(c.nLayers, 'nLayers', 1, MODEL_LIMITS.nLayers);
+  const nHeads = int(c.nHeads, 'nHeads', 1, dModel);
+  const nKvHeads = c.nKvHeads === undefined ? nHeads : int(c.nKvHeads, 'nKvHeads', 1, nHeads);
+  const dFF = int(c.dFF, 'dFF', 1, MODEL_LIMITS.dFF);
+  const imageSize = int(c.imageSize, 'imageSize', 1, MODEL_LIMITS.imageSize);
+  const patchSize = int(c.patchSize, 'patchSize', 1, imageSize);
+  const maxSeqLen = int(c.maxSeqLen, 'maxSeqLen', 2, MODEL_LIMITS.maxSeqLen);
   const ropeTheta = num(c.ropeTheta, 'ropeTheta', 10000);
   const normEps = num(c.normEps, 'normEps', 1e-5);
-  const vocabSize = c.vocabSize === undefined ? VOCAB_SIZE : int(c.vocabSize, 'vocabSize', 1);
+  const vocabSize = c.vocabSize === undefined ? VOCAB_SIZE : int(c.vocabSize, 'vocabSize', 1, MAX_VOCAB_SIZE);
   const imageMean = rgb(c.imageMean, 'imageMean', [0.5, 0.5, 0.5], false);
   const imageStd = rgb(c.imageStd, 'imageStd', [0.5, 0.5, 0.5], true);
   const imagePositions = c.imagePositions === undefined ? 'first' : c.imagePositions;
@@ -116,7 +133,31 @@ export function resolveConfig(input: ModelConfigInput): ModelConfig {
   if (vocabSize < VOCAB_SIZE || vocabSize > MAX_VOCAB_SIZE) {
     throw new RangeError(`config.vocabSize must be from ${VOCAB_SIZE} (256 bytes + 4 specials) to ${MAX_VOCAB_SIZE}, got ${vocabSize}`);
   }
-  return { dModel, nLayers, nHeads, nKvHeads, dFF, imageSize, patchSize, maxSeqLen, ropeTheta, normEps, vocabSize, imageMean, imageStd, imagePositions };
+  const config: ModelConfig = { dModel, nLayers, nHeads, nKvHeads, dFF, imageSize, patchSize, maxSeqLen, ropeTheta, normEps, vocabSize, imageMean, imageStd, imagePositions };
+  // Sizes as products, exact in doubles below 2^53 (every factor is bounded above).
+  const params = parameterCount(config);
+  if (params > MODEL_LIMITS.parameters) {
+    throw new RangeError(
+      `config: ${params.toExponential(3)} parameters (from dModel ${dModel}, nLayers ${nLayers}, dFF ${dFF}, vocabSize ${vocabSize}, ` +
+        `patchSize ${patchSize}), more than the limit of ${MODEL_LIMITS.parameters}`,
+    );
+  }
+  if (maxSeqLen * (dModel / nHeads) > MODEL_LIMITS.ropeTable) {
+    throw new RangeError(`config.maxSeqLen (${maxSeqLen}) x the head size (${dModel / nHeads}) must be at most ${MODEL_LIMITS.ropeTable} (the rotary tables)`);
+  }
+  return config;
+}
+
+/** The number of parameters of a model of config `c` (model.cpp's list: vision, embeddings, layers, head). */
+export function parameterCount(c: ModelConfig): number {
+  const d = c.dModel;
+  const headDim = d / c.nHeads;
+  const qDim = c.nHeads * headDim;
+  const kvDim = c.nKvHeads * headDim;
+  const grid = c.imageSize / c.patchSize;
+  const vision = d * 3 * c.patchSize * c.patchSize + d + 2 * grid * d;
+  const layer = 2 * d + qDim * d + 2 * kvDim * d + d * qDim + 3 * c.dFF * d;
+  return vision + 2 * c.vocabSize * d + c.nLayers * layer + d;
 }
 
 /** Image tokens per image: (imageSize / patchSize)^2. */

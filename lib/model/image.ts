@@ -5,7 +5,7 @@
  *    flattened on white, grey expanded to RGB;
  *  - a plain Uint8Array (not a Buffer) of imageSize * imageSize * 3 bytes: raw
  *    RGB pixels, row-major, channels interleaved (HWC);
- *  - a Float32Array of the same length: raw RGB in [0, 1].
+ *  - a Float32Array of the same length: raw RGB in [0, 1] (NaN or infinite values are a RangeError).
  * Pixels are normalised per channel as (v - mean) / std on values in [0, 1] (the model config's imageMean and
  * imageStd; the defaults 0.5 / 0.5 give [-1, 1]).
  */
@@ -30,7 +30,12 @@ export async function loadImage(image: ImageInput, size: number, what: string, n
     if (image.length !== n) {
       throw new RangeError(`${what} has ${image.length} values; a raw image must be ${size} x ${size} x 3 = ${n} RGB values`);
     }
-    return normalise(image as Float32Array, 1, norm);
+    // NaN or infinite pixels are an error (not a warning): they would turn every output of the model into NaN.
+    const f = image as Float32Array;
+    for (let i = 0; i < f.length; i++) {
+      if (!Number.isFinite(f[i])) throw new RangeError(`${what}[${i}] is ${f[i]}: raw pixels must be finite (RGB values in [0, 1])`);
+    }
+    return normalise(f, 1, norm);
   }
   if (tag === '[object Uint8Array]' && !Buffer.isBuffer(image)) {
     if (image.length !== n) {

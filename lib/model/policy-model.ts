@@ -20,7 +20,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Device, DeviceChoice, resolveDevice } from '../backends';
-import { oneOf, optionalBoolean, optionsObject } from '../internal/validate';
+import { oneOf, optionalBoolean, optionsObject, unshared } from '../internal/validate';
 import { Tensor } from '../tensor';
 import { ModelConfig, ModelConfigInput, imageTokens, resolveConfig } from './config';
 import { ImageInput, loadImage } from './image';
@@ -124,6 +124,30 @@ function matmulPrecision(v: unknown): MatmulPrecision {
   return oneOf(v, 'options.matmulPrecision', ['tf32', 'tf32x3'] as const, 'tf32');
 }
 
+/**
+ * options.temperature (default 1): logits are scaled by 1/T in f32, so 1/T must be a normal f32 number
+ * (tokenLogprobs' rule); generation also takes 0 (greedy).
+ */
+function temperatureOption(value: unknown, zero: boolean): number {
+  const t = value ?? 1;
+  if (typeof t !== 'number') throw new TypeError(`options.temperature must be a number, got ${typeof t}`);
+  if (zero && t === 0) return 0;
+  const inv = Math.fround(1 / t);
+  if (!(t > 0) || !Number.isFinite(t) || !Number.isFinite(inv) || inv < 1.1754943508222875e-38) {
+    throw new RangeError(`options.temperature must be ${zero ? '0 or ' : ''}> 0 with 1/temperature a normal f32 number, got ${t}`);
+  }
+  return t;
+}
+
+/** The `architecture` of config.json that save() writes and load() accepts. */
+const ARCHITECTURE = 'stable-reinforce-vlm';
+
+/** Index of the first NaN or infinity in `a`, or -1. */
+function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
+}
+
 /** instanceof fails across realms (Jest's sandbox, vm contexts): compare the tag instead. */
 function isTypedArray(v: unknown, kind: string): boolean {
   return Object.prototype.toString.call(v) === `[object ${kind}]`;
@@ -212,9 +236,15 @@ export class PolicyModel {
     } catch (e) {
       throw new Error(`PolicyModel.load: cannot read ${path.join(dir, 'config.json')}: ${(e as Error).message}`);
     }
-    const { architecture: _a, ...cfg } = raw as ModelConfigInput & { architecture?: string };
+    const configFile = path.join(dir, 'config.json');
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new TypeError(`PolicyModel.load: ${configFile} must hold a JSON object`);
+    const { architecture, ...cfg } = raw as ModelConfigInput & { architecture?: unknown };
+    // save() writes the architecture; a folder of another model (or of a future layout) is refused, not misread.
+    if (architecture !== undefined && architecture !== ARCHITECTURE) {
+      throw new RangeError(`PolicyModel.load: ${configFile} is of architecture ${JSON.stringify(architecture)}; this version reads ${JSON.stringify(ARCHITECTURE)}`);
+    }
     const tokenizer = await Tokenizer.load(dir);
-    const model = new PolicyModel(withVocab(cfg, tokenizer, path.join(dir, 'config.json')), tokenizer, 0, device, precision);
+    const model = new PolicyModel(withVocab(cfg, tokenizer, configFile), tokenizer, 0, device, precision);
     try {
       const tensors = await loadSafetensors(path.join(dir, 'model.safetensors'));
       const b = modelBinding();
@@ -223,6 +253,11 @@ export class PolicyModel {
         if (!t) throw new RangeError(`PolicyModel.load: ${dir}/model.safetensors lacks ${p.name}`);
         if (t.shape.length !== p.value.shape.length || t.shape.some((d, j) => d !== p.value.shape[j])) {
           throw new RangeError(`PolicyModel.load: ${p.name} has shape [${t.shape}], the config needs [${p.value.shape}]`);
+        }
+        // Non-finite weights are an error, not a warning: every output of the model would be NaN.
+        const bad = firstNonFinite(t.data);
+        if (bad !== -1) {
+          throw new RangeError(`PolicyModel.load: ${dir}/model.safetensors: ${p.name}[${bad}] is ${t.data[bad]}: the weights must be finite (a diverged or corrupt checkpoint)`);
         }
         b.modelSetParameter({ model: model.live(), index: i, data: t.data });
         tensors.delete(p.name);
@@ -252,7 +287,7 @@ export class PolicyModel {
         await fh.write(JSON.stringify(v, null, 2) + '\n');
       });
     await json('tokenizer.json', this.tokenizer.toJSON());
-    await json('config.json', { architecture: 'stable-reinforce-vlm', ...this.config });
+    await json('config.json', { architecture: ARCHITECTURE, ...this.config });
   }
 
   get numParameters(): number {
@@ -274,7 +309,7 @@ export class PolicyModel {
     const i = this.params.findIndex((p) => p.name === name);
     if (i < 0) throw new RangeError(`setParameter: no parameter named ${JSON.stringify(name)}`);
     if (!isTypedArray(data, 'Float32Array')) throw new TypeError(`setParameter(${name}): data must be a Float32Array`);
-    modelBinding().modelSetParameter({ model: this.live(), index: i, data });
+    modelBinding().modelSetParameter({ model: this.live(), index: i, data: unshared(data) });
   }
 
   /** Sets every gradient to zero. */
@@ -287,10 +322,7 @@ export class PolicyModel {
   logprobs(batch: readonly ModelExample[], options: LogprobsOptions = {}): Promise<LogprobsResult> {
     return this.run(async () => {
       const opts = optionsObject(options);
-      const temperature = opts.temperature ?? 1;
-      if (typeof temperature !== 'number' || !(temperature > 0) || !Number.isFinite(temperature)) {
-        throw new RangeError(`options.temperature must be a finite number > 0, got ${String(temperature)}`);
-      }
+      const temperature = temperatureOption(opts.temperature, false);
       const entropy = optionalBoolean(opts.entropy, 'options.entropy', false);
       const grad = optionalBoolean(opts.grad, 'options.grad', true);
       const nb = await this.encode(batch, 'batch', true);
@@ -363,10 +395,7 @@ export class PolicyModel {
       const opts = optionsObject(options);
       const maxNewTokens = opts.maxNewTokens ?? 64;
       if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`options.maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
-      const temperature = opts.temperature ?? 1;
-      if (typeof temperature !== 'number' || !(temperature >= 0) || !Number.isFinite(temperature)) {
-        throw new RangeError(`options.temperature must be a finite number >= 0, got ${String(temperature)}`);
-      }
+      const temperature = temperatureOption(opts.temperature, true);
       const topP = opts.topP ?? 1;
       if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw new RangeError(`options.topP must be in (0, 1], got ${String(topP)}`);
       const n = opts.n ?? 1;
@@ -483,10 +512,13 @@ export class PolicyModel {
         resp.set(ids);
         resp[ids.length] = EOS;
       } else if (isTypedArray(item.response, 'Int32Array') || Array.isArray(item.response)) {
-        resp = Int32Array.from(item.response as ArrayLike<number>);
-        for (let j = 0; j < resp.length; j++) {
-          const t = (item.response as ArrayLike<number>)[j];
+        const ids = item.response as ArrayLike<unknown>;
+        resp = new Int32Array(ids.length);
+        for (let j = 0; j < ids.length; j++) {
+          const t = ids[j];
+          if (typeof t !== 'number') throw new TypeError(`${w}.response[${j}] must be a token id (a number), got ${t === null ? 'null' : typeof t}`);
           if (!Number.isInteger(t) || t < 0 || t >= c.vocabSize) throw new RangeError(`${w}.response[${j}] = ${t} is not a token id in [0, ${c.vocabSize})`);
+          resp[j] = t;
         }
       } else {
         throw new TypeError(`${w}.response must be a string or an array of token ids`);

@@ -13,6 +13,7 @@
  * much cheaper) and lets one attention lookup match a word ("top-left") where
  * bytes need several.
  */
+import { shown } from '../internal/validate';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -223,9 +224,9 @@ export interface TrainBpeOptions {
 export function trainBpe(texts: Iterable<string>, options: TrainBpeOptions): Tokenizer {
   const { merges: maxMerges, minCount = 2 } = options ?? ({} as TrainBpeOptions);
   if (!Number.isInteger(maxMerges) || maxMerges < 0 || maxMerges > MAX_VOCAB_SIZE - VOCAB_SIZE) {
-    throw new RangeError(`options.merges must be an integer from 0 to ${MAX_VOCAB_SIZE - VOCAB_SIZE}, got ${maxMerges}`);
+    throw new RangeError(`options.merges must be an integer from 0 to ${MAX_VOCAB_SIZE - VOCAB_SIZE}, got ${shown(maxMerges)}`);
   }
-  if (!Number.isInteger(minCount) || minCount < 1) throw new RangeError(`options.minCount must be an integer >= 1, got ${minCount}`);
+  if (!Number.isInteger(minCount) || minCount < 1) throw new RangeError(`options.minCount must be an integer >= 1, got ${shown(minCount)}`);
   const freq = new Map<string, number>();
   for (const text of texts) {
     if (typeof text !== 'string') throw new TypeError('texts must be strings');

@@ -2,6 +2,8 @@
  * Consistency judges: does the analysis's conclusion name the same response as the final answer?
  * +1 consistent, -1 inconsistent (names the other response, or approves both), 0 no usable verdict.
  */
+import { isWordCode } from '../internal/text';
+import { shown, stringArg } from '../internal/validate';
 import type { Verdict } from './verdict';
 
 export type Consistency = 1 | -1 | 0;
@@ -21,6 +23,8 @@ export interface ConsistencyJudge {
 
 /** The last `n` non-empty lines of an analysis (the paper's judge sees 3). */
 export function lastLines(analysis: string, n = 3): string {
+  stringArg(analysis, 'analysis');
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be an integer >= 0, got ${shown(n)}`);
   const lines = analysis.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
   return lines.slice(-n).join('\n');
 }
@@ -44,8 +48,54 @@ const ORD2 = new RegExp(`\\b(?:the\\s+)?(?:second|2nd|latter)\\s+(?:${NOUN}|answ
 // "Final answer: 2", "my verdict is 1": a bare digit only counts after these words.
 const BARE_VERDICT = /\b((?:final\s+)?(?:verdict|choice|decision)|final\s+answer)\s*(?:is|:)?\s*([12])\b(?![.,]\d)/g;
 
+/**
+ * Emphasis marks next to a word removed: `s.replace(/[*_`#>]+(?=\w)|(?<=\w)[*_`]+/g, '')` (the marks before a word,
+ * and `*`, `_`, `` ` `` right after one), as a scanner in linear time: the regex retried each run of marks from
+ * every position in it (quadratic on a long run of `*`).
+ */
+/** @internal exported for its tests */
+export function stripEmphasis(s: string): string {
+  const isMark = (c: number) => c === 0x2a || c === 0x5f || c === 0x60 || c === 0x23 || c === 0x3e; // * _ ` # >
+  const isAfterMark = (c: number) => c === 0x2a || c === 0x5f || c === 0x60; // * _ `
+  const parts: string[] = [];
+  let kept = 0; // s[kept, p) is kept so far
+  let p = 0;
+  while (p < s.length) {
+    if (!isMark(s.charCodeAt(p))) {
+      p++;
+      continue;
+    }
+    let end = p; // the run of marks is [p, end)
+    while (end < s.length && isMark(s.charCodeAt(end))) end++;
+    const wordAfter = end < s.length && isWordCode(s.charCodeAt(end));
+    let lastUnderscore = end - 1;
+    while (lastUnderscore >= p && s[lastUnderscore] !== '_') lastUnderscore--;
+    while (p < end) {
+      // First alternative: the longest run of marks from p followed by a word character ('_' is both).
+      const until = wordAfter ? end : lastUnderscore > p ? lastUnderscore : -1;
+      let cut = -1;
+      if (until > p) cut = until;
+      else if (p > 0 && isWordCode(s.charCodeAt(p - 1)) && isAfterMark(s.charCodeAt(p))) {
+        // Second: '*', '_', '`' right after a word character.
+        cut = p;
+        while (cut < end && isAfterMark(s.charCodeAt(cut))) cut++;
+      }
+      if (cut === -1) p++;
+      else {
+        parts.push(s.slice(kept, p));
+        kept = p = cut;
+      }
+    }
+  }
+  parts.push(s.slice(kept));
+  return parts.join('');
+}
+
 function normalize(s: string): string {
-  let t = ' ' + s.toLowerCase().replace(/[\u2018\u2019]/g, "'").replace(/[*_`#>]+(?=\w)|(?<=\w)[*_`]+/g, '') + ' ';
+  let t = ' ' + stripEmphasis(s.toLowerCase().replace(/[\u2018\u2019]/g, "'")) + ' ';
+  // Whitespace runs become one space first: the patterns below read one space as they read many, and with
+  // short runs none of them can backtrack far (each is linear time; "response" + 1 MB of spaces was quadratic).
+  t = t.replace(/\s+/g, ' ');
   t = t.replace(/n't\b/g, ' not').replace(/\bcannot\b/g, 'can not');
   // References to a response become the tokens R1/R2 (upper case: never produced by lowercasing).
   t = t.replace(REF1, ' R1 ').replace(REF2, ' R2 ').replace(ORD1, ' R1 ').replace(ORD2, ' R2 ');
@@ -75,6 +125,9 @@ const CUE = new RegExp(
 const NEGATION = /\b(?:not|never|no|hardly|neither|nor)\b/;
 const BOTH = /\b(?:both|neither|equally|tie|tied|same\s+quality|equally\s+good|comparable)\b/;
 const OBJECT_BEFORE = /(?:\bthan|\bover|\bto|\bby|\bas|\bunlike|\bcompared\s+(?:to|with)|\brelative\s+to|\bversus|\bvs\.?)\s*$/;
+// The longest text OBJECT_BEFORE can match in a clause (single spaces: "compared with "), plus the character its
+// \b looks at.
+const OBJECT_BEFORE_WINDOW = 16;
 const CONTRAST = /^(?:but|however|yet|nevertheless|nonetheless|still|ultimately|overall)\b/;
 const CONCESSIVE = /^(?:although|though|even\s+though|despite|while|whereas)\b/;
 
@@ -84,10 +137,13 @@ interface Mention {
   object: boolean;
 }
 
+/** The R1/R2 tokens of a clause (from normalize: single spaces) and whether each is an object ("than R1"). */
 function mentions(clause: string): Mention[] {
   const out: Mention[] = [];
   for (const m of clause.matchAll(/R([12])/g)) {
-    const before = clause.slice(0, m.index);
+    // Only the text just before the mention can make it an object: testing a bounded window keeps the clause
+    // linear time (the whole prefix for every mention was quadratic).
+    const before = clause.slice(Math.max(0, m.index! - OBJECT_BEFORE_WINDOW), m.index);
     out.push({ ref: Number(m[1]) as Ref, index: m.index!, object: OBJECT_BEFORE.test(before) });
   }
   return out;
@@ -135,15 +191,22 @@ function sentencePreference(sentence: string): Preference {
     .split(/[;,]|\s(?=(?:but|however|yet|whereas|while|although|though|so|thus|therefore|hence|because|since|as a result)\b)/)
     .map((p) => p.trim())
     .filter((p) => p !== '');
-  const weights: number[] = [];
   const votes: Array<Ref | 'both' | null> = [];
+  const weights: number[] = [];
+  const contrast: boolean[] = [];
   let carried: Ref | null = null;
   for (const part of parts) {
-    if (CONTRAST.test(part)) for (let i = 0; i < weights.length; i++) weights[i] *= 0.5;
     const { vote, subject } = clauseVote(part, carried);
     carried = subject ?? carried;
     votes.push(vote);
     weights.push(CONCESSIVE.test(part) ? 0.5 : 1);
+    contrast.push(CONTRAST.test(part));
+  }
+  // A contrast ("but ...", "however ...") halves the weight of every clause before it: one backward pass
+  // (halving all earlier weights at each contrast was quadratic in the number of clauses).
+  for (let i = parts.length - 1, scale = 1; i >= 0; i--) {
+    weights[i] *= scale;
+    if (contrast[i]) scale *= 0.5;
   }
   let score = 0;
   let sawBoth = false;

@@ -1,5 +1,6 @@
 /** Shared plumbing for OpenAI-compatible chat endpoints (vLLM, SGLang, OpenAI...): URLs, errors, retries. */
 import OpenAI, { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import { trimTrailing } from '../internal/text';
 import { withRetries, type RetryDecision, type RetryOptions } from './async';
 
 /** Options common to every client of an OpenAI-compatible endpoint. */
@@ -32,7 +33,7 @@ export function normalizeBaseURL(url: unknown, name = 'baseURL'): string {
     throw new RangeError(`${name} must be an http(s) URL, got ${JSON.stringify(url)}`);
   }
   if (parsed.pathname === '/' || parsed.pathname === '') parsed.pathname = '/v1';
-  return parsed.toString().replace(/\/+$/, '');
+  return trimTrailing(parsed.toString(), '/');
 }
 
 export function makeClient(options: EndpointOptions): OpenAI {

@@ -12,6 +12,9 @@
  *   3. otherwise an explicit failure (`verdict: null`): `empty`, `no-answer`, `multiple-answers`,
  *      `invalid-answer`. Callers count failures as wrong; nothing is guessed.
  */
+import { asciiWordAt, isAlnumCode, isSpaceCode, skipSpaces } from '../internal/text';
+import { optionalBoolean, optionsObject, stringArg } from '../internal/validate';
+
 export type Verdict = 1 | 2;
 
 export type VerdictFailure = 'empty' | 'no-answer' | 'multiple-answers' | 'invalid-answer';
@@ -31,11 +34,26 @@ export function countOccurrences(text: string, needle: string): number {
   return n;
 }
 
+/** Wrapping a model may put around the digit ("**2**", "`1`", "[2]", "2."): stripped from the left / right. */
+const LEFT_DECORATION = new Set(['"', "'", '`', '*', '[', '(']);
+const RIGHT_DECORATION = new Set(['"', "'", '`', '*', ']', ')', '.']);
+
+/**
+ * `s` without its leading run of left decorations and trailing run of right decorations (whitespace is both).
+ * A scanner, not a regex: `/^[...\s]+|[...\s]+$/g` retries the right run at every position, quadratic on long
+ * runs of spaces inside an answer (a request could stall the reward service).
+ */
+function stripDecorations(s: string): string {
+  let a = 0;
+  while (a < s.length && (LEFT_DECORATION.has(s[a]) || isSpaceCode(s.charCodeAt(a)))) a++;
+  let b = s.length;
+  while (b > a && (RIGHT_DECORATION.has(s[b - 1]) || isSpaceCode(s.charCodeAt(b - 1)))) b--;
+  return s.slice(a, b);
+}
+
 /** `1`/`2` from an answer's content, or null. */
 export function parseAnswerContent(content: string): Verdict | null {
-  let s = content.trim();
-  // Strip decorations a model may wrap around the digit ("**2**", "`1`", "[2]", "2.").
-  for (let i = 0; i < 3; i++) s = s.replace(/^["'`*[(\s]+|["'`*\]).\s]+$/g, '');
+  const s = stripDecorations(stringArg(content, 'content'));
   const m = /^(?:response\s*)?([12])$/i.exec(s);
   return m ? (Number(m[1]) as Verdict) : null;
 }
@@ -44,11 +62,41 @@ function fail(failure: VerdictFailure, detail: string): ParsedVerdict {
   return { ok: false, verdict: null, failure, detail };
 }
 
-const FINAL_LINE = /^[\W_]*(?:final\s+)?(?:answer|verdict|choice)\s*(?:is)?\s*[:：]?[\s*_]*(?:response\s*)?([12])[\W_]*$/i;
+/**
+ * The verdict of a last line such as `Answer: 2`, `**Final answer is Response 1.**`, `verdict - 2`, or null: the
+ * line must read, ignoring case, [non-alphanumerics] (final ws+)? answer|verdict|choice ws* (is)? ws* [:：]?
+ * [ws * _]* (response ws*)? 1|2 [non-alphanumerics]. A scanner in linear time (the equivalent regex backtracked
+ * cubically over runs of spaces: "answer" + 4,000 spaces + "x" took 27 s).
+ */
+export function finalLineVerdict(line: string): Verdict | null {
+  stringArg(line, 'line');
+  // Leading and trailing non-alphanumerics are free, so the digit is the last alphanumeric and the keyword
+  // starts at the first one.
+  let i = 0;
+  while (i < line.length && !isAlnumCode(line.charCodeAt(i))) i++;
+  let j = line.length - 1;
+  while (j > i && !isAlnumCode(line.charCodeAt(j))) j--;
+  const digit = line[j];
+  if (j <= i || (digit !== '1' && digit !== '2')) return null;
+  let p = i;
+  if (asciiWordAt(line, p, 'final')) {
+    const q = skipSpaces(line, p + 5, j);
+    if (q === p + 5) return null;
+    p = q;
+  }
+  const keyword = ['answer', 'verdict', 'choice'].find((w) => asciiWordAt(line, p, w));
+  if (keyword === undefined) return null;
+  p = skipSpaces(line, p + keyword.length, j);
+  if (asciiWordAt(line, p, 'is')) p = skipSpaces(line, p + 2, j);
+  if (line[p] === ':' || line[p] === '\uff1a') p++;
+  while (p < j && (line[p] === '*' || line[p] === '_' || isSpaceCode(line.charCodeAt(p)))) p++;
+  if (asciiWordAt(line, p, 'response')) p = skipSpaces(line, p + 8, j);
+  return p === j ? (Number(digit) as Verdict) : null;
+}
 
 export function parseVerdict(text: string, options: ParseVerdictOptions = {}): ParsedVerdict {
   if (typeof text !== 'string') throw new TypeError(`text must be a string, got ${typeof text}`);
-  const useFallback = options.fallback ?? true;
+  const useFallback = optionalBoolean(optionsObject(options).fallback, 'options.fallback', true);
   if (text.trim() === '') return fail('empty', 'the output is empty');
   const opens = countOccurrences(text, '<answer>');
   const closes = countOccurrences(text, '</answer>');
@@ -71,8 +119,8 @@ export function parseVerdict(text: string, options: ParseVerdictOptions = {}): P
     const afterThink = text.includes('</think>') ? text.slice(text.lastIndexOf('</think>') + 8) : text;
     const lines = afterThink.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
     const last = lines[lines.length - 1];
-    const m = last === undefined ? null : FINAL_LINE.exec(last);
-    if (m) return { ok: true, verdict: Number(m[1]) as Verdict, source: 'fallback' };
+    const v = last === undefined ? null : finalLineVerdict(last);
+    if (v !== null) return { ok: true, verdict: v, source: 'fallback' };
   }
   return fail('no-answer', 'no <answer> block and no fallback rule matched');
 }
@@ -82,6 +130,7 @@ export function parseVerdict(text: string, options: ParseVerdictOptions = {}): P
  * (tags removed). Used by the consistency judges.
  */
 export function extractAnalysis(text: string): string {
+  stringArg(text, 'text');
   const open = text.indexOf('<think>');
   const close = text.lastIndexOf('</think>');
   if (close !== -1) {

@@ -4,6 +4,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { shown, stringArg } from '../internal/validate';
 import { computeReward, DEFAULT_REWARD_WEIGHTS, type RewardStats, type RewardWeights } from '../rewards/combine';
 import type { ConsistencyJudge } from '../rewards/judge';
 import { normalizeLabel } from '../rewards/result';
@@ -46,7 +47,9 @@ const ASSISTANT_MARKERS = ['<|im_start|>assistant', '<|start_header_id|>assistan
  * The response inside an OpenRLHF query: the text after its prompt (or, without a usable prompt, after the
  * last assistant marker of a known chat template), with end tokens and surrounding whitespace removed.
  */
-export function extractResponse(query: string, prompt?: string): string {
+export function extractResponse(query: string, prompt?: string | null): string {
+  stringArg(query, 'query');
+  if (prompt !== undefined && prompt !== null) stringArg(prompt, 'prompt');
   let r = query;
   const at = prompt ? query.indexOf(prompt) : -1;
   if (prompt && at !== -1) r = query.slice(at + prompt.length);
@@ -191,16 +194,44 @@ export interface ScoreContext {
   maxSamples?: number;
 }
 
-function mediaFrom(value: unknown, name: 'image' | 'video', imagesDir?: string): MediaRef {
+/** The path of an image inside the images folder, checked on the real paths: a symbolic link may not lead out. */
+async function mediaFrom(value: unknown, name: 'image' | 'video', imagesDir?: string): Promise<MediaRef> {
   if (typeof value !== 'string' || value === '') throw bad(`${name} must be a non-empty string (a data: URL, an http(s) URL or a path)`);
   const kind = name;
   if (/^(data|https?):/i.test(value)) return { kind, url: value };
   if (!imagesDir) throw bad(`${name}: file paths are accepted only when the service runs with --images DIR; send a data: URL instead`);
-  const root = path.resolve(imagesDir);
-  const p = path.resolve(root, value);
-  if (p !== root && !p.startsWith(root + path.sep)) throw bad(`${name}: path leaves the images folder`);
-  if (!fs.existsSync(p)) throw bad(`${name}: file not found: ${value}`);
-  return { kind, path: p };
+  let root: string;
+  try {
+    root = await fs.promises.realpath(path.resolve(imagesDir));
+  } catch {
+    throw new RequestError(503, `${name}: the service's images folder is not available`);
+  }
+  const inside = (p: string) => p === root || p.startsWith(root + path.sep);
+  if (!inside(path.resolve(root, value))) throw bad(`${name}: path leaves the images folder`);
+  let real: string;
+  try {
+    real = await fs.promises.realpath(path.resolve(root, value));
+  } catch {
+    throw bad(`${name}: file not found: ${value}`);
+  }
+  if (!inside(real)) throw bad(`${name}: path leaves the images folder (through a symbolic link)`);
+  // A regular file only: a FIFO or a device would block or never end.
+  if (!(await fs.promises.stat(real)).isFile()) throw bad(`${name}: not a regular file: ${value}`);
+  return { kind, path: real };
+}
+
+/** `message` with the images folder's absolute path taken out (the client named files relative to it). */
+function withoutServerPaths(message: string, imagesDir: string | undefined): string {
+  if (!imagesDir) return message;
+  let out = message;
+  const roots = [path.resolve(imagesDir)];
+  try {
+    roots.push(fs.realpathSync(roots[0]));
+  } catch {
+    /* gone */
+  }
+  for (const r of roots.sort((a, b) => b.length - a.length)) out = out.split(r + path.sep).join('').split(r).join('.');
+  return out;
 }
 
 /** POST /score: validates, asks the PairJudge for K samples, votes. */
@@ -213,15 +244,15 @@ export async function scorePair(body: unknown, ctx: ScoreContext): Promise<Score
   const maxSamples = ctx.maxSamples ?? 32;
   const samples = b.samples ?? 1;
   if (!Number.isInteger(samples) || (samples as number) < 1 || (samples as number) > maxSamples) {
-    throw bad(`samples must be an integer from 1 to ${maxSamples}, got ${JSON.stringify(samples)}`);
+    throw bad(`samples must be an integer from 1 to ${maxSamples}, got ${shown(samples)}`);
   }
   const K = samples as number;
   const temperature = b.temperature ?? (K > 1 ? 1 : 0);
   if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0 || temperature > 2) {
-    throw bad(`temperature must be a number from 0 to 2, got ${JSON.stringify(b.temperature)}`);
+    throw bad(`temperature must be a number from 0 to 2, got ${shown(b.temperature)}`);
   }
   if (b.image !== undefined && b.video !== undefined) throw bad('send either image or video, not both');
-  const media = b.image !== undefined ? mediaFrom(b.image, 'image', ctx.imagesDir) : b.video !== undefined ? mediaFrom(b.video, 'video', ctx.imagesDir) : null;
+  const media = b.image !== undefined ? await mediaFrom(b.image, 'image', ctx.imagesDir) : b.video !== undefined ? await mediaFrom(b.video, 'video', ctx.imagesDir) : null;
   if (!ctx.pairJudge) {
     throw new RequestError(503, 'no reward model configured for /score: start the service with --endpoint URL --model NAME');
   }
@@ -230,7 +261,7 @@ export async function scorePair(body: unknown, ctx: ScoreContext): Promise<Score
   try {
     outputs = await ctx.pairJudge.judge(pair, { samples: K, temperature });
   } catch (error) {
-    throw new RequestError(502, `the reward model failed: ${(error as Error).message}`);
+    throw new RequestError(502, `the reward model failed: ${withoutServerPaths((error as Error).message, ctx.imagesDir)}`);
   }
   const parsed = outputs.map((o) => ({ o, p: parseVerdict(o) }));
   const verdicts = parsed.map(({ p }) => p.verdict);

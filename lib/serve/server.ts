@@ -4,12 +4,15 @@
  *   POST /score       judge one pair with the configured PairJudge (503 when none)
  *   GET  /health      status and counters
  * Bounded work: `concurrency` requests are processed at once, up to `maxQueue` more wait (beyond that: 503
- * with Retry-After); bodies over `maxBodyBytes` get 413. close() stops accepting, finishes what was admitted,
+ * with Retry-After). A request takes its place only once its body has been read, so slow uploads hold a
+ * connection, never a slot: bodies must arrive within `bodyTimeoutMs` (else 408) and headers within
+ * `headersTimeoutMs`; bodies over `maxBodyBytes` get 413. close() stops accepting, finishes what was admitted,
  * then closes the connections.
  */
 import * as http from 'http';
 import type { AddressInfo } from 'net';
 import { createRewardStats, DEFAULT_REWARD_WEIGHTS, type RewardStats, type RewardWeights } from '../rewards/combine';
+import { trimTrailing } from '../internal/text';
 import { RuleBasedJudge, type ConsistencyJudge } from '../rewards/judge';
 import type { PairJudge } from '../eval/types';
 import type { LabelIndex } from './labels';
@@ -35,8 +38,12 @@ export interface RewardServerOptions {
   maxItems?: number;
   /** Most samples per /score request (default 32). */
   maxScoreSamples?: number;
-  /** Folder /score image paths may point into. */
+  /** Folder /score image paths may point into (symbolic links leading out of it are refused). */
   imagesDir?: string;
+  /** Time a client has to send the request headers, ms (default 20000). */
+  headersTimeoutMs?: number;
+  /** Time a client has to send the body once the headers are in, ms (default 30000): then 408 and the connection is closed. */
+  bodyTimeoutMs?: number;
   /** Error lines (default: none). */
   log?: (line: string) => void;
 }
@@ -49,14 +56,16 @@ export interface ServiceStats {
   rewards: number;
   /** Rejected because the queue was full. */
   busy: number;
+  /** Bodies not received within bodyTimeoutMs (answered 408). */
+  bodyTimeouts: number;
   reward: RewardStats;
 }
 
 export interface RewardServer {
   readonly server: http.Server;
   readonly stats: ServiceStats;
-  /** Requests being read or processed, and those waiting. */
-  load(): { active: number; queued: number };
+  /** Requests processed (active) and waiting (queued) for a slot; bodies still being received (reading) hold none. */
+  load(): { active: number; queued: number; reading: number };
   listen(port?: number, host?: string): Promise<{ port: number; host: string; url: string }>;
   /** Graceful: new requests get 503, admitted ones finish; after `timeoutMs` (default 30000) connections are cut. */
   close(options?: { timeoutMs?: number }): Promise<void>;
@@ -71,25 +80,32 @@ function positiveInt(v: unknown, name: string, fallback: number): number {
 }
 
 class BodyTooLarge extends Error {}
+class BodyTimeout extends Error {}
+class BodyAborted extends Error {}
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+/** The request body, at most `limit` bytes, within `timeoutMs` of the call. */
+function readBody(req: http.IncomingMessage, limit: number, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) return reject(new BodyTooLarge());
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const settle = (error: Error | null) => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (error) reject(error);
+      else resolve(Buffer.concat(chunks));
+    };
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new BodyTooLarge());
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+      if (size > limit) settle(new BodyTooLarge());
+      else chunks.push(c);
+    };
+    const onEnd = () => settle(null);
+    const onError = () => settle(new BodyAborted()); // the connection broke (ECONNRESET, "aborted")
+    const onClose = () => settle(new BodyAborted()); // the client went away before the end
+    const timer = setTimeout(() => settle(new BodyTimeout()), timeoutMs);
+    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
   });
 }
 
@@ -97,6 +113,8 @@ export function createRewardServer(options: RewardServerOptions = {}): RewardSer
   const concurrency = positiveInt(options.concurrency, 'concurrency', 8);
   const maxQueue = options.maxQueue === 0 ? 0 : positiveInt(options.maxQueue, 'maxQueue', 512);
   const maxBody = positiveInt(options.maxBodyBytes, 'maxBodyBytes', 32 * 1024 * 1024);
+  const headersTimeoutMs = positiveInt(options.headersTimeoutMs, 'headersTimeoutMs', 20_000);
+  const bodyTimeoutMs = positiveInt(options.bodyTimeoutMs, 'bodyTimeoutMs', 30_000);
   const judge = options.judge ?? new RuleBasedJudge();
   const weights = options.weights ?? DEFAULT_REWARD_WEIGHTS;
   const started = Date.now();
@@ -106,9 +124,11 @@ export function createRewardServer(options: RewardServerOptions = {}): RewardSer
     responses: {},
     rewards: 0,
     busy: 0,
+    bodyTimeouts: 0,
     reward: createRewardStats(),
   };
-  let admitted = 0; // being read, waiting or processed
+  let admitted = 0; // waiting or processed
+  let reading = 0; // bodies being received: no slot yet
   let processing = 0;
   const waiting: Array<() => void> = [];
   let closing = false;
@@ -142,6 +162,7 @@ export function createRewardServer(options: RewardServerOptions = {}): RewardSer
     uptimeSec: (Date.now() - started) / 1000,
     active: admitted - waiting.length,
     queued: waiting.length,
+    reading,
     concurrency,
     maxQueue,
     judge: judge.name,
@@ -152,7 +173,7 @@ export function createRewardServer(options: RewardServerOptions = {}): RewardSer
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const route = url.pathname.replace(/\/+$/, '') || '/';
+    const route = trimTrailing(url.pathname, '/') || '/';
     if (route === '/health') {
       stats.requests.health++;
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, { error: 'use GET /health' }, { allow: 'GET, HEAD' });
@@ -168,23 +189,33 @@ export function createRewardServer(options: RewardServerOptions = {}): RewardSer
       req.resume();
       return send(res, 503, { error: 'the service is shutting down' });
     }
+    // The body first, without a slot: a slow upload holds its connection (until bodyTimeoutMs), not the service.
+    let raw: Buffer;
+    reading++;
+    try {
+      raw = await readBody(req, maxBody, bodyTimeoutMs);
+    } catch (error) {
+      if (error instanceof BodyTooLarge) {
+        req.resume(); // drain what is still coming until the connection closes
+        return send(res, 413, { error: `body larger than ${maxBody} bytes` }, { connection: 'close' });
+      }
+      if (error instanceof BodyTimeout) {
+        stats.bodyTimeouts++;
+        res.once('finish', () => req.socket.destroy());
+        return send(res, 408, { error: `the body did not arrive within ${bodyTimeoutMs / 1000} s` }, { connection: 'close' });
+      }
+      if (error instanceof BodyAborted) return;
+      throw error;
+    } finally {
+      reading--;
+    }
+    if (closing) return send(res, 503, { error: 'the service is shutting down' });
     if (admitted >= concurrency + maxQueue) {
       stats.busy++;
-      req.resume();
       return send(res, 503, { error: `busy: ${admitted} requests in progress or queued; retry later` }, { 'retry-after': '1' });
     }
     admitted++;
     try {
-      let raw: Buffer;
-      try {
-        raw = await readBody(req, maxBody);
-      } catch (error) {
-        if (error instanceof BodyTooLarge) {
-          req.resume(); // drain what is still coming until the connection closes
-          return send(res, 413, { error: `body larger than ${maxBody} bytes` }, { connection: 'close' });
-        }
-        throw error;
-      }
       let body: unknown;
       try {
         body = JSON.parse(raw.toString('utf8'));
@@ -213,20 +244,29 @@ export function createRewardServer(options: RewardServerOptions = {}): RewardSer
     }
   };
 
-  const server = http.createServer((req, res) => {
-    handle(req, res).catch((error) => {
-      if (error instanceof RequestError) return send(res, error.status, { error: error.message });
-      options.log?.(`internal error on ${req.method} ${req.url}: ${(error as Error)?.stack ?? error}`);
-      send(res, 500, { error: `internal error: ${(error as Error)?.message ?? String(error)}` });
-    });
-  });
+  const server = http.createServer(
+    {
+      // Node's own limits as a backstop to readBody's timer: the headers, then the whole request; checked each second.
+      headersTimeout: headersTimeoutMs,
+      requestTimeout: headersTimeoutMs + bodyTimeoutMs + 1000,
+      connectionsCheckingInterval: 1000,
+    },
+    (req, res) => {
+      handle(req, res).catch((error) => {
+        if (error instanceof RequestError) return send(res, error.status, { error: error.message });
+        // The details (paths, stacks) go to the service's log, not to the client.
+        options.log?.(`internal error on ${req.method} ${req.url}: ${(error as Error)?.stack ?? error}`);
+        send(res, 500, { error: 'internal error (the service log has the details)' });
+      });
+    },
+  );
   // Keep-alive sockets idle longer than typical clients' pools, so a busy trainer reuses connections.
   server.keepAliveTimeout = 65000;
 
   return {
     server,
     stats,
-    load: () => ({ active: admitted - waiting.length, queued: waiting.length }),
+    load: () => ({ active: admitted - waiting.length, queued: waiting.length, reading }),
     listen(port = 0, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -1,10 +1,16 @@
 /**
- * Checkpoints of a training run, written so that a kill -9 at any moment
- * leaves either the previous checkpoint or the new one, never half of one:
+ * Checkpoints of a training run, laid out so that a kill -9 at any point of a write resumes from the newest
+ * complete checkpoint:
  *
- *   OUT/checkpoints/.tmp-<name>-<pid>/   written and fsynced first
- *   OUT/checkpoints/<name>/              then renamed into place (atomic on POSIX)
- *   OUT/checkpoints/latest.json          then the pointer is replaced (temp file + rename)
+ *   OUT/checkpoints/.tmp-<seq>-<name>-<pid>/  written and fsynced first (invisible to resume)
+ *   OUT/checkpoints/<seq>-<name>/              then renamed into place: a name never used before, so no
+ *                                              complete checkpoint is ever replaced or moved aside
+ *   OUT/checkpoints/latest.json                then the pointer (temp file + rename), for people and tools
+ *   older <seq>-* folders                      then renamed to .del-... and removed
+ *
+ * `seq` is one more than the highest in the folder: resume takes the complete checkpoint with the highest
+ * `seq` (a folder without the `.` prefix is complete, it only appears by the rename), whatever latest.json says.
+ * Temporaries of killed writers are removed by the run folder's clean-up (run-folder.ts).
  *
  * A checkpoint holds the model (config.json + model.safetensors), the AdamW
  * moments and step count (optimizer.safetensors), and state.json: phase,
@@ -18,6 +24,7 @@ import { AdamW } from '../model/adamw';
 import { PolicyModel } from '../model/policy-model';
 import { loadSafetensors, saveSafetensors, writeFileAtomic } from '../model/safetensors';
 import type { Results } from './types';
+import { assertLockHeld } from './run-folder';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -117,7 +124,27 @@ export function checkpointsDir(runDir: string): string {
   return path.join(runDir, 'checkpoints');
 }
 
-/** Writes checkpoint `name` atomically, points latest.json at it, and removes older ones (keeping `keep`). */
+/** `<seq>-<name>`: the folder of a complete checkpoint. */
+const CHECKPOINT_DIR = /^(\d{6,})-(.+)$/;
+
+/** The points of a checkpoint write, in order (crash tests stop the process at each). */
+export type CheckpointWritePoint =
+  | 'tmp-created'
+  | 'model-written'
+  | 'optimizer-written'
+  | 'state-written'
+  | 'tmp-synced'
+  | 'renamed'
+  | 'root-synced'
+  | 'pointer-written'
+  | 'old-moved'
+  | 'old-removed';
+
+/**
+ * Writes checkpoint `name` as a new folder `<seq>-<name>`, points latest.json at it, and removes the older ones
+ * (keeping those whose folder or name is in `keep`). Returns the folder. `onPoint` (tests) is awaited after each
+ * step of the write.
+ */
 export async function saveCheckpoint(
   runDir: string,
   name: string,
@@ -125,35 +152,46 @@ export async function saveCheckpoint(
   opt: AdamW | null,
   state: CheckpointState,
   keep: readonly string[] = [],
+  onPoint: (point: CheckpointWritePoint) => void | Promise<void> = () => undefined,
 ): Promise<string> {
+  if (!/^[\w.-]+$/.test(name) || name.startsWith('.')) throw new RangeError(`checkpoint name must be a plain file name, got ${JSON.stringify(name)}`);
+  assertLockHeld(runDir);
   const root = checkpointsDir(runDir);
   await fs.promises.mkdir(root, { recursive: true });
-  const tmp = path.join(root, `.tmp-${name}-${process.pid}`);
+  const entries = await fs.promises.readdir(root);
+  const seq = 1 + entries.reduce((m, e) => Math.max(m, Number(CHECKPOINT_DIR.exec(e)?.[1] ?? 0)), 0);
+  const folder = `${String(seq).padStart(6, '0')}-${name}`;
+  const tmp = path.join(root, `.tmp-${folder}-${process.pid}`);
   await fs.promises.rm(tmp, { recursive: true, force: true });
+  await fs.promises.mkdir(tmp);
+  await onPoint('tmp-created');
   await model.save(path.join(tmp, 'model'));
+  await onPoint('model-written');
   if (opt) await saveOptimizer(path.join(tmp, 'optimizer.safetensors'), opt);
+  await onPoint('optimizer-written');
   await writeJsonAtomic(path.join(tmp, 'state.json'), state);
+  await onPoint('state-written');
+  await fsyncDir(path.join(tmp, 'model'));
   await fsyncDir(tmp);
-  const final = path.join(root, name);
-  if (fs.existsSync(final)) {
-    // Same name again (a phase end re-taken after a resume): move the old one aside first, so that a crash
-    // between the two renames still leaves latest.json pointing at a complete folder... or at nothing,
-    // which resume handles by falling back to the newest complete checkpoint.
-    const old = path.join(root, `.old-${name}-${process.pid}`);
-    await fs.promises.rm(old, { recursive: true, force: true });
-    await fs.promises.rename(final, old);
-    await fs.promises.rename(tmp, final);
-    await fs.promises.rm(old, { recursive: true, force: true });
-  } else {
-    await fs.promises.rename(tmp, final);
-  }
+  await onPoint('tmp-synced');
+  const final = path.join(root, folder);
+  await fs.promises.rename(tmp, final);
+  await onPoint('renamed');
   await fsyncDir(root);
-  const pointer: LatestPointer = { checkpoint: name, phase: state.phase, step: state.step, createdAt: state.createdAt };
+  await onPoint('root-synced');
+  const pointer: LatestPointer = { checkpoint: folder, phase: state.phase, step: state.step, createdAt: state.createdAt };
   await writeJsonAtomic(path.join(root, 'latest.json'), pointer);
-  for (const entry of await fs.promises.readdir(root)) {
-    if (entry === name || entry === 'latest.json' || keep.includes(entry)) continue;
-    if (entry.startsWith('.tmp-') && entry.endsWith(`-${process.pid}`)) continue;
-    await fs.promises.rm(path.join(root, entry), { recursive: true, force: true });
+  await onPoint('pointer-written');
+  // Older complete checkpoints (and ones of the layout before the sequence numbers) go; temporaries are the
+  // run folder clean-up's. Each is renamed away first, so a half-removed folder is never taken for complete.
+  for (const entry of entries) {
+    if (entry.startsWith('.') || entry === 'latest.json') continue;
+    if (keep.includes(entry) || keep.includes(CHECKPOINT_DIR.exec(entry)?.[2] ?? entry)) continue;
+    const doomed = path.join(root, `.del-${entry}-${process.pid}`);
+    await fs.promises.rename(path.join(root, entry), doomed);
+    await onPoint('old-moved');
+    await fs.promises.rm(doomed, { recursive: true, force: true });
+    await onPoint('old-removed');
   }
   return final;
 }
@@ -171,18 +209,23 @@ async function isComplete(dir: string): Promise<boolean> {
   return true;
 }
 
-/** The checkpoint latest.json points at (or, if the pointer is missing or stale, the newest complete one). */
+/**
+ * The newest complete checkpoint: the `<seq>-<name>` folder with the highest seq. Run folders of the layout before
+ * sequence numbers: the folder latest.json names, else the newest complete one by time.
+ */
 export async function findLatestCheckpoint(runDir: string): Promise<LoadedCheckpoint | null> {
   const root = checkpointsDir(runDir);
   if (!fs.existsSync(root)) return null;
-  const candidates: string[] = [];
-  const pointerFile = path.join(root, 'latest.json');
-  if (fs.existsSync(pointerFile)) candidates.push((await readJson<LatestPointer>(pointerFile)).checkpoint);
-  const others = (await fs.promises.readdir(root)).filter((e) => !e.startsWith('.') && e !== 'latest.json');
-  const withTime = await Promise.all(
-    others.map(async (e) => ({ e, t: (await fs.promises.stat(path.join(root, e))).mtimeMs })),
-  );
-  candidates.push(...withTime.sort((a, b) => b.t - a.t).map((x) => x.e));
+  const entries = (await fs.promises.readdir(root)).filter((e) => !e.startsWith('.') && e !== 'latest.json');
+  const numbered = entries.filter((e) => CHECKPOINT_DIR.test(e)).sort((a, b) => Number(CHECKPOINT_DIR.exec(b)![1]) - Number(CHECKPOINT_DIR.exec(a)![1]));
+  const candidates = [...numbered];
+  const legacy = entries.filter((e) => !CHECKPOINT_DIR.test(e));
+  if (legacy.length) {
+    const pointerFile = path.join(root, 'latest.json');
+    if (fs.existsSync(pointerFile)) candidates.push((await readJson<LatestPointer>(pointerFile)).checkpoint);
+    const withTime = await Promise.all(legacy.map(async (e) => ({ e, t: (await fs.promises.stat(path.join(root, e))).mtimeMs })));
+    candidates.push(...withTime.sort((a, b) => b.t - a.t).map((x) => x.e));
+  }
   for (const name of candidates) {
     const dir = path.join(root, name);
     if (!(await isComplete(dir))) continue;

@@ -14,6 +14,7 @@
  */
 import { CATEGORIES } from '../data/questions';
 import { resolveConfig as resolveModelConfig, type ModelConfigInput } from '../model/config';
+import { VOCAB_SIZE } from '../model/tokenizer';
 import { parseSchedule } from './curriculum';
 
 // ---- kinds of values: how a setting is checked and how its range reads ----------------------------------
@@ -33,7 +34,9 @@ function describe(v: unknown): string {
   return Array.isArray(v) ? 'an array' : typeof v;
 }
 
-const numeric = (text: string) => (text.trim() !== '' && Number.isFinite(Number(text)) ? Number(text) : text);
+// Plain decimal notation only: Number() also reads "0x10", "0b1" and "" (then the check names the text as given).
+const DECIMAL = /^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?\s*$/i;
+const numeric = (text: string) => (DECIMAL.test(text) && Number.isFinite(Number(text)) ? Number(text) : text);
 
 function int(min: number, max = Number.MAX_SAFE_INTEGER): Kind<number> {
   const range = `integer ${max < Number.MAX_SAFE_INTEGER ? `from ${min} to ${max}` : `>= ${min}`}`;
@@ -434,11 +437,13 @@ export function mergeOverrides<T>(base: T, over: unknown): T {
 /** Every setting's own check, then the cross-field rules; throws a TypeError/RangeError naming the field. */
 export function checkConfig(c: TrainConfig): void {
   checkSection(c, SETTINGS, 'config');
-  // The model's own rules (lib/model/config.ts), its messages naming the fields by their path here.
+  // The model's own rules and size limits (lib/model/config.ts; with the vocabulary the BPE merges will make),
+  // before a run spends minutes on its data; the messages name the fields by their path here.
   try {
-    resolveModelConfig(modelConfigOf(c));
+    resolveModelConfig({ ...modelConfigOf(c), vocabSize: VOCAB_SIZE + c.model.bpeMerges });
   } catch (e) {
-    throw new RangeError((e as Error).message.replace(/\bconfig\./g, 'config.model.'));
+    const message = (e as Error).message.replace(/\bconfig\.(?!model\.)/g, 'config.model.');
+    throw e instanceof TypeError ? new TypeError(message) : new RangeError(message);
   }
   const m = c.model;
   if (m.maxSeqLen <= (m.imageSize / m.patchSize) ** 2 + 2)

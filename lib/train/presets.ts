@@ -5,6 +5,7 @@
  * smoke: the whole pipeline on a tiny model and a few dozen samples (tests, quick checks).
  * demo:  `npm start`, sized for about 10 minutes on 2 CPU cores including data generation.
  */
+import { shown } from '../internal/validate';
 import { DEFAULTS, type TrainConfig, type TrainConfigOverrides, checkConfig, checkOverrideKeys, mergeOverrides } from './config';
 
 export const PRESETS: Readonly<Record<string, TrainConfigOverrides>> = Object.freeze({
@@ -54,7 +55,7 @@ export const PRESET_NAMES = Object.keys(PRESETS);
  * bad field.
  */
 export function resolveTrainConfig(preset: string, ...overrides: unknown[]): TrainConfig {
-  if (!(preset in PRESETS)) throw new RangeError(`unknown preset ${JSON.stringify(preset)} (known: ${PRESET_NAMES.join(', ')})`);
+  if (typeof preset !== 'string' || !Object.prototype.hasOwnProperty.call(PRESETS, preset)) throw new RangeError(`unknown preset ${shown(preset)} (known: ${PRESET_NAMES.join(', ')})`);
   let cfg = mergeOverrides<TrainConfig>(DEFAULTS, { preset, ...PRESETS[preset] });
   for (const o of overrides) {
     if (o === undefined) continue;

@@ -5,6 +5,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { saveModelAtomic } from './run-folder';
 import type { AdamW } from '../model/adamw';
 import type { PolicyModel } from '../model/policy-model';
 import { type CheckpointState, type Phase, loadOptimizer, readJson, saveCheckpoint, writeJsonAtomic } from './checkpoint';
@@ -140,16 +141,9 @@ export class Run {
     return { summary: summarizeGreedy(outputs, c.eval.hardLevels), outputs };
   }
 
-  /** The model saved into OUT/`name` through a temporary folder and one rename: readers never see half a model. */
+  /** The model saved into OUT/`name` through a temporary folder and renames: readers never see half a model. */
   async saveModel(name: string): Promise<void> {
-    const dir = path.join(this.out, name);
-    const tmp = `${dir}.tmp-${process.pid}`;
-    await fs.promises.rm(tmp, { recursive: true, force: true });
-    await this.model.save(tmp);
-    const old = `${dir}.old-${process.pid}`;
-    if (fs.existsSync(dir)) await fs.promises.rename(dir, old);
-    await fs.promises.rename(tmp, dir);
-    await fs.promises.rm(old, { recursive: true, force: true });
+    await saveModelAtomic(this.model, path.join(this.out, name));
   }
 }
 

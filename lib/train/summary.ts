@@ -26,6 +26,9 @@ function logChoose(n: number, k: number): number {
 
 /** Two-sided exact binomial (p = 1/2) test of `a` successes out of `a + b`. */
 export function signTestP(a: number, b: number): number {
+  for (const [v, n] of [[a, 'a'], [b, 'b']] as const) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 1e9) throw new RangeError(`${n} must be a count (an integer from 0 to 1e9), got ${String(v)}`);
+  }
   const n = a + b;
   if (n === 0) return 1;
   const k = Math.min(a, b);

@@ -13,7 +13,6 @@
  * steps, and `resume` continues from the latest. Every random draw comes from a generator derived from (seed,
  * purpose, step), so a resumed run draws what the uninterrupted run would have drawn.
  */
-import * as fs from 'fs';
 import * as path from 'path';
 import { CHECKPOINT_VERSION, type CheckpointState, findLatestCheckpoint, readJson, writeJsonAtomic } from './checkpoint';
 import type { TrainConfig } from './config';
@@ -26,6 +25,7 @@ import { sft } from './phases/sft';
 import { stage1Plan, stage1Steps, startStage1 } from './phases/stage1';
 import { visionWarmup } from './phases/vision';
 import { INTERRUPTED, type ProgressEvent, Run } from './run';
+import { openRunFolder } from './run-folder';
 import type { RunSummary } from './types';
 
 export interface TrainOptions {
@@ -33,6 +33,8 @@ export interface TrainOptions {
   out: string;
   /** Continue the run in `out` from its latest checkpoint. */
   resume?: boolean;
+  /** Train into a non-empty `out` that is not a run (run-folder.ts); what is there may be overwritten. */
+  force?: boolean;
   /** Progress messages (default: none). */
   log?: (message: string) => void;
   /** Progress of the long tasks, for progress bars (the CLI draws them; default: none). */
@@ -51,23 +53,29 @@ export interface TrainResult {
   summary: RunSummary | null;
 }
 
+/** Runs (or resumes) training in `options.out`, holding the run folder's lock throughout (run-folder.ts). */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  const folder = openRunFolder(path.resolve(options.out), { resume: options.resume === true, force: options.force === true });
+  try {
+    if (folder.cleaned.length) options.log?.(`removed ${folder.cleaned.length} temporary file(s) left by killed processes`);
+    return await trainInFolder(options);
+  } finally {
+    folder.release();
+  }
+}
+
+async function trainInFolder(options: TrainOptions): Promise<TrainResult> {
   const c = options.config;
   const out = path.resolve(options.out);
   const log = options.log ?? (() => undefined);
   const device = modelDevice(c.device, log);
 
-  // ---- run folder and config ----
-  await fs.promises.mkdir(out, { recursive: true });
+  // ---- run folder and config (the folder's rules were checked by openRunFolder) ----
   const configFile = path.join(out, 'config.json');
-  if (fs.existsSync(configFile)) {
-    if (!options.resume) throw new Error(`${out} already holds a run (config.json); continue it with --resume, or choose another --out`);
+  if (options.resume) {
     const diff = diffConfig(await readJson<TrainConfig>(configFile), c).filter((d) => !d.startsWith('config.device'));
     if (diff.length) throw new Error(`--resume: the configuration differs from the run's config.json in ${out}:\n  ${diff.join('\n  ')}`);
-  } else {
-    if (options.resume && fs.existsSync(path.join(out, 'metrics.jsonl'))) throw new Error(`--resume: ${out} has metrics.jsonl but no config.json`);
-    await writeJsonAtomic(configFile, c);
-  }
+  } else await writeJsonAtomic(configFile, c);
   const ckpt = options.resume ? await findLatestCheckpoint(out) : null;
   if (options.resume)
     log(

@@ -3,6 +3,7 @@
  * and a non-finite gradient norm makes AdamW skip the update (weights and
  * moments untouched). Either way the step is reported as skipped with why.
  */
+import { finiteNumber } from '../internal/validate';
 import type { AdamW } from '../model/adamw';
 import { meanNllGradient, type ModelExample, type PolicyModel } from '../model/policy-model';
 
@@ -33,6 +34,11 @@ export async function guardedUpdate(model: PolicyModel, opt: AdamW, loss: number
 
 /** Linear warmup to `lr`, then cosine decay to lr * minRatio at `total` steps. */
 export function cosineLr(step: number, total: number, lr: number, warmup: number, minRatio: number): number {
+  for (const [v, n] of [[step, 'step'], [total, 'total'], [warmup, 'warmup']] as const) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new RangeError(`${n} must be an integer >= 0, got ${String(v)}`);
+  }
+  finiteNumber(lr, 'lr');
+  finiteNumber(minRatio, 'minRatio');
   if (warmup > 0 && step < warmup) return (lr * (step + 1)) / warmup;
   const span = Math.max(1, total - warmup);
   const t = Math.min(1, Math.max(0, (step - warmup) / span));

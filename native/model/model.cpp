@@ -73,22 +73,37 @@ AttnBatch Model::attn_batch(const Mirror<AttnSeq>& seqs, const Mirror<int32_t>& 
   return b;
 }
 
+int64_t Config::parameter_count() const {
+  const int64_t d = d_model, hd = d_model / n_heads, q = int64_t{n_heads} * hd, kv = int64_t{n_kv_heads} * hd;
+  const int64_t p = patch_size, g = image_size / patch_size;
+  const int64_t vision = d * 3 * p * p + d + 2 * g * d;
+  const int64_t layer = 2 * d + q * d + 2 * kv * d + d * q + 3 * int64_t{d_ff} * d;
+  return vision + 2 * int64_t{vocab} * d + int64_t{n_layers} * layer + d;
+}
+
 void Config::validate() const {
   auto need = [](bool ok, const std::string& msg) {
     if (!ok) throw_range("invalid model config: " + msg);
   };
-  need(d_model >= 1, "dModel must be >= 1");
-  need(n_layers >= 1, "nLayers must be >= 1");
-  need(n_heads >= 1 && d_model % n_heads == 0, "nHeads must divide dModel");
+  // Single sizes first, so that the products below (64-bit) cannot overflow.
+  need(d_model >= 1 && d_model <= kMaxDModel, "dModel must be from 1 to " + std::to_string(kMaxDModel));
+  need(n_layers >= 1 && n_layers <= kMaxLayers, "nLayers must be from 1 to " + std::to_string(kMaxLayers));
+  need(n_heads >= 1 && n_heads <= d_model && d_model % n_heads == 0, "nHeads must divide dModel");
   need(head_dim() % 2 == 0, "dModel / nHeads (the head size) must be even for RoPE");
-  need(n_kv_heads >= 1 && n_heads % n_kv_heads == 0, "nKvHeads must divide nHeads");
-  need(d_ff >= 1, "dFF must be >= 1");
-  need(patch_size >= 1 && image_size >= patch_size && image_size % patch_size == 0,
-       "patchSize must divide imageSize");
-  need(max_seq_len > n_patches() + 1, "maxSeqLen must exceed the image tokens + bos");
+  need(n_kv_heads >= 1 && n_kv_heads <= n_heads && n_heads % n_kv_heads == 0, "nKvHeads must divide nHeads");
+  need(d_ff >= 1 && d_ff <= kMaxDFF, "dFF must be from 1 to " + std::to_string(kMaxDFF));
+  need(image_size >= 1 && image_size <= kMaxImageSize, "imageSize must be from 1 to " + std::to_string(kMaxImageSize));
+  need(patch_size >= 1 && image_size >= patch_size && image_size % patch_size == 0, "patchSize must divide imageSize");
+  const int64_t grid = image_size / patch_size;
+  need(max_seq_len >= 2 && max_seq_len <= kMaxSeqLen && max_seq_len > grid * grid + 1,
+       "maxSeqLen must exceed the image tokens + bos, and be at most " + std::to_string(kMaxSeqLen));
   need(vocab >= kVocab && vocab <= kMaxVocab, "vocabSize must be from 260 (256 bytes + bos, eos, pad, image) to 65536");
   need(rope_theta > 1, "ropeTheta must be > 1");
   need(norm_eps > 0, "normEps must be > 0");
+  need(parameter_count() <= kMaxParameters, "the parameters (" + std::to_string(parameter_count()) + ") exceed the limit of " +
+                                                std::to_string(kMaxParameters) + ": reduce nLayers, dModel, dFF or vocabSize");
+  need(int64_t{max_seq_len} * head_dim() <= kMaxRopeTable,
+       "maxSeqLen x the head size must be at most " + std::to_string(kMaxRopeTable) + " (the rotary tables)");
 }
 
 Param& Model::add(const std::string& name, std::vector<int64_t> shape) {

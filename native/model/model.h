@@ -29,6 +29,11 @@
 namespace sr::model {
 
 constexpr int kBos = 256, kEos = 257, kPad = 258, kImage = 259, kVocab = 260, kMaxVocab = 65536;
+// Upper bounds of a config (the same as MODEL_LIMITS in lib/model/config.ts), checked in 64-bit arithmetic before
+// anything is allocated: they keep every size product of the model far from overflowing an int.
+constexpr int64_t kMaxDModel = 32768, kMaxLayers = 1024, kMaxDFF = 131072, kMaxImageSize = 4096, kMaxSeqLen = 1 << 20;
+constexpr int64_t kMaxParameters = int64_t{1} << 32;  // values and gradients are allocated at creation
+constexpr int64_t kMaxRopeTable = int64_t{1} << 30;   // max_seq_len * head_dim: the rotary tables
 
 struct Config {
   int d_model = 0, n_layers = 0, n_heads = 0, n_kv_heads = 0, d_ff = 0;
@@ -50,7 +55,8 @@ struct Config {
   int patch_dim() const { return 3 * patch_size * patch_size; }
   int q_dim() const { return n_heads * head_dim(); }
   int kv_dim() const { return n_kv_heads * head_dim(); }
-  void validate() const;  // RangeError naming the first bad key
+  int64_t parameter_count() const;  // 64-bit; meaningful once the single sizes are in range
+  void validate() const;            // RangeError naming the first bad key
 };
 
 struct Param {

@@ -14,6 +14,7 @@
 // batch: { hasImage: Uint8Array, textLen: Int32Array, respLen: Int32Array, tokens: Int32Array, images: Float32Array }.
 // The TypeScript layer (lib/model) validates these first; the checks here keep a raw call from crashing.
 // One call at a time per model (a second one, while an async call runs, is an Error saying so).
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -62,7 +63,9 @@ struct Lease {
 
 int int_field(const Options& o, const char* key) {
   const double v = o.number(key);
-  if (v != static_cast<int>(v)) throw_range(o.name_of(key, nullptr) + " must be an integer");
+  // Range first: casting a double outside int's range is undefined behaviour.
+  if (!(v >= -2147483648.0 && v <= 2147483647.0) || v != std::floor(v))
+    throw_range(o.name_of(key, nullptr) + " must be a 32-bit integer");
   return static_cast<int>(v);
 }
 

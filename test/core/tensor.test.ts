@@ -1,4 +1,4 @@
-import { Tensor, backends } from '../../lib';
+import { Tensor, backends, kernels } from '../../lib';
 import { describeEachDevice } from '../helpers/backends';
 import { Rng } from '../helpers/random';
 
@@ -105,9 +105,33 @@ describe('Tensor input checks', () => {
     expect(() => Tensor.from([256], [1], { dtype: 'u8' })).toThrow(/u8/);
     expect(() => Tensor.from(new Uint16Array(1), [1], { dtype: 'f32' })).toThrow(/bfloat16/);
   });
-  test('bad data', () => {
-    expect(() => Tensor.from(null as never)).toThrow(TypeError);
-    expect(() => Tensor.from('abc' as never)).toThrow(TypeError);
+  test('bad data: a TypeError naming the argument, never numbers made up (NaN, 0, 1)', () => {
+    expect(() => Tensor.from(null as never)).toThrow(new TypeError('data must be a typed array or an array of numbers, got null'));
+    expect(() => Tensor.from('abc' as never)).toThrow(new TypeError('data must be a typed array or an array of numbers, got string'));
+    expect(() => Tensor.from({ length: 3 } as never)).toThrow(new TypeError('data must be a typed array or an array of numbers, got an object that is not an array'));
+    expect(() => Tensor.from([1, 'a', null, true] as never)).toThrow(new TypeError('data[1] must be a number, got string'));
+    expect(() => Tensor.from([1, 2, null] as never)).toThrow(new TypeError('data[2] must be a number, got null'));
+    // eslint-disable-next-line no-sparse-arrays -- a hole is the case under test
+    expect(() => Tensor.from([1, , 3] as never)).toThrow(new TypeError('data[1] must be a number, got undefined'));
+    expect(() => Tensor.from(new BigInt64Array(2) as never)).toThrow(/data must be .* got a BigInt64Array/);
+    expect(() => Tensor.from(new DataView(new ArrayBuffer(4)) as never)).toThrow(TypeError);
+    expect(() => kernels.preClipRatio(['a'] as never, [0])).toThrow(new TypeError('logpNew[0] must be a number, got string'));
+    expect(() => kernels.preClipRatio({ length: 1 } as never, [0])).toThrow(/logpNew must be a Tensor, a typed array or an array of numbers/);
+    expect(() => kernels.groupAdvantages([1, 2, '3'] as never, { groupSize: 3 })).toThrow(/rewards\[2\] must be a number/);
+    // NaN and infinities are numbers: they pass, and each kernel's contract says what it does with them.
+    expect(Array.from(Tensor.from([NaN, Infinity]).toArray())).toEqual([NaN, Infinity]);
+  });
+  test('other typed arrays are converted; shared memory is copied rather than refused', () => {
+    expect(Array.from(Tensor.from(new Int16Array([1, -2])).toArray())).toEqual([1, -2]);
+    const shared = new Float32Array(new SharedArrayBuffer(12));
+    shared.set([1, 2, 3]);
+    const t = Tensor.from(shared);
+    shared[0] = 9; // a copy: later writes do not reach the tensor
+    expect(Array.from(t.toArray())).toEqual([1, 2, 3]);
+    const ids = new Int32Array(new SharedArrayBuffer(8));
+    ids.set([4, 5]);
+    expect(Array.from(Tensor.from(ids).toArray())).toEqual([4, 5]);
+    expect(Array.from(kernels.preClipRatio(shared, [9, 2, 3]).toArray())).toEqual([1, 1, 1]);
   });
   test('bad device', () => {
     expect(() => Tensor.from([1], [1], { device: 'tpu' as never })).toThrow(/device/);

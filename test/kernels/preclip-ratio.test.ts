@@ -107,6 +107,10 @@ describe('preClipRatio input checks', () => {
     expect(() => kernels.preClipRatio(a, a, { minRatio: 2, maxRatio: 1 })).toThrow(/minRatio/);
     expect(() => kernels.preClipRatio(a, a, { maxRatio: NaN })).toThrow(/maxRatio.*finite/);
     expect(() => kernels.preClipRatio(a, a, { maxRatio: '3' as unknown as number })).toThrow(TypeError);
+    // Finite in f64 but not in f32 (the ratio is computed in f32): refused, never a ratio of Infinity.
+    expect(() => kernels.preClipRatio(a, a, { maxRatio: 1e39 })).toThrow(RangeError);
+    expect(() => kernels.preClipRatio(a, a, { maxRatio: 3.4e38 })).toThrow(/options.maxRatio must be in \[1e-30, 1e\+30\]/);
+    expect(() => kernels.preClipRatio(a, a, { minRatio: 1e-45 })).toThrow(/options.minRatio must be in \[1e-30, 1e\+30\]/);
   });
   test('disposed tensor', () => {
     const t = Tensor.from(a);

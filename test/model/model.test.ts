@@ -272,6 +272,36 @@ describe('save / load and images', () => {
     loaded.dispose();
   });
 
+  test('load refuses before allocating: huge sizes, another architecture, a corrupt config; and non-finite weights', async () => {
+    const model = PolicyModel.create(TINY, { seed: 5 });
+    const dir = tempDir('refuse');
+    await model.save(dir);
+    const configFile = path.join(dir, 'config.json');
+    const saved = JSON.parse(fs.readFileSync(configFile, 'utf8'));
+    expect(saved.architecture).toBe('stable-reinforce-vlm');
+    // A tiny config.json asking for a million layers (~74 GB): refused by the size check, before any allocation.
+    fs.writeFileSync(configFile, JSON.stringify({ ...saved, nLayers: 1e6 }));
+    await expect(PolicyModel.load(dir)).rejects.toThrow(new RangeError('config.nLayers must be an integer from 1 to 1024, got 1000000'));
+    fs.writeFileSync(configFile, JSON.stringify({ ...saved, architecture: 'llama' }));
+    await expect(PolicyModel.load(dir)).rejects.toThrow(/config.json is of architecture "llama"; this version reads "stable-reinforce-vlm"/);
+    fs.writeFileSync(configFile, '{"dModel": 32,');
+    await expect(PolicyModel.load(dir)).rejects.toThrow(/cannot read .*config\.json/);
+    fs.writeFileSync(configFile, JSON.stringify(saved));
+    // Weights with a NaN: an error naming the tensor and the index (every output would be NaN).
+    const name = model.parameters()[3].name;
+    const w = new Float32Array(model.parameters()[3].value.size).fill(0.01);
+    w[5] = NaN;
+    model.setParameter(name, w);
+    await model.save(dir);
+    await expect(PolicyModel.load(dir)).rejects.toThrow(new RangeError(`PolicyModel.load: ${dir}/model.safetensors: ${name}[5] is NaN: the weights must be finite (a diverged or corrupt checkpoint)`));
+    // Shared memory is accepted (copied) rather than failing in the native core.
+    const shared = new Float32Array(new SharedArrayBuffer(w.byteLength));
+    shared.fill(0.25);
+    model.setParameter(name, shared);
+    expect(Array.from(model.parameters()[3].value.toArray().slice(0, 2))).toEqual([0.25, 0.25]);
+    model.dispose();
+  });
+
   test('PNG path, PNG/JPEG Buffer and raw pixels give the same input; resizing works', async () => {
     const model = PolicyModel.create(TINY, { seed: 2 });
     randomizeParameters(model, rng);
@@ -303,7 +333,12 @@ describe('bad input', () => {
       [{ nKvHeads: 3 }, /nKvHeads \(3\) must divide/],
       [{ patchSize: 3 }, /patchSize \(3\) must divide config.imageSize/],
       [{ maxSeqLen: 5 }, /maxSeqLen \(5\) must exceed the 4 image tokens/],
-      [{ nLayers: 0 }, /nLayers must be an integer >= 1/],
+      [{ nLayers: 0 }, /nLayers must be an integer from 1 to 1024/],
+      [{ nLayers: 1e6 }, /config.nLayers must be an integer from 1 to 1024, got 1000000/],
+      [{ imageSize: 65536 * 4, patchSize: 65536 }, /config.imageSize must be an integer from 1 to 4096/],
+      [{ dModel: 2 ** 40 }, /config.dModel must be an integer from 1 to 32768/],
+      [{ dModel: 32768, nHeads: 4, nKvHeads: 4, nLayers: 1024, dFF: 131072 }, /parameters .*more than the limit of 4294967296/],
+      [{ maxSeqLen: 2 ** 20, dModel: 4096, nHeads: 2, nKvHeads: 2 }, /maxSeqLen \(1048576\) x the head size \(2048\) must be at most/],
       [{ dFF: 2.5 }, /dFF must be an integer/],
       [{ dModel: 12, nHeads: 4, nKvHeads: 4 }, /head size, 3\) must be even/],
       [{ vocabSize: 300 }, /vocabSize 300 does not match the tokenizer's 260 tokens/],
@@ -334,6 +369,11 @@ describe('bad input', () => {
     await expect(model.generate([{ image: rgb(8, 0, 0, 0), prompt: 'x'.repeat(44) }])).rejects.toThrow(/longer than the context/);
     expect((await model.generate([{ image: rgb(8, 0, 0, 0), prompt: 'x'.repeat(42) }], { maxNewTokens: 5, seed: 1 }))[0][0].tokens.length).toBe(1);
     await expect(model.logprobs([{ prompt: 'a', response: [1, 300] }])).rejects.toThrow(/response\[1\] = 300/);
+    await expect(model.logprobs([{ prompt: 'a', response: [1, '2' as unknown as number] }])).rejects.toThrow(new TypeError('batch[0].response[1] must be a token id (a number), got string'));
+    // NaN or infinite raw pixels are an error (they would make every output NaN).
+    const px = new Float32Array(192).fill(0.5);
+    px[7] = NaN;
+    await expect(model.logprobs([{ image: px, prompt: 'a', response: 'b' }])).rejects.toThrow(new RangeError('batch[0].image[7] is NaN: raw pixels must be finite (RGB values in [0, 1])'));
     await expect(model.logprobs([])).rejects.toThrow(/batch is empty/);
     await expect(model.logprobs([{ prompt: 3 as unknown as string, response: 'a' }])).rejects.toThrow(/prompt must be a string/);
     await expect(model.backward(new Float32Array(3))).rejects.toThrow(/needs a forward pass first/);

@@ -1,7 +1,9 @@
 import * as fs from 'fs';
 import * as http from 'http';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
+import { spawnSync } from 'child_process';
 import { buildPrompt, EndpointPairJudge } from '../../lib/eval';
 import { OpenAIConsistencyJudge, type ConsistencyJudge } from '../../lib/rewards';
 import { createRewardServer, extractResponse, getRewards, LabelIndex, type RewardServer } from '../../lib/serve';
@@ -266,6 +268,121 @@ describe('reward service over HTTP', () => {
     const r = await post(`${base}/score`, body);
     expect(r.status).toBe(400);
     expect(r.body.error).toMatch(msg);
+  });
+});
+
+describe('limits and security posture (issue 18)', () => {
+  let svc: RewardServer | undefined;
+  let base = '';
+  let port = 0;
+  const start = async (opts: Parameters<typeof createRewardServer>[0] = {}) => {
+    svc = createRewardServer(opts);
+    const a = await svc.listen(0, '127.0.0.1');
+    base = a.url;
+    port = a.port;
+  };
+  afterEach(async () => {
+    await svc?.close({ timeoutMs: 2000 });
+    svc = undefined;
+  });
+
+  /** A client that sends the headers of a POST with a 100-byte body, then one byte, then nothing: a slow upload. */
+  function slowUpload(): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.write('POST /get_reward HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{');
+      });
+      let got = '';
+      socket.on('data', (d) => (got += d));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(got));
+    });
+  }
+
+  it('slow uploads hold no slot: real requests are answered while they trickle; they get 408 and are closed', async () => {
+    await start({ concurrency: 2, maxQueue: 4, bodyTimeoutMs: 1500 });
+    const slow = Array.from({ length: 8 }, () => slowUpload()); // more than concurrency + maxQueue
+    for (let i = 0; i < 400 && svc!.load().reading < 8; i++) await sleep(5);
+    expect(svc!.load()).toEqual({ active: 0, queued: 0, reading: 8 });
+    const p = chat('q', 'a', 'b');
+    const real = await Promise.all(Array.from({ length: 6 }, () => post(`${base}/get_reward`, { query: [p + out('Response 2 is better.', '2')], prompts: [p], labels: ['2'] })));
+    expect(real.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    const answers = await Promise.all(slow);
+    for (const a of answers) expect(a).toMatch(/^HTTP\/1\.1 408 [\s\S]*the body did not arrive within 1\.5 s/);
+    const h = await request(`${base}/health`, 'GET');
+    expect(h.body).toMatchObject({ reading: 0, stats: { bodyTimeouts: 8, busy: 0 } });
+  });
+
+  it('headers that never end are cut by the headers timeout', async () => {
+    await start({ headersTimeoutMs: 200 });
+    const closed = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => socket.write('POST /get_reward HTTP/1.1\r\nHost: x\r\n'));
+      let got = '';
+      socket.on('data', (d) => (got += d));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(got));
+    });
+    expect(closed).toMatch(/^HTTP\/1\.1 408/);
+  });
+
+  it('a URL ending in many slashes is routed in linear time', async () => {
+    await start();
+    const r = await request(`${base}/health${'/'.repeat(12000)}`, 'GET');
+    expect(r.status).toBe(200);
+  });
+
+  it('/score stays inside --images: no symbolic link out, regular files only, no server paths in errors', async () => {
+    const images = fs.mkdtempSync(path.join(ROOT, 'images-'));
+    const outside = path.join(ROOT, 'secret.png');
+    fs.writeFileSync(outside, 'not for clients');
+    fs.writeFileSync(path.join(images, 'ok.png'), fs.readFileSync(path.join(IMAGES, 'general', 'red.png')));
+    fs.symlinkSync(outside, path.join(images, 'link.png'));
+    fs.symlinkSync(ROOT, path.join(images, 'up'));
+    fs.symlinkSync(path.join(images, 'ok.png'), path.join(images, 'inside.png'));
+    fs.mkdirSync(path.join(images, 'dir'));
+    const fifo = spawnSync('mkfifo', [path.join(images, 'fifo.png')]).status === 0;
+    const seen: string[] = [];
+    await start({
+      imagesDir: images,
+      pairJudge: {
+        name: 'x',
+        judge: async (pair) => {
+          seen.push(pair.media!.path!);
+          throw new Error(`cannot read image ${pair.media!.path}: EIO`);
+        },
+      },
+    });
+    const score = (image: string) => post(`${base}/score`, { question: 'q', response1: 'a', response2: 'b', image });
+    for (const [image, msg] of [
+      ['link.png', /image: path leaves the images folder \(through a symbolic link\)/],
+      ['up/secret.png', /image: path leaves the images folder \(through a symbolic link\)/],
+      ['dir', /image: not a regular file: dir/],
+      ...(fifo ? [['fifo.png', /image: not a regular file: fifo.png/]] : []),
+      [outside, /image: path leaves the images folder$/],
+    ] as Array<[string, RegExp]>) {
+      const r = await score(image);
+      expect([image, r.status, r.body.error]).toEqual([image, 400, expect.stringMatching(msg)]);
+    }
+    // A link that stays inside is fine; the judge gets the real path, and its error reaches the client without it.
+    const r = await score('inside.png');
+    expect(seen).toEqual([fs.realpathSync(path.join(images, 'ok.png'))]);
+    expect(r.status).toBe(502);
+    expect(r.body.error).toBe('the reward model failed: cannot read image ok.png: EIO');
+  });
+
+  it('internal errors answer 500 without details; the details go to the log', async () => {
+    const lines: string[] = [];
+    const labels = { size: 1, conflicts: 0, lookup: () => { throw new Error('boom at /srv/secret/labels.jsonl'); } } as unknown as LabelIndex;
+    await start({ labels, log: (l) => lines.push(l) });
+    const r = await post(`${base}/get_reward`, { query: ['x'] });
+    expect(r.status).toBe(500);
+    expect(r.body.error).toBe('internal error (the service log has the details)');
+    expect(lines.join('\n')).toMatch(/boom at \/srv\/secret/);
+  });
+
+  it('option checks name the option', () => {
+    expect(() => createRewardServer({ bodyTimeoutMs: 0 })).toThrow(/bodyTimeoutMs must be a positive integer/);
+    expect(() => createRewardServer({ headersTimeoutMs: 1.5 })).toThrow(/headersTimeoutMs must be a positive integer/);
   });
 });
 

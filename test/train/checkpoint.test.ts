@@ -64,27 +64,43 @@ test('model + AdamW state saved and restored continue exactly like the uninterru
   }
 });
 
-test('checkpoints replace each other atomically; latest.json points at the newest complete one', async () => {
+test('each checkpoint is a new <seq>-<name> folder; the newest complete one is resumed from, whatever latest.json says', async () => {
   const m = PolicyModel.create(CFG, { seed: 2 });
   const opt = new AdamW(m);
   await saveCheckpoint(dir, 'sft-000002', m, opt, state(2));
   await saveCheckpoint(dir, 'sft-000004', m, opt, state(4));
   const root = path.join(dir, 'checkpoints');
-  expect(fs.readdirSync(root).sort()).toEqual(['latest.json', 'sft-000004']);
+  expect(fs.readdirSync(root).sort()).toEqual(['000002-sft-000004', 'latest.json']);
+  expect(JSON.parse(fs.readFileSync(path.join(root, 'latest.json'), 'utf8')).checkpoint).toBe('000002-sft-000004');
   expect((await findLatestCheckpoint(dir))!.state.step).toBe(4);
 
   // A crash while writing the next one leaves a temporary folder behind: it is never used.
-  fs.mkdirSync(path.join(root, '.tmp-sft-000006-99999', 'model'), { recursive: true });
-  expect((await findLatestCheckpoint(dir))!.name).toBe('sft-000004');
+  fs.mkdirSync(path.join(root, '.tmp-000003-sft-000006-99999', 'model'), { recursive: true });
+  expect((await findLatestCheckpoint(dir))!.name).toBe('000002-sft-000004');
 
-  // Re-taking a checkpoint of the same name (after a resume) replaces it.
+  // Re-taking a checkpoint of the same name (after a resume) writes a new folder; the old one is never moved aside.
   await saveCheckpoint(dir, 'sft-000004', m, opt, { ...state(4), seconds: { sft: 1 } });
-  expect((await findLatestCheckpoint(dir))!.state.seconds).toEqual({ sft: 1 });
+  expect((await findLatestCheckpoint(dir))!).toMatchObject({ name: '000003-sft-000004', state: { seconds: { sft: 1 } } });
 
-  // A pointer to a folder that is gone (crash between rename and pointer update elsewhere): newest complete one wins.
+  // A pointer to a folder that is gone or older (a crash between the rename and the pointer update): the newest wins.
   fs.writeFileSync(path.join(root, 'latest.json'), JSON.stringify({ checkpoint: 'sft-000099', phase: 'sft', step: 99 }));
-  expect((await findLatestCheckpoint(dir))!.name).toBe('sft-000004');
+  expect((await findLatestCheckpoint(dir))!.name).toBe('000003-sft-000004');
   expect(await findLatestCheckpoint(path.join(dir, 'nothing-here'))).toBeNull();
+  await expect(saveCheckpoint(dir, '../x', m, opt, state(5))).rejects.toThrow(/checkpoint name must be a plain file name/);
+  opt.dispose();
+  m.dispose();
+});
+
+test('run folders of the layout before sequence numbers resume from latest.json, then by time; the next save replaces them', async () => {
+  const m = PolicyModel.create(CFG, { seed: 2 });
+  const opt = new AdamW(m);
+  const root = path.join(dir, 'checkpoints');
+  await saveCheckpoint(dir, 'sft-000002', m, opt, state(2));
+  fs.renameSync(path.join(root, '000001-sft-000002'), path.join(root, 'sft-000002'));
+  fs.writeFileSync(path.join(root, 'latest.json'), JSON.stringify({ checkpoint: 'sft-000002', phase: 'sft', step: 2 }));
+  expect((await findLatestCheckpoint(dir))!).toMatchObject({ name: 'sft-000002', state: { step: 2 } });
+  await saveCheckpoint(dir, 'sft-000004', m, opt, state(4));
+  expect(fs.readdirSync(root).sort()).toEqual(['000001-sft-000004', 'latest.json']);
   opt.dispose();
   m.dispose();
 });

@@ -105,9 +105,11 @@ describe('smoke preset, end to end', () => {
     expect(summary.voting!.k).toBe(3);
     expect(Object.keys(summary.voting!.votingAtK)).toEqual(['1', '2', '3']);
     expect(summary.lines.join('\n')).toMatch(/Wall time: data \d+s, sft \d+s, difficulty \d+s, rl \d+s, final \d+s/);
-    // checkpoints: only the final one is kept; the pointer names it
-    expect(fs.readdirSync(path.join(out, 'checkpoints')).sort()).toEqual(['done', 'latest.json']);
-    expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoints', 'latest.json'), 'utf8')).phase).toBe('done');
+    // checkpoints: only the final one is kept (<seq>-done); the pointer names it; the lock is given back
+    const [final, pointer] = fs.readdirSync(path.join(out, 'checkpoints')).sort();
+    expect([final, pointer]).toEqual([expect.stringMatching(/^\d{6}-done$/), 'latest.json']);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoints', 'latest.json'), 'utf8'))).toMatchObject({ checkpoint: final, phase: 'done' });
+    expect(fs.existsSync(path.join(out, 'run.lock'))).toBe(false);
     // models load
     for (const d of ['stage1-model', 'model']) {
       const m = await PolicyModel.load(path.join(out, d));
@@ -141,7 +143,9 @@ describe('smoke preset, end to end', () => {
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as RunSummary;
     expect(summary.stage2).toEqual(ref.summary.stage2);
     expect(summary.voting).toEqual(ref.summary.voting);
-    expect(fs.readdirSync(path.join(out, 'checkpoints')).filter((e) => !e.startsWith('.tmp-')).sort()).toEqual(['done', 'latest.json']);
+    // What the kills left (temporaries, stale locks) was cleaned up by the resumed runs.
+    expect(fs.readdirSync(path.join(out, 'checkpoints')).sort()).toEqual([expect.stringMatching(/^\d{6}-done$/), 'latest.json']);
+    expect(fs.readdirSync(out).sort()).toEqual(fs.readdirSync(ref.out).sort());
   });
 
   test('SIGINT stops after the current step with a checkpoint (exit 130); --resume completes the run', async () => {

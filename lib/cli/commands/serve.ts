@@ -38,6 +38,8 @@ Flags:
   --concurrency N      requests processed at once (default 8)
   --max-queue N        requests waiting beyond that before 503 (default 512)
   --max-body SIZE      largest request body (default 32mb) -> 413
+  --headers-timeout SEC  time a client has to send its request headers (default 20)
+  --body-timeout SEC   time a client has to send the body once its headers are in (default 30) -> 408
   --timeout SEC        per request timeout towards --judge/--endpoint (default 60)
   --retries N          retries towards --judge/--endpoint on 429/5xx/timeouts (default 4)
   --api-key-env VAR    environment variable with the API key for --judge/--endpoint (default OPENAI_API_KEY)
@@ -58,6 +60,8 @@ const OPTIONS = {
   concurrency: { type: 'string' },
   'max-queue': { type: 'string' },
   'max-body': { type: 'string' },
+  'headers-timeout': { type: 'string' },
+  'body-timeout': { type: 'string' },
   timeout: { type: 'string' },
   retries: { type: 'string' },
   'api-key-env': { type: 'string' },
@@ -72,9 +76,15 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const concurrency = intFlag(flags, 'concurrency', { min: 1, max: 4096 }) ?? 8;
   const maxQueue = intFlag(flags, 'max-queue', { min: 0 }) ?? 512;
   const maxBodyBytes = bytesFlag(flags, 'max-body');
+  const seconds = (name: string) => {
+    const v = numFlag(flags, name, { min: 0.001, max: 86400 });
+    return v === undefined ? undefined : Math.round(v * 1000);
+  };
+  const headersTimeoutMs = seconds('headers-timeout');
+  const bodyTimeoutMs = seconds('body-timeout');
   const apiKey = io.env[str(flags, 'api-key-env') ?? 'OPENAI_API_KEY'] ?? 'EMPTY';
   const images = str(flags, 'images');
-  if (images !== undefined && !fs.existsSync(images)) throw new UsageError(`--images: folder not found: ${images}`);
+  if (images !== undefined && !fs.statSync(images, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--images: folder not found: ${images}`);
 
   const dataFile = str(flags, 'data');
   const labels = dataFile ? LabelIndex.fromFile(dataFile) : null;
@@ -109,10 +119,18 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     concurrency,
     maxQueue,
     maxBodyBytes,
+    headersTimeoutMs,
+    bodyTimeoutMs,
     imagesDir: images,
     log: (line) => io.stderr.write(line + '\n'),
   });
-  const { url } = await service.listen(port, host);
+  let url: string;
+  try {
+    ({ url } = await service.listen(port, host));
+  } catch (e) {
+    await pairJudge?.close?.();
+    throw new Error(`--host ${host} --port ${port}: cannot listen there (${(e as Error).message})`);
+  }
   io.stdout.write(
     `reward service listening on ${url}\n` +
       `  consistency judge: ${judge.name}\n` +

@@ -30,6 +30,8 @@ ${column('--config FILE', 'JSON object overriding any setting, e.g. {"rl": {"ste
 ${column('--out DIR', 'run folder (default runs/<timestamp>)')}
 ${column('--resume', 'continue the run in --out (default: the newest run in runs/) from its')}
 ${column('', 'latest checkpoint; its saved configuration is used')}
+${column('--force', 'train into a non-empty --out that is not a run (refused otherwise; what is')}
+${column('', 'there may be overwritten or deleted). One trainer per folder: DIR/run.lock')}
 ${settingFlagLines.join('\n')}
 ${column('--no-progress', 'no progress bars')}
 ${column('--quiet', 'no progress bars and no messages (the summary is still printed)')}
@@ -56,6 +58,7 @@ const OPTIONS = {
   config: { type: 'string' },
   out: { type: 'string' },
   resume: { type: 'boolean' },
+  force: { type: 'boolean' },
   'no-progress': { type: 'boolean' },
   quiet: { type: 'boolean' },
   'help-config': { type: 'boolean' },
@@ -134,7 +137,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const storedFile = path.join(out, 'config.json');
   if (resume && presetFlag === undefined && configFile === undefined && fs.existsSync(storedFile)) {
     // Plain --resume: the run's own configuration (flags may still change the device).
-    const stored = JSON.parse(await fs.promises.readFile(storedFile, 'utf8')) as TrainConfig;
+    let stored: TrainConfig;
+    try {
+      stored = JSON.parse(await fs.promises.readFile(storedFile, 'utf8')) as TrainConfig;
+    } catch (e) {
+      throw new UsageError(`--resume: ${storedFile} is not a readable run configuration (${(e as Error).message})`);
+    }
+    if (stored === null || typeof stored !== 'object') throw new UsageError(`--resume: ${storedFile} must hold a JSON object`);
     const { preset, ...rest } = stored;
     try {
       config = resolveTrainConfig(preset, rest, overrides);
@@ -167,6 +176,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       config,
       out,
       resume,
+      force: flags.force === true,
       log,
       ...(quiet || flags['no-progress'] ? {} : { onProgress: progressBars(io.stderr) }),
       signal: ac.signal,
