@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_dispatch.h"
 #include "core/parallel.h"
 #include "model/ops/matmul/gemm_cpu.h"
 #include "model/ops/matmul/openblas_loader.h"
@@ -143,6 +144,43 @@ Choice& choice() {
   return *c;
 }
 
+// Rows of C [r0, r1), columns [j0, j1) computed directly from A and B, without packing: for products with
+// few rows (decoding: one query per sequence in attention, a few sequences in the projections), where
+// packing op(B) would cost as much as the product. Each element is one fixed-order sum over k.
+SR_CPU_MULTIVERSION
+void direct_rows(bool trans_a, bool trans_b, int64_t r0, int64_t r1, int64_t j0, int64_t j1, int64_t K, float alpha,
+                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  constexpr int64_t kMaxK = 1024;  // A's row copied contiguous, K in chunks of this
+  float a_row[kMaxK];
+  for (int64_t i = r0; i < r1; ++i) {
+    float* c = C + i * ldc;
+    for (int64_t j = j0; j < j1; ++j) c[j] = beta == 0.0f ? 0.0f : beta * c[j];
+    for (int64_t p0 = 0; p0 < K; p0 += kMaxK) {
+      const int64_t kc = std::min(kMaxK, K - p0);
+      for (int64_t k = 0; k < kc; ++k) a_row[k] = alpha * (trans_a ? A[(p0 + k) * lda + i] : A[i * lda + p0 + k]);
+      if (trans_b) {  // C[i, j] += dot(a_row, B[j, p0:p0+kc])
+        for (int64_t j = j0; j < j1; ++j) {
+          const float* b = B + j * ldb + p0;
+          float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+          for (int64_t k = 0; k < kc; ++k) dot += a_row[k] * b[k];
+          c[j] += dot;
+        }
+      } else {  // C[i, :] += a_row[k] * B[k, :]
+        for (int64_t k = 0; k < kc; ++k) {
+          const float a = a_row[k];
+          const float* b = B + (p0 + k) * ldb;
+#pragma omp simd
+          for (int64_t j = j0; j < j1; ++j) c[j] += a * b[j];
+        }
+      }
+    }
+  }
+}
+
+// Products with at most this many rows take the direct path.
+constexpr int64_t kDirectMaxRows = 4;
+
 }  // namespace
 
 void gemm_builtin(const Kernel& kr, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
@@ -150,6 +188,22 @@ void gemm_builtin(const Kernel& kr, bool trans_a, bool trans_b, int64_t M, int64
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == 0.0f) {
     scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  if (M <= kDirectMaxRows) {
+    // Columns in fixed chunks (never K: every element is the same sum whatever the thread count).
+    constexpr int64_t kCols = 64;
+    const int64_t chunks = static_cast<double>(M) * N * K < kMinBlockMacs ? 1 : (N + kCols - 1) / kCols;
+    const int64_t width = chunks == 1 ? N : kCols;
+    auto run = [&](int64_t c) {
+      direct_rows(trans_a, trans_b, 0, M, c * width, std::min(N, (c + 1) * width), K, alpha, A, lda, B, ldb, beta,
+                  C, ldc);
+    };
+    if (chunks == 1) {
+      run(0);
+    } else {
+      parallel_for(chunks, run);
+    }
     return;
   }
   const int mr = kr.mr, nr = kr.nr;
