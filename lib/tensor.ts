@@ -15,16 +15,7 @@ export const DTYPES: readonly DType[] = ['f32', 'bf16', 'i32', 'u8'];
 
 /** Numbers: a typed array (not BigInt64Array) or an Array of numbers (array-likes are refused). */
 export type TensorData =
-  | Float32Array
-  | Float64Array
-  | Int32Array
-  | Uint8Array
-  | Uint16Array
-  | Int8Array
-  | Int16Array
-  | Uint32Array
-  | Uint8ClampedArray
-  | readonly number[];
+  Float32Array | Float64Array | Int32Array | Uint8Array | Uint16Array | Int8Array | Int16Array | Uint32Array | Uint8ClampedArray | readonly number[];
 
 export interface TensorOptions {
   /** Default 'cpu'. 'auto' picks CUDA when a GPU is usable. */
@@ -186,7 +177,12 @@ export class Tensor {
   /** A copy on `device` (always a new tensor, even on the same device). */
   to(device: DeviceChoice): Tensor {
     const target = resolveDevice(device, 'device');
-    return new Tensor(guarded(() => this.live().toDevice({ device: target })), this.shape, this.dtype, target);
+    return new Tensor(
+      guarded(() => this.live().toDevice({ device: target })),
+      this.shape,
+      this.dtype,
+      target,
+    );
   }
 
   /** Frees the memory now. Safe to call more than once. */
@@ -211,13 +207,7 @@ export type TensorLike = Tensor | TensorData;
  * Turns a kernel argument into a live Tensor. Plain arrays become CPU tensors of
  * `dtype` and `shape` (default [length]); the caller disposes what `owned` lists.
  */
-export function asTensor(
-  value: TensorLike,
-  argName: string,
-  dtype: DType,
-  owned: Tensor[],
-  shape?: readonly number[],
-): Tensor {
+export function asTensor(value: TensorLike, argName: string, dtype: DType, owned: Tensor[], shape?: readonly number[]): Tensor {
   if (value instanceof Tensor) {
     value.live(argName);
     return value;

@@ -41,7 +41,10 @@ function parseArgs(argv: string[]): Args {
       if (v === undefined) throw new Error(`${a} needs a value`);
       return v;
     };
-    if (a === '--native') args.natives = next().split(',').map((f) => path.resolve(f));
+    if (a === '--native')
+      args.natives = next()
+        .split(',')
+        .map((f) => path.resolve(f));
     else if (a === '--threads') args.threads = next().split(',');
     else if (a === '--kernel') {
       args.kernels = next().split(',') as Kernel[];

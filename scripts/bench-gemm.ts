@@ -83,13 +83,26 @@ function timeShape(s: Shape, engines: Engine[], minSeconds: number): Record<Engi
   const mm = modelBinding().modelMatmul;
   const flops = 2 * s.m * s.n * s.k;
   const run = (engine: Engine, reps: number) => {
-    const inputs = { a: a.live(), b: b.live(), c: c.live(), transA: s.transA, transB: s.transB, alpha: 1, beta: 0, precision: 'tf32' as const, m: s.m, n: s.n, k: s.k, engine };
+    const inputs = {
+      a: a.live(),
+      b: b.live(),
+      c: c.live(),
+      transA: s.transA,
+      transB: s.transB,
+      alpha: 1,
+      beta: 0,
+      precision: 'tf32' as const,
+      m: s.m,
+      n: s.n,
+      k: s.k,
+      engine,
+    };
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < reps; i++) mm(inputs);
     return Number(process.hrtime.bigint() - t0) / 1e9 / reps;
   };
   for (const e of engines) run(e, 2); // warm-up: pages, packing buffers, OpenBLAS's threads
-  const reps = Math.max(1, Math.ceil((minSeconds / 7) / Math.max(run(engines[0], 1), 1e-7)));
+  const reps = Math.max(1, Math.ceil(minSeconds / 7 / Math.max(run(engines[0], 1), 1e-7)));
   const samples: Record<string, number[]> = {};
   for (let r = 0; r < 7; r++) for (const e of engines) (samples[e] ??= []).push(run(e, reps));
   for (const t of [a, b, c]) t.dispose();

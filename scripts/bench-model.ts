@@ -126,7 +126,17 @@ function runTorch(c: Case, threads: number, device: BenchDevice): TorchResult | 
   const script = path.join(packageRoot(), 'test', 'model', 'torch_reference.py');
   const cfg = { nKvHeads: c.config.nHeads, ropeTheta: 10000, normEps: 1e-5, ...c.config };
   const r = spawnSync('/usr/bin/python3', [script, 'bench'], {
-    input: JSON.stringify({ config: cfg, batch: c.batch, seqLen: c.seqLen, promptLen: c.promptLen, steps: c.steps, genBatch: c.genBatch, genTokens: c.genTokens, threads, device }),
+    input: JSON.stringify({
+      config: cfg,
+      batch: c.batch,
+      seqLen: c.seqLen,
+      promptLen: c.promptLen,
+      steps: c.steps,
+      genBatch: c.genBatch,
+      genTokens: c.genTokens,
+      threads,
+      device,
+    }),
     encoding: 'utf8',
     env: { ...process.env, OMP_NUM_THREADS: String(threads) },
     maxBuffer: 1 << 26,

@@ -52,7 +52,8 @@ function makeBody(seed: number, batch: number): string {
       buildPrompt(`Question ${k}: how many cars are visible?`, `There are ${k % 7} cars. ${filler}`, `I count ${(k + 1) % 7} cars. ${filler}`) +
       '<|im_end|>\n<|im_start|>assistant\n';
     const n = (k % 2) + 1;
-    const analysis = `Response 1 says ${k % 7} cars and Response 2 says ${(k + 1) % 7}. ${filler}\nLooking at the image again, the count matters most.\n` +
+    const analysis =
+      `Response 1 says ${k % 7} cars and Response 2 says ${(k + 1) % 7}. ${filler}\nLooking at the image again, the count matters most.\n` +
       (k % 5 === 0 ? `Response ${3 - n} is better.` : `Therefore Response ${n} is better.`);
     const output = k % 11 === 0 ? `Response ${n}.` : `<think>${analysis}</think><answer>${n}</answer>`;
     query.push(prompt + output + '<|im_end|>');
@@ -77,16 +78,20 @@ async function runClient(cfg: ClientConfig): Promise<ClientResult> {
   const url = new URL('/get_reward', cfg.url);
   const one = (body: string) =>
     new Promise<{ status: number; count: number }>((resolve, reject) => {
-      const req = http.request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          let count = 0;
-          if (res.statusCode === 200) count = (JSON.parse(Buffer.concat(chunks).toString('utf8')).rewards as number[]).length;
-          resolve({ status: res.statusCode ?? 0, count });
-        });
-        res.on('error', reject);
-      });
+      const req = http.request(
+        url,
+        { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c) => chunks.push(c));
+          res.on('end', () => {
+            let count = 0;
+            if (res.statusCode === 200) count = (JSON.parse(Buffer.concat(chunks).toString('utf8')).rewards as number[]).length;
+            resolve({ status: res.statusCode ?? 0, count });
+          });
+          res.on('error', reject);
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -125,8 +130,6 @@ async function runClient(cfg: ClientConfig): Promise<ClientResult> {
 }
 
 // ---------------------------------------------------------------- parent
-
-
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -175,7 +178,10 @@ async function main(): Promise<void> {
   const cpu = os.cpus();
   const args = process.argv.slice(2);
   const command = `npm run bench:serve${args.length ? ' -- ' + args.join(' ') : ''}`;
-  const stamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  const stamp = new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
   const entry = [
     `### ${stamp}`,
     '',

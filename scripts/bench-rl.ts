@@ -24,7 +24,14 @@ import * as kernels from '../lib/kernels';
 import { AdamW, PolicyModel, type ModelExample, type ModelInput } from '../lib/model';
 import { trainBpe } from '../lib/model/tokenizer';
 import { RuleBasedJudge, computeReward, createRewardStats, parseVerdict } from '../lib/rewards';
-import { groupBaselineAdvantages, informativeGroups, shuffledLabels, verdictConditionalAdvantages, verdictTokenMask, type Verdict } from '../lib/train/rl-regime';
+import {
+  groupBaselineAdvantages,
+  informativeGroups,
+  shuffledLabels,
+  verdictConditionalAdvantages,
+  verdictTokenMask,
+  type Verdict,
+} from '../lib/train/rl-regime';
 import { signTestP } from '../lib/train/summary';
 import { cosineLr, sftStep } from '../lib/train/update';
 import { machineDescription, today, writeSection } from './bench/results-file';
@@ -58,14 +65,24 @@ function bedRow(r: { question: string; response1: string; response2: string; lab
   const end = body.indexOf('\n', at);
   if (!t.startsWith('<think>') || at < 0 || end < 0) throw new Error(`row ${r.id}: the teacher text has no "${FACT}" line`);
   const evidence = body.slice(0, end);
-  return { prompt: buildCompactPrompt(`${r.question}\nEvidence:\n${evidence}`, r.response1, r.response2) + '\n', target: `<think>${body.slice(end + 1)}`, label: r.label, level: r.difficulty ?? 0 };
+  return {
+    prompt: buildCompactPrompt(`${r.question}\nEvidence:\n${evidence}`, r.response1, r.response2) + '\n',
+    target: `<think>${body.slice(end + 1)}`,
+    label: r.label,
+    level: r.difficulty ?? 0,
+  };
 }
 
 /** The same pair with the responses exchanged (the analysis' response numbers would change too; RL needs no target). */
 function swapped(r: BedRow, q: { question: string; response1: string; response2: string; teacher?: string }): BedRow {
   const body = (q.teacher ?? '').slice('<think>'.length);
   const end = body.indexOf('\n', body.indexOf(FACT));
-  return { prompt: buildCompactPrompt(`${q.question}\nEvidence:\n${body.slice(0, end)}`, q.response2, q.response1) + '\n', target: '', label: r.label === 1 ? 2 : 1, level: r.level };
+  return {
+    prompt: buildCompactPrompt(`${q.question}\nEvidence:\n${body.slice(0, end)}`, q.response2, q.response1) + '\n',
+    target: '',
+    label: r.label === 1 ? 2 : 1,
+    level: r.level,
+  };
 }
 
 interface Bed {
@@ -207,16 +224,50 @@ export interface Regime {
 
 /** The regime the trainer used before issue 15 (demo preset), on this bed. */
 export const OLD_REGIME: Regime = {
-  steps: 120, promptsPerStep: 8, groupSize: 4, temperature: 1, epochs: 2, updatesPerEpoch: 2, microBatch: 16,
-  lr: 5e-5, schedule: 'constant', warmup: 0, minLrRatio: 1, beta2: 0.999, weightDecay: 0.01, klCoef: 0,
-  baseline: 'none', dynamicFilter: false, normalise: true, filter: true, preClip: true, tokens: 'all', reward: 'r1',
-  pairSwap: false, evalEvery: 40, control: false, pool: 'train',
+  steps: 120,
+  promptsPerStep: 8,
+  groupSize: 4,
+  temperature: 1,
+  epochs: 2,
+  updatesPerEpoch: 2,
+  microBatch: 16,
+  lr: 5e-5,
+  schedule: 'constant',
+  warmup: 0,
+  minLrRatio: 1,
+  beta2: 0.999,
+  weightDecay: 0.01,
+  klCoef: 0,
+  baseline: 'none',
+  dynamicFilter: false,
+  normalise: true,
+  filter: true,
+  preClip: true,
+  tokens: 'all',
+  reward: 'r1',
+  pairSwap: false,
+  evalEvery: 40,
+  control: false,
+  pool: 'train',
 };
 
 /** The released recipe's regime shape, scaled to this bed: one AdamW step per 128 rollouts, betas 0.95, wd 0, KL. */
 export const BASE_REGIME: Regime = {
-  ...OLD_REGIME, steps: 40, promptsPerStep: 32, groupSize: 4, epochs: 1, updatesPerEpoch: 1, microBatch: 64,
-  lr: 1e-4, schedule: 'cosine', warmup: 0.05, minLrRatio: 0.1, beta2: 0.95, weightDecay: 0, klCoef: 0, evalEvery: 10,
+  ...OLD_REGIME,
+  steps: 40,
+  promptsPerStep: 32,
+  groupSize: 4,
+  epochs: 1,
+  updatesPerEpoch: 1,
+  microBatch: 64,
+  lr: 1e-4,
+  schedule: 'cosine',
+  warmup: 0.05,
+  minLrRatio: 0.1,
+  beta2: 0.95,
+  weightDecay: 0,
+  klCoef: 0,
+  evalEvery: 10,
 };
 
 export const REGIMES: Record<string, Partial<Regime>> = {
@@ -260,7 +311,12 @@ async function stage2(seed: number, testBed: Bed, s1dir: PolicyModel, r: Regime,
   const opt = new AdamW(model, { lr: r.lr, betas: [0.9, r.beta2], weightDecay: r.weightDecay, maxGradNorm: 1 });
   const totalUpdates = r.steps * r.epochs * r.updatesPerEpoch;
   const warmupUpdates = Math.round(r.warmup * totalUpdates);
-  const labels = r.control ? shuffledLabels(bed.train.map((x) => x.label), Rng.derive(seed, 'bench-rl', 'control')) : bed.train.map((x) => x.label);
+  const labels = r.control
+    ? shuffledLabels(
+        bed.train.map((x) => x.label),
+        Rng.derive(seed, 'bench-rl', 'control'),
+      )
+    : bed.train.map((x) => x.label);
   const rewardLabel = (i: number, isSwap: boolean): Verdict => (isSwap ? (labels[i] === 1 ? 2 : 1) : labels[i]);
   // 1 epoch over the train rows in a seeded order (prompts never repeat within a run).
   const order = Rng.derive(seed, 'bench-rl', 'pool').shuffle(bed.train.map((_, i) => i));
@@ -279,7 +335,12 @@ async function stage2(seed: number, testBed: Bed, s1dir: PolicyModel, r: Regime,
       else picks.push({ i, swap: rowRng.chance(0.5) });
     }
     const rows = picks.map((p) => (p.swap ? bed.trainSwapped[p.i] : bed.train[p.i]));
-    const gen = await model.generate(rows.map(input), { n: r.groupSize, temperature: r.temperature, maxNewTokens: MAX_NEW, seed: hashSeed(seed, 'bench-rl-rollout', step) });
+    const gen = await model.generate(rows.map(input), {
+      n: r.groupSize,
+      temperature: r.temperature,
+      maxNewTokens: MAX_NEW,
+      seed: hashSeed(seed, 'bench-rl-rollout', step),
+    });
     const samples = gen.flat();
     const seqPick = picks.flatMap((p) => Array.from({ length: r.groupSize }, () => p));
     const B = samples.length;
@@ -295,7 +356,9 @@ async function stage2(seed: number, testBed: Bed, s1dir: PolicyModel, r: Regime,
     if (r.baseline === 'none') seqAdv = Float64Array.from(rewards);
     else if (r.baseline === 'verdict') seqAdv = verdictConditionalAdvantages(rewards, verdicts);
     else seqAdv = groupBaselineAdvantages(rewards, r.groupSize, r.baseline);
-    const tokenMasks = samples.map((x) => (r.tokens === 'verdict' ? verdictTokenMask(Array.from(x.tokens, (t) => model.tokenizer.decode([t]))) : new Uint8Array(x.tokens.length).fill(1)));
+    const tokenMasks = samples.map((x) =>
+      r.tokens === 'verdict' ? verdictTokenMask(Array.from(x.tokens, (t) => model.tokenizer.decode([t]))) : new Uint8Array(x.tokens.length).fill(1),
+    );
     const idx = samples.map((_, b) => b).filter((b) => keep[b]);
     const kept = idx.length;
     // Token advantages (sequence value on its masked tokens), standardised over the batch's valid tokens.
@@ -328,7 +391,10 @@ async function stage2(seed: number, testBed: Bed, s1dir: PolicyModel, r: Regime,
       logpRef = new Array(B);
       for (let i = 0; i < idx.length; i += r.microBatch) {
         const mb = idx.slice(i, i + r.microBatch);
-        const lr = await ref.logprobs(mb.map((b) => examples[b]), { temperature: r.temperature, grad: false });
+        const lr = await ref.logprobs(
+          mb.map((b) => examples[b]),
+          { temperature: r.temperature, grad: false },
+        );
         const flat = lr.logprobs.toArray() as Float32Array;
         const TT = lr.logprobs.shape[1];
         mb.forEach((b, k) => (logpRef![b] = flat.slice(k * TT, k * TT + lens[b])));
@@ -353,7 +419,10 @@ async function stage2(seed: number, testBed: Bed, s1dir: PolicyModel, r: Regime,
         let bad = false;
         for (let i = 0; i < part.length; i += r.microBatch) {
           const mb = part.slice(i, i + r.microBatch);
-          const lp = await model.logprobs(mb.map((b) => examples[b]), { temperature: r.temperature });
+          const lp = await model.logprobs(
+            mb.map((b) => examples[b]),
+            { temperature: r.temperature },
+          );
           const TT = lp.logprobs.shape[1];
           const pack = (f: (b: number) => ArrayLike<number>) => {
             const out = new Float32Array(mb.length * TT);
@@ -408,7 +477,9 @@ async function stage2(seed: number, testBed: Bed, s1dir: PolicyModel, r: Regime,
     if ((step + 1) % r.evalEvery === 0 || step + 1 === r.steps) {
       const e = await evaluate(model, bed.test, step + 1);
       evals.push(e);
-      log(`  step ${step + 1}: test ${(100 * e.accuracy).toFixed(1)}% share1 ${(100 * e.share1).toFixed(0)}% len ${e.length.toFixed(1)} | rollouts acc ${(100 * acc).toFixed(0)}% kept ${kept}/${B} kl ${logs.at(-1)!.kl.toFixed(4)} (${Math.round((Date.now() - t0) / 1000)} s)`);
+      log(
+        `  step ${step + 1}: test ${(100 * e.accuracy).toFixed(1)}% share1 ${(100 * e.share1).toFixed(0)}% len ${e.length.toFixed(1)} | rollouts acc ${(100 * acc).toFixed(0)}% kept ${kept}/${B} kl ${logs.at(-1)!.kl.toFixed(4)} (${Math.round((Date.now() - t0) / 1000)} s)`,
+      );
     }
   }
   ref?.dispose();
@@ -498,21 +569,32 @@ async function runOne(tag: string, regime: Regime, seed: number): Promise<RunRec
   };
   fs.mkdirSync(RAW, { recursive: true });
   fs.appendFileSync(path.join(RAW, 'runs.jsonl'), JSON.stringify(rec) + '\n');
-  log(`seed ${seed} ${tag}: ${(100 * s1.eval.accuracy).toFixed(1)}% -> ${(100 * last.accuracy).toFixed(1)}% (fixed ${fixed}, broken ${broken}, p ${signTestP(fixed, broken).toFixed(4)}) share1 ${s2.evals.map((e) => (100 * e.share1).toFixed(0)).join('/')} in ${s2.seconds.toFixed(0)} s`);
+  log(
+    `seed ${seed} ${tag}: ${(100 * s1.eval.accuracy).toFixed(1)}% -> ${(100 * last.accuracy).toFixed(1)}% (fixed ${fixed}, broken ${broken}, p ${signTestP(fixed, broken).toFixed(4)}) share1 ${s2.evals.map((e) => (100 * e.share1).toFixed(0)).join('/')} in ${s2.seconds.toFixed(0)} s`,
+  );
   return rec;
 }
 
 function readRuns(): RunRecord[] {
   const f = path.join(RAW, 'runs.jsonl');
   if (!fs.existsSync(f)) return [];
-  return fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(f, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 function summariseTag(tag: string, runs: readonly RunRecord[]): string {
   const rs = runs.filter((r) => r.tag === tag);
   if (rs.length === 0) return `${tag}: no runs`;
   const p = pooled(rs);
-  const per = rs.map((r) => `s${r.seed} ${(100 * r.stage1.accuracy).toFixed(1)}->${(100 * r.evals.at(-1)!.accuracy).toFixed(1)} [1s ${r.evals.map((e) => (100 * e.share1).toFixed(0)).join('/')}] len ${r.stage1.length.toFixed(1)}->${r.evals.at(-1)!.length.toFixed(1)}`).join('; ');
+  const per = rs
+    .map(
+      (r) =>
+        `s${r.seed} ${(100 * r.stage1.accuracy).toFixed(1)}->${(100 * r.evals.at(-1)!.accuracy).toFixed(1)} [1s ${r.evals.map((e) => (100 * e.share1).toFixed(0)).join('/')}] len ${r.stage1.length.toFixed(1)}->${r.evals.at(-1)!.length.toFixed(1)}`,
+    )
+    .join('; ');
   return `${tag}: pooled ${p.gainPoints >= 0 ? '+' : ''}${p.gainPoints.toFixed(2)} pts (fixed ${p.fixed} / broken ${p.broken}, p ${p.p.toPrecision(2)}) | ${per}`;
 }
 
@@ -537,14 +619,19 @@ async function main(): Promise<void> {
   if (w !== undefined) {
     // Re-write rl.json / RESULTS from recorded runs: TAG and TAG-control, the latest run per seed.
     const runs = readRuns();
-    const latest = (tag: string) => seeds.map((seed) => {
-      const r = runs.filter((x) => x.tag === tag && x.seed === seed).at(-1);
-      if (!r) throw new Error(`no recorded run ${tag} for seed ${seed}`);
-      return r;
-    });
+    const latest = (tag: string) =>
+      seeds.map((seed) => {
+        const r = runs.filter((x) => x.tag === tag && x.seed === seed).at(-1);
+        if (!r) throw new Error(`no recorded run ${tag} for seed ${seed}`);
+        return r;
+      });
     const main = latest(w);
     const control = latest(`${w}-control`);
-    write(main, control, [...main, ...control].reduce((a, r) => a + r.seconds, 0));
+    write(
+      main,
+      control,
+      [...main, ...control].reduce((a, r) => a + r.seconds, 0),
+    );
     return;
   }
   const name = str(flags, 'regime');
@@ -584,18 +671,37 @@ function write(main: RunRecord[], control: RunRecord[], wallSeconds: number): vo
       result: p.gainPoints >= 5 && p.p < 0.01 ? 'held' : 'not held',
       figures: { gainPoints: p.gainPoints, p: p.p, fixed: p.fixed, broken: p.broken },
     },
-    { claim: 'no seed loses', result: main.every((r) => r.fixed >= r.broken) ? 'held' : 'not held', figures: { perSeedGain: main.map((r) => (100 * (r.fixed - r.broken)) / r.right1.length) } },
-    { claim: 'share of "1" verdicts within 40-60% at every evaluation', result: share1.flat().every((s) => s >= 0.4 && s <= 0.6) ? 'held' : 'not held', figures: { share1 } },
-    { claim: 'random-label control gains nothing', result: pc.gainPoints <= 0 || pc.p >= 0.05 ? 'held' : 'not held', figures: { gainPoints: pc.gainPoints, p: pc.p } },
+    {
+      claim: 'no seed loses',
+      result: main.every((r) => r.fixed >= r.broken) ? 'held' : 'not held',
+      figures: { perSeedGain: main.map((r) => (100 * (r.fixed - r.broken)) / r.right1.length) },
+    },
+    {
+      claim: 'share of "1" verdicts within 40-60% at every evaluation',
+      result: share1.flat().every((s) => s >= 0.4 && s <= 0.6) ? 'held' : 'not held',
+      figures: { share1 },
+    },
+    {
+      claim: 'random-label control gains nothing',
+      result: pc.gainPoints <= 0 || pc.p >= 0.05 ? 'held' : 'not held',
+      figures: { gainPoints: pc.gainPoints, p: pc.p },
+    },
     {
       claim: 'the 3-sigma Advantage Filter zeroes the minority outcome of binary rewards',
       result: main.some((r) => r.steps.some((x) => x.filtered > 0)) ? 'held' : 'not measurable',
-      figures: { filteredTokens: main.reduce((a, r) => a + r.steps.reduce((b, x) => b + x.filtered, 0), 0), why: 'fires only when < ~10% of a batch is right (or wrong); here the rollouts are right 55-80%' },
+      figures: {
+        filteredTokens: main.reduce((a, r) => a + r.steps.reduce((b, x) => b + x.filtered, 0), 0),
+        why: 'fires only when < ~10% of a batch is right (or wrong); here the rollouts are right 55-80%',
+      },
     },
     {
       claim: 'RL shortens responses (paper: ~15%)',
       result: 'not measurable',
-      figures: { stage1Length: mean(main.map((r) => r.stage1.length)), stage2Length: mean(main.map((r) => r.evals.at(-1)!.length)), why: 'the teacher analysis is templated; length is fixed by the format' },
+      figures: {
+        stage1Length: mean(main.map((r) => r.stage1.length)),
+        stage2Length: mean(main.map((r) => r.evals.at(-1)!.length)),
+        why: 'the teacher analysis is templated; length is fixed by the format',
+      },
     },
   ];
   const json = {
@@ -604,11 +710,22 @@ function write(main: RunRecord[], control: RunRecord[], wallSeconds: number): vo
     seeds: main.map((r, k) => ({
       seed: r.seed,
       stage1: { accuracy: r.stage1.accuracy, share1: r.stage1.share1, length: r.stage1.length },
-      stage2: { accuracy: r.evals.at(-1)!.accuracy, share1: r.evals.at(-1)!.share1, length: r.evals.at(-1)!.length, fixed: r.fixed, broken: r.broken, p: signTestP(r.fixed, r.broken) },
+      stage2: {
+        accuracy: r.evals.at(-1)!.accuracy,
+        share1: r.evals.at(-1)!.share1,
+        length: r.evals.at(-1)!.length,
+        fixed: r.fixed,
+        broken: r.broken,
+        p: signTestP(r.fixed, r.broken),
+      },
       share1: r.evals.map((e) => e.share1),
       accuracy: r.evals.map((e) => e.accuracy),
       evalSteps: r.evals.map((e) => e.step),
-      control: { stage1: { accuracy: control[k].stage1.accuracy }, stage2: { accuracy: control[k].evals.at(-1)!.accuracy }, share1: control[k].evals.map((e) => e.share1) },
+      control: {
+        stage1: { accuracy: control[k].stage1.accuracy },
+        stage2: { accuracy: control[k].evals.at(-1)!.accuracy },
+        share1: control[k].evals.map((e) => e.share1),
+      },
     })),
     pooled: { gainPoints: p.gainPoints, p: p.p, fixed: p.fixed, broken: p.broken, control: { gainPoints: pc.gainPoints, p: pc.p } },
     claims,
@@ -624,7 +741,10 @@ function write(main: RunRecord[], control: RunRecord[], wallSeconds: number): vo
     '',
     '| seed | stage 1 | stage 2 | fixed / broken | p | share of "1" at each evaluation | length (tokens) | control: stage 1 -> 2 |',
     '|---|---|---|---|---|---|---|---|',
-    ...main.map((r, k) => `| ${r.seed} | ${pct(r.stage1.accuracy)}% | ${pct(r.evals.at(-1)!.accuracy)}% | ${r.fixed} / ${r.broken} | ${signTestP(r.fixed, r.broken).toPrecision(2)} | ${r.evals.map((e) => pct(e.share1)).join(' / ')} | ${r.stage1.length.toFixed(1)} -> ${r.evals.at(-1)!.length.toFixed(1)} | ${pct(control[k].stage1.accuracy)}% -> ${pct(control[k].evals.at(-1)!.accuracy)}% |`),
+    ...main.map(
+      (r, k) =>
+        `| ${r.seed} | ${pct(r.stage1.accuracy)}% | ${pct(r.evals.at(-1)!.accuracy)}% | ${r.fixed} / ${r.broken} | ${signTestP(r.fixed, r.broken).toPrecision(2)} | ${r.evals.map((e) => pct(e.share1)).join(' / ')} | ${r.stage1.length.toFixed(1)} -> ${r.evals.at(-1)!.length.toFixed(1)} | ${pct(control[k].stage1.accuracy)}% -> ${pct(control[k].evals.at(-1)!.accuracy)}% |`,
+    ),
     '',
     `Pooled: ${p.gainPoints >= 0 ? '+' : ''}${p.gainPoints.toFixed(1)} points (exact sign test over ${p.fixed + p.broken} flipped pairs, p = ${p.p.toPrecision(2)}); control ${pc.gainPoints >= 0 ? '+' : ''}${pc.gainPoints.toFixed(1)} points (p = ${pc.p.toPrecision(2)}).`,
     '',

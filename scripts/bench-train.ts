@@ -48,7 +48,8 @@ function stat(xs: number[]): Stat {
 }
 
 const pct = (s: Stat) => `${(100 * s.mean).toFixed(1)}% ± ${(100 * s.sd).toFixed(1)} (${(100 * s.min).toFixed(1)}–${(100 * s.max).toFixed(1)})`;
-const pts = (s: Stat) => `${s.mean >= 0 ? '+' : ''}${(100 * s.mean).toFixed(1)} ± ${(100 * s.sd).toFixed(1)} points (${(100 * s.min).toFixed(1)} to ${(100 * s.max).toFixed(1)})`;
+const pts = (s: Stat) =>
+  `${s.mean >= 0 ? '+' : ''}${(100 * s.mean).toFixed(1)} ± ${(100 * s.sd).toFixed(1)} points (${(100 * s.min).toFixed(1)} to ${(100 * s.max).toFixed(1)})`;
 const num = (s: Stat, d = 0) => `${s.mean.toFixed(d)} ± ${s.sd.toFixed(d)} (${s.min.toFixed(d)}–${s.max.toFixed(d)})`;
 
 async function runSeed(seed: number): Promise<RunSummary> {
@@ -115,7 +116,11 @@ async function main(): Promise<void> {
   const verdictText = verdict + perSeedNote + chance;
   const perSeed = runs.map((r) => {
     const p = r.change.hard;
-    return `| ${r.seed} | ${(100 * r.stage1.accuracy).toFixed(1)}% | ${(100 * s2(r).accuracy).toFixed(1)}% | ${(100 * r.stage1.hard.accuracy).toFixed(1)}% | ${(100 * s2(r).hard.accuracy).toFixed(1)}% | ${p ? `${p.fixed}/${p.broken}, p = ${p.pValue.toFixed(3)}` : '—'} | ${kMax >= 5 ? (100 * vote(r, 5)).toFixed(1) + '%' : '—'} | ${kMax >= 15 ? (100 * vote(r, 15)).toFixed(1) + '%' : '—'} | ${Object.values(r.seconds).reduce((a, b) => a + b, 0).toFixed(0)} |`;
+    return `| ${r.seed} | ${(100 * r.stage1.accuracy).toFixed(1)}% | ${(100 * s2(r).accuracy).toFixed(1)}% | ${(100 * r.stage1.hard.accuracy).toFixed(1)}% | ${(100 * s2(r).hard.accuracy).toFixed(1)}% | ${p ? `${p.fixed}/${p.broken}, p = ${p.pValue.toFixed(3)}` : '—'} | ${kMax >= 5 ? (100 * vote(r, 5)).toFixed(1) + '%' : '—'} | ${kMax >= 15 ? (100 * vote(r, 15)).toFixed(1) + '%' : '—'} | ${Object.values(
+      r.seconds,
+    )
+      .reduce((a, b) => a + b, 0)
+      .toFixed(0)} |`;
   });
   const cuda = backends().cuda;
   const c0 = resolveTrainConfig(preset);

@@ -20,7 +20,14 @@ import { formatSummary, runCases } from './fuzz/runner';
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { json: { type: 'boolean' }, 'write-results': { type: 'boolean' }, jobs: { type: 'string' }, filter: { type: 'string' }, every: { type: 'string' }, timeout: { type: 'string' } },
+    options: {
+      json: { type: 'boolean' },
+      'write-results': { type: 'boolean' },
+      jobs: { type: 'string' },
+      filter: { type: 'string' },
+      every: { type: 'string' },
+      timeout: { type: 'string' },
+    },
   });
   const positive = (v: string | undefined, name: string, fallback: number) => {
     if (v === undefined) return fallback;
@@ -62,7 +69,14 @@ async function main(): Promise<number> {
         '| | |',
         '| --- | --- |',
         ...rows.map(([k, v]) => `| ${k} | ${v} |`),
-        ...(summary.failures.length ? ['', 'Not ok:', '', ...summary.failures.slice(0, 30).map((f) => `- ${f.verdict}: \`${f.id}\`: ${(f.detail ?? '').replace(/\s+/g, ' ').slice(0, 200)}`)] : []),
+        ...(summary.failures.length
+          ? [
+              '',
+              'Not ok:',
+              '',
+              ...summary.failures.slice(0, 30).map((f) => `- ${f.verdict}: \`${f.id}\`: ${(f.detail ?? '').replace(/\s+/g, ' ').slice(0, 200)}`),
+            ]
+          : []),
       ].join('\n'),
     );
   }

@@ -10,4 +10,8 @@ function walk(dir, out) {
   }
   return out;
 }
-console.log(walk(path.join(__dirname, '..', 'native'), []).sort().join(' '));
+console.log(
+  walk(path.join(__dirname, '..', 'native'), [])
+    .sort()
+    .join(' '),
+);

@@ -31,7 +31,9 @@ import { sftStep } from '../lib/train/update';
 import { parseVerdict } from '../lib/rewards';
 
 // Strict parsing (an unknown or misspelt flag is an error), the subcommands' parser.
-const FLAGS = Object.fromEntries(['skill', 'preset', 'steps', 'lr', 'batch', 'eval-every', 'eval-n', 'seed', 'device'].map((f) => [f, { type: 'string' as const }]));
+const FLAGS = Object.fromEntries(
+  ['skill', 'preset', 'steps', 'lr', 'batch', 'eval-every', 'eval-n', 'seed', 'device'].map((f) => [f, { type: 'string' as const }]),
+);
 
 function arg(flags: Flags, name: string, fallback: string): string {
   return str(flags, name) ?? fallback;
@@ -39,7 +41,8 @@ function arg(flags: Flags, name: string, fallback: string): string {
 
 function positive(flags: Flags, name: string, fallback: string, integer = true): number {
   const v = Number(arg(flags, name, fallback));
-  if (!(v > 0) || (integer && !Number.isInteger(v))) throw new RangeError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${arg(flags, name, fallback)}`);
+  if (!(v > 0) || (integer && !Number.isInteger(v)))
+    throw new RangeError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${arg(flags, name, fallback)}`);
   return v;
 }
 
@@ -86,7 +89,11 @@ function recallExample(r: Rng): ModelExample & { response: string } {
   const scene = randomFill(r);
   const n = scene.grid * scene.grid;
   const cells = r.shuffle(Array.from({ length: n }, (_, i) => ({ row: Math.floor(i / scene.grid), col: i % scene.grid })));
-  return { image: null, prompt: `${sceneCaption(scene)}\n${lookupPrompt(scene.grid, cells)}`, response: cells.map((q) => cellLine(scene, q.row, q.col)).join('\n') };
+  return {
+    image: null,
+    prompt: `${sceneCaption(scene)}\n${lookupPrompt(scene.grid, cells)}`,
+    response: cells.map((q) => cellLine(scene, q.row, q.col)).join('\n'),
+  };
 }
 
 const FACT = 'The image shows';

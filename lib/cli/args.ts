@@ -50,7 +50,9 @@ export function numFlag(flags: Flags, name: string, { min = -Infinity, max = Inf
   const n = Number(v);
   // Plain decimal notation only (Number() also reads "0x10", "0b1" and "Infinity").
   if (!/^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?\s*$/i.test(v) || !Number.isFinite(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be a number${Number.isFinite(min) ? ` >= ${min}` : ''}${Number.isFinite(max) ? ` and <= ${max}` : ''}, got ${JSON.stringify(v)}`);
+    throw new UsageError(
+      `--${name} must be a number${Number.isFinite(min) ? ` >= ${min}` : ''}${Number.isFinite(max) ? ` and <= ${max}` : ''}, got ${JSON.stringify(v)}`,
+    );
   }
   return n;
 }

@@ -84,7 +84,8 @@ export class ProgressBar {
     const rate = elapsed > 0 ? (this.done - this.base) / elapsed : 0;
     const eta = rate > 0 ? (total - this.done) / rate : NaN;
     const label = this.options.label ? `${this.options.label} ` : '';
-    const stats = `${this.done}/${total} ${(100 * frac).toFixed(1)}% ${rate.toFixed(rate < 10 ? 2 : 1)}/s ` +
+    const stats =
+      `${this.done}/${total} ${(100 * frac).toFixed(1)}% ${rate.toFixed(rate < 10 ? 2 : 1)}/s ` +
       `elapsed ${formatDuration(elapsed)} ETA ${this.done >= total ? '0s' : formatDuration(eta)}${note ? ' ' + note : ''}`;
     const width = Math.max(10, Math.min(40, (this.stream.columns ?? 100) - label.length - stats.length - 4));
     const filled = Math.round(frac * width);

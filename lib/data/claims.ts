@@ -168,9 +168,7 @@ export function claimHolds(scene: Scene, c: Claim): boolean {
       return countMatching(scene, c.a) > countMatching(scene, c.b) === c.value;
     case 'relation':
       // Existential reading: some such object on that side of some such anchor.
-      return scene.objects.some(
-        (a) => matches(a, c.anchor) && scene.objects.some((o) => o !== a && matches(o, c.thing) && isInDirection(o, a, c.dir)),
-      );
+      return scene.objects.some((a) => matches(a, c.anchor) && scene.objects.some((o) => o !== a && matches(o, c.thing) && isInDirection(o, a, c.dir)));
   }
 }
 

@@ -9,15 +9,7 @@
  */
 import { Claim, checkResponse, responseText } from './claims';
 import { buildCompactPrompt } from '../eval/prompt';
-import {
-  Category,
-  Question,
-  answerQuestion,
-  countPhrase,
-  dirPhrase,
-  questionText,
-  relationTarget,
-} from './questions';
+import { Category, Question, answerQuestion, countPhrase, dirPhrase, questionText, relationTarget } from './questions';
 import { Rng, Seed } from './rng';
 import {
   Colour,

@@ -24,34 +24,12 @@ export { claimText, parseClaim, parseResponse, claimHolds, checkResponse } from 
 export type { Claim, ResponseCheck } from './claims';
 export { LEVELS, LEVEL_IDS, DEFAULT_BUDGETS, generateSample, teacherAnalysis, teacherReasoning, teacherOutput } from './generate';
 export type { Level, LevelSpec, GeneratorOptions, SampleSpec, SynthSample } from './generate';
-export {
-  renderScene,
-  renderScenePng,
-  encodePng,
-  decodeImage,
-  cellCentrePixel,
-  insideShape,
-  BACKGROUND_RGB,
-  DEFAULT_IMAGE_SIZE,
-  PREVIEW_SIZE,
-} from './render';
+export { renderScene, renderScenePng, encodePng, decodeImage, cellCentrePixel, insideShape, BACKGROUND_RGB, DEFAULT_IMAGE_SIZE, PREVIEW_SIZE } from './render';
 export type { RgbImage, RenderOptions } from './render';
 // The prompt builders live in lib/eval/prompt.ts (one prompt module); lib/data has always exported them too.
 export { buildR1Prompt, parseR1Prompt, buildCompactPrompt, buildStyledPrompt as buildPrompt } from '../eval/prompt';
 export type { PromptStyle } from '../eval/prompt';
-export {
-  SPLITS,
-  validateRow,
-  validateSyntheticRow,
-  orderRow,
-  parseJsonl,
-  readJsonl,
-  writeJsonl,
-  readRows,
-  writeRows,
-  imagePath,
-  splitFile,
-} from './io';
+export { SPLITS, validateRow, validateSyntheticRow, orderRow, parseJsonl, readJsonl, writeJsonl, readRows, writeRows, imagePath, splitFile } from './io';
 export type { PreferenceRow, SyntheticRow, Split } from './io';
 export { toR1Row, fromR1Row, readR1Jsonl, writeR1Jsonl } from './r1-format';
 export type { R1RewardRow, ToR1Options } from './r1-format';

@@ -189,7 +189,10 @@ export function answerQuestion(scene: Scene, q: Question): Answer {
       return countMatching(scene, q.a) > countMatching(scene, q.b) ? 'yes' : 'no';
     case 'relation': {
       const r = relationTarget(scene, q.dir, q.anchor);
-      if (!r) throw new RangeError(`relation question is ambiguous on this scene: the ${describe(q.anchor)} must be unique with exactly one object ${dirPhrase(q.dir)} it`);
+      if (!r)
+        throw new RangeError(
+          `relation question is ambiguous on this scene: the ${describe(q.anchor)} must be unique with exactly one object ${dirPhrase(q.dir)} it`,
+        );
       return describe(r.target);
     }
   }

@@ -52,9 +52,7 @@ export function fromR1Row(value: unknown, index: number, where = `row ${index + 
     }
   }
   if (!Array.isArray(messages)) throw new TypeError(`${where}: message must be a JSON string of a list of chat messages`);
-  const user = messages.find((m) => m !== null && typeof m === 'object' && (m as { role?: unknown }).role === 'user') as
-    | { content?: unknown }
-    | undefined;
+  const user = messages.find((m) => m !== null && typeof m === 'object' && (m as { role?: unknown }).role === 'user') as { content?: unknown } | undefined;
   if (!user) throw new RangeError(`${where}: message has no user message`);
   const parts = typeof user.content === 'string' ? [{ type: 'text', text: user.content }] : user.content;
   if (!Array.isArray(parts)) throw new TypeError(`${where}: message user content must be a list of parts`);
@@ -68,7 +66,8 @@ export function fromR1Row(value: unknown, index: number, where = `row ${index + 
   if (images.length !== 1) throw new RangeError(`${where}: message user content must have exactly one image part, found ${images.length}`);
   const { question, response1, response2 } = parseR1Prompt(texts[0], `${where}: message user text`);
   const answers = typeof r.answer === 'string' ? [r.answer] : r.answer;
-  if (!Array.isArray(answers) || typeof answers[0] !== 'string') throw new TypeError(`${where}: answer must be a list holding "<answer>1</answer>" or "<answer>2</answer>"`);
+  if (!Array.isArray(answers) || typeof answers[0] !== 'string')
+    throw new TypeError(`${where}: answer must be a list holding "<answer>1</answer>" or "<answer>2</answer>"`);
   const m = /^\s*<answer>\s*([12])\s*<\/answer>\s*$/.exec(answers[0]);
   if (!m) throw new RangeError(`${where}: answer[0] must be "<answer>1</answer>" or "<answer>2</answer>", got ${JSON.stringify(answers[0])}`);
   const id = typeof r.id === 'string' && r.id !== '' ? r.id : `r1-${index}`;
@@ -81,5 +80,8 @@ export async function readR1Jsonl(file: string): Promise<PreferenceRow[]> {
 }
 
 export async function writeR1Jsonl(file: string, rows: readonly PreferenceRow[], options: ToR1Options = {}): Promise<void> {
-  await writeJsonl(file, rows.map((r) => toR1Row(r, options)));
+  await writeJsonl(
+    file,
+    rows.map((r) => toR1Row(r, options)),
+  );
 }

@@ -122,10 +122,12 @@ export async function encodePng(img: RgbImage): Promise<Buffer> {
   if (img === null || typeof img !== 'object') throw new TypeError('img must be an RgbImage { data, width, height }');
   for (const k of ['width', 'height'] as const) {
     const v = img[k];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 16384) throw new RangeError(`img.${k} must be an integer from 1 to 16384, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 16384)
+      throw new RangeError(`img.${k} must be an integer from 1 to 16384, got ${String(v)}`);
   }
   if (Object.prototype.toString.call(img.data) !== '[object Uint8Array]') throw new TypeError('img.data must be a Uint8Array of RGB bytes');
-  if (img.data.length !== img.width * img.height * 3) throw new RangeError(`img.data has ${img.data.length} bytes; ${img.width} x ${img.height} RGB needs ${img.width * img.height * 3}`);
+  if (img.data.length !== img.width * img.height * 3)
+    throw new RangeError(`img.data has ${img.data.length} bytes; ${img.width} x ${img.height} RGB needs ${img.width * img.height * 3}`);
   return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
     .png({ compressionLevel: 9, adaptiveFiltering: false, palette: false })
     .toBuffer();

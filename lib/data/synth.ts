@@ -155,7 +155,10 @@ export function synthesize(options: SynthOptions): SynthDataset {
   const slots = [...designSlots(o, nTrain, 'train'), ...designSlots(o, nTest, 'test')];
   const labels = new Array<1 | 2>(o.n);
   // Alternating positions along (level, category) order: exact 1:1 per split (+-1 for odd sizes), and near 1:1 inside each group.
-  for (const [from, to, tag] of [[0, nTrain, 'train'], [nTrain, o.n, 'test']] as const) {
+  for (const [from, to, tag] of [
+    [0, nTrain, 'train'],
+    [nTrain, o.n, 'test'],
+  ] as const) {
     const rng = Rng.derive(o.seed, 'labels', tag);
     const idx = Array.from({ length: to - from }, (_, k) => from + k);
     const tie = idx.map(() => rng.float());
@@ -249,7 +252,15 @@ export async function writeSynthetic(dir: string, options: SynthOptions, write: 
     byCategory: tally(all.map((r) => r.category)),
     files,
   };
-  const meta = { format: 'stable-reinforce-synthetic', version: 1, options: o, counts: summary.counts, labels: summary.labels, byLevel: summary.byLevel, byCategory: summary.byCategory };
+  const meta = {
+    format: 'stable-reinforce-synthetic',
+    version: 1,
+    options: o,
+    counts: summary.counts,
+    labels: summary.labels,
+    byLevel: summary.byLevel,
+    byCategory: summary.byCategory,
+  };
   await fsp.writeFile(path.join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
   return summary;
 }

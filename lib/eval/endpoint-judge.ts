@@ -1,14 +1,7 @@
 /** A PairJudge backed by an OpenAI-compatible chat endpoint (e.g. R1-Reward 7B served by vLLM). */
 import type OpenAI from 'openai';
 import { Limiter, linkedSignal } from '../rewards/async';
-import {
-  callWithRetries,
-  EmptyResponseError,
-  makeClient,
-  normalizeBaseURL,
-  type EndpointOptions,
-  type EndpointStats,
-} from '../rewards/openai-compat';
+import { callWithRetries, EmptyResponseError, makeClient, normalizeBaseURL, type EndpointOptions, type EndpointStats } from '../rewards/openai-compat';
 import { mediaUrl } from './media';
 import { buildPrompt } from './prompt';
 import type { JudgeOptions, JudgePair, PairJudge } from './types';

@@ -2,15 +2,7 @@
 export { R1_REWARD_PROMPT_TEMPLATE, buildPrompt, promptKey } from './prompt';
 export { BENCH_NAMES } from './types';
 export type { BenchName, MediaRef, JudgePair, JudgeOptions, PairJudge, EvalPair, SyntheticRow } from './types';
-export {
-  loadBenchmark,
-  readRows,
-  vlRewardBenchCategory,
-  mmRlhfCategory,
-  multimodalRewardBenchCategory,
-  DataError,
-  MM_RLHF_CATEGORIES,
-} from './loaders';
+export { loadBenchmark, readRows, vlRewardBenchCategory, mmRlhfCategory, multimodalRewardBenchCategory, DataError, MM_RLHF_CATEGORIES } from './loaders';
 export type { LoadOptions, LoadedBenchmark, SkippedRow } from './loaders';
 export { majorityVote, votingAtK, anyCorrectAtK, accuracyReport } from './metrics';
 export type { Evaluation, Order, Accuracy, AccuracyReport } from './metrics';

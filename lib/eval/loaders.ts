@@ -73,7 +73,10 @@ export const MM_RLHF_CATEGORIES = ['mcq', 'long', 'short', 'safety', 'video'] as
 
 /** MM-RLHF-RewardBench: the first path segment (folders first, then the file name) starting with a category name. */
 export function mmRlhfCategory(mediaPath: string, isVideo = false): string {
-  const segments = mediaPath.toLowerCase().split(/[\\/]+/).filter((s) => s !== '');
+  const segments = mediaPath
+    .toLowerCase()
+    .split(/[\\/]+/)
+    .filter((s) => s !== '');
   const ordered = [...segments.slice(0, -1), ...segments.slice(-1)];
   for (const seg of ordered) {
     const m = /^(mcq|long|short|safety|video)(?![a-z])/.exec(seg);
@@ -272,8 +275,7 @@ export function loadBenchmark(bench: BenchName, file: string, options: LoadOptio
         continue;
       }
       throw new DataError(
-        `${file}:${row}${id !== null ? ` (id ${JSON.stringify(id)})` : ''}: ${error.message}` +
-          ' (use --skip-missing to skip such rows and report them)',
+        `${file}:${row}${id !== null ? ` (id ${JSON.stringify(id)})` : ''}: ${error.message}` + ' (use --skip-missing to skip such rows and report them)',
       );
     }
     const n = (seen.get(p.id) ?? 0) + 1;

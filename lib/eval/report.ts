@@ -44,7 +44,9 @@ export function curveSvg(series: Array<{ name: string; color: string; points: Re
     const d = pts.map(([k, v]) => `${x(k).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
     parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="2" points="${d}"/>`);
     for (const [k, v] of pts) {
-      parts.push(`<circle cx="${x(k).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${s.color}"><title>${escapeHtml(s.name)} @${k}: ${pct(v)}</title></circle>`);
+      parts.push(
+        `<circle cx="${x(k).toFixed(1)}" cy="${y(v).toFixed(1)}" r="3" fill="${s.color}"><title>${escapeHtml(s.name)} @${k}: ${pct(v)}</title></circle>`,
+      );
     }
     parts.push(`<rect x="${m.l + 10}" y="${m.t + 6 + si * 16}" width="10" height="10" fill="${s.color}"/>`);
     parts.push(`<text x="${m.l + 26}" y="${m.t + 15 + si * 16}" font-size="12">${escapeHtml(s.name)}</text>`);
@@ -94,7 +96,10 @@ export function renderReport(s: EvalSummary): string {
       ks.map((k) => [k, pct(s.votingAtK[k]), pct(s.anyCorrectAtK[k])]),
     ),
     '<h2>Categories</h2>',
-    table(['category', 'n', 'accuracy'], Object.entries(s.categories).map(([c, a]) => [c, a.n, pct(a.accuracy)])),
+    table(
+      ['category', 'n', 'accuracy'],
+      Object.entries(s.categories).map(([c, a]) => [c, a.n, pct(a.accuracy)]),
+    ),
     '<h2>Position</h2>',
     table(
       ['preferred response shown as', 'n', 'accuracy'],
@@ -102,20 +107,40 @@ export function renderReport(s: EvalSummary): string {
     ),
   ];
   if (s.orders) {
-    sections.push(table(['order', 'n', 'accuracy'], Object.entries(s.orders).map(([o, a]) => [o, a.n, pct(a.accuracy)])));
+    sections.push(
+      table(
+        ['order', 'n', 'accuracy'],
+        Object.entries(s.orders).map(([o, a]) => [o, a.n, pct(a.accuracy)]),
+      ),
+    );
   }
   if (s.difficulties) {
-    sections.push('<h2>Difficulty</h2>', table(['difficulty', 'n', 'accuracy'], Object.entries(s.difficulties).map(([d, a]) => [d, a.n, pct(a.accuracy)])));
+    sections.push(
+      '<h2>Difficulty</h2>',
+      table(
+        ['difficulty', 'n', 'accuracy'],
+        Object.entries(s.difficulties).map(([d, a]) => [d, a.n, pct(a.accuracy)]),
+      ),
+    );
   }
   if (s.parseFailures.count > 0) {
     sections.push(
       '<h2>Parse failures</h2>',
       table(['reason', 'samples'], Object.entries(s.parseFailures.byReason)),
-      table(['pair', 'order', 'sample', 'reason', 'output (start)'], s.parseFailures.examples.map((e) => [e.key, e.order, e.sample, e.reason, e.output])),
+      table(
+        ['pair', 'order', 'sample', 'reason', 'output (start)'],
+        s.parseFailures.examples.map((e) => [e.key, e.order, e.sample, e.reason, e.output]),
+      ),
     );
   }
   if (s.skipped.count > 0) {
-    sections.push('<h2>Skipped rows</h2>', table(['row', 'id', 'reason'], s.skipped.rows.slice(0, 100).map((r) => [r.row, r.id ?? '', r.reason])));
+    sections.push(
+      '<h2>Skipped rows</h2>',
+      table(
+        ['row', 'id', 'reason'],
+        s.skipped.rows.slice(0, 100).map((r) => [r.row, r.id ?? '', r.reason]),
+      ),
+    );
   }
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(`${s.bench} - ${s.model}`)}</title>

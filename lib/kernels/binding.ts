@@ -49,12 +49,7 @@ export function withTemporaries<T>(owned: Tensor[], call: () => T): T {
 }
 
 /** Wraps a native tensor handle produced on `device`. */
-export function wrapHandle(
-  handle: NativeTensor,
-  shape: readonly number[],
-  dtype: Tensor['dtype'],
-  device: Tensor['device'],
-): Tensor {
+export function wrapHandle(handle: NativeTensor, shape: readonly number[], dtype: Tensor['dtype'], device: Tensor['device']): Tensor {
   return new Tensor(handle, shape, dtype, device);
 }
 

@@ -29,21 +29,10 @@ export interface GroupAdvantagesOptions {
 }
 
 interface GroupAdvantagesBinding {
-  groupAdvantages(args: {
-    rewards: NativeTensor;
-    groupSize: number;
-    scale: string;
-    baseline: string;
-    eps: number;
-    async: boolean;
-  }): MaybeAsync<NativeTensor>;
+  groupAdvantages(args: { rewards: NativeTensor; groupSize: number; scale: string; baseline: string; eps: number; async: boolean }): MaybeAsync<NativeTensor>;
 }
 
-function run<A extends boolean>(
-  rewards: TensorLike,
-  options: GroupAdvantagesOptions,
-  async: A,
-): A extends true ? Promise<Tensor> : Tensor {
+function run<A extends boolean>(rewards: TensorLike, options: GroupAdvantagesOptions, async: A): A extends true ? Promise<Tensor> : Tensor {
   if (options === undefined) throw new TypeError('options with groupSize is required');
   const opts = optionsObject(options);
   const owned: Tensor[] = [];

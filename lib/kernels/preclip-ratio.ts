@@ -10,13 +10,7 @@ import { Tensor, TensorLike, asTensor } from '../tensor';
 import { MaybeAsync, binding, mapResult, settle, withTemporaries, wrapHandle } from './binding';
 
 interface PreClipBinding {
-  preClipRatio(args: {
-    logpNew: NativeTensor;
-    logpOld: NativeTensor;
-    minRatio: number;
-    maxRatio: number;
-    async: boolean;
-  }): MaybeAsync<NativeTensor>;
+  preClipRatio(args: { logpNew: NativeTensor; logpOld: NativeTensor; minRatio: number; maxRatio: number; async: boolean }): MaybeAsync<NativeTensor>;
 }
 
 export interface PreClipOptions {

@@ -154,10 +154,7 @@ function backward<A extends boolean>(
       const grad = wrapHandle(r.grad, lg.shape, lg.dtype, device);
       if (r.nonFiniteRows > 0 && policy === 'throw') {
         grad.dispose();
-        throw nonFiniteError(
-          r,
-          'have a NaN gradient (logits with a NaN or +inf logit or every logit -inf, or a non-finite gradLogprobs/gradEntropy)',
-        );
+        throw nonFiniteError(r, 'have a NaN gradient (logits with a NaN or +inf logit or every logit -inf, or a non-finite gradLogprobs/gradEntropy)');
       }
       return grad;
     };
@@ -171,11 +168,7 @@ export function tokenLogprobs(logits: Tensor, tokens: TensorLike, options?: Toke
 }
 
 /** tokenLogprobs off the JavaScript thread. */
-export function tokenLogprobsAsync(
-  logits: Tensor,
-  tokens: TensorLike,
-  options?: TokenLogprobsOptions,
-): Promise<TokenLogprobsResult> {
+export function tokenLogprobsAsync(logits: Tensor, tokens: TensorLike, options?: TokenLogprobsOptions): Promise<TokenLogprobsResult> {
   return settle(() => forward(logits, tokens, options, true));
 }
 
@@ -185,12 +178,7 @@ export function tokenLogprobsAsync(
  * a new [N, V] tensor with the logits' dtype (f32, or bf16 rounded to nearest even).
  * The softmax is recomputed from the logits (two passes per row).
  */
-export function tokenLogprobsBackward(
-  logits: Tensor,
-  tokens: TensorLike,
-  gradLogprobs: TensorLike,
-  options?: TokenLogprobsBackwardOptions,
-): Tensor {
+export function tokenLogprobsBackward(logits: Tensor, tokens: TensorLike, gradLogprobs: TensorLike, options?: TokenLogprobsBackwardOptions): Tensor {
   return backward(logits, tokens, gradLogprobs, options, false);
 }
 

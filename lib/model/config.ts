@@ -54,8 +54,20 @@ export type ModelConfig = Required<ModelConfigInput>;
 export type Rgb = readonly [number, number, number];
 
 const KEYS = [
-  'dModel', 'nLayers', 'nHeads', 'nKvHeads', 'dFF', 'imageSize', 'patchSize', 'maxSeqLen', 'ropeTheta', 'normEps',
-  'vocabSize', 'imageMean', 'imageStd', 'imagePositions',
+  'dModel',
+  'nLayers',
+  'nHeads',
+  'nKvHeads',
+  'dFF',
+  'imageSize',
+  'patchSize',
+  'maxSeqLen',
+  'ropeTheta',
+  'normEps',
+  'vocabSize',
+  'imageMean',
+  'imageStd',
+  'imagePositions',
 ] as const;
 
 /**
@@ -133,7 +145,22 @@ export function resolveConfig(input: ModelConfigInput): ModelConfig {
   if (vocabSize < VOCAB_SIZE || vocabSize > MAX_VOCAB_SIZE) {
     throw new RangeError(`config.vocabSize must be from ${VOCAB_SIZE} (256 bytes + 4 specials) to ${MAX_VOCAB_SIZE}, got ${vocabSize}`);
   }
-  const config: ModelConfig = { dModel, nLayers, nHeads, nKvHeads, dFF, imageSize, patchSize, maxSeqLen, ropeTheta, normEps, vocabSize, imageMean, imageStd, imagePositions };
+  const config: ModelConfig = {
+    dModel,
+    nLayers,
+    nHeads,
+    nKvHeads,
+    dFF,
+    imageSize,
+    patchSize,
+    maxSeqLen,
+    ropeTheta,
+    normEps,
+    vocabSize,
+    imageMean,
+    imageStd,
+    imagePositions,
+  };
   // Sizes as products, exact in doubles below 2^53 (every factor is bounded above).
   const params = parameterCount(config);
   if (params > MODEL_LIMITS.parameters) {

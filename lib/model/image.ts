@@ -39,7 +39,9 @@ export async function loadImage(image: ImageInput, size: number, what: string, n
   }
   if (tag === '[object Uint8Array]' && !Buffer.isBuffer(image)) {
     if (image.length !== n) {
-      throw new RangeError(`${what} has ${image.length} bytes; a raw image must be ${size} x ${size} x 3 = ${n} RGB bytes (pass a Buffer for an encoded PNG/JPEG)`);
+      throw new RangeError(
+        `${what} has ${image.length} bytes; a raw image must be ${size} x ${size} x 3 = ${n} RGB bytes (pass a Buffer for an encoded PNG/JPEG)`,
+      );
     }
     return normalise(image as Uint8Array, 1 / 255, norm);
   }

@@ -34,12 +34,7 @@ export interface ModelBinding {
   /** The ranges the bindings check (adamwStep's: native/model/ops/adamw/adamw.h). */
   limits: NativeAddon['limits'];
   /** config: the resolved ModelConfig; the binding reads its numeric architecture keys and ignores the rest. */
-  modelCreate(args: {
-    config: Readonly<Record<string, unknown>>;
-    seed: number;
-    device: 'cpu' | 'cuda';
-    matmulPrecision: 'tf32' | 'tf32x3';
-  }): ModelHandle;
+  modelCreate(args: { config: Readonly<Record<string, unknown>>; seed: number; device: 'cpu' | 'cuda'; matmulPrecision: 'tf32' | 'tf32x3' }): ModelHandle;
   modelDispose(args: { model: ModelHandle }): void;
   modelParameters(args: { model: ModelHandle }): NativeParameter[];
   modelSetParameter(args: { model: ModelHandle; index: number; data: Float32Array }): void;

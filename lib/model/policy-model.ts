@@ -241,7 +241,9 @@ export class PolicyModel {
     const { architecture, ...cfg } = raw as ModelConfigInput & { architecture?: unknown };
     // save() writes the architecture; a folder of another model (or of a future layout) is refused, not misread.
     if (architecture !== undefined && architecture !== ARCHITECTURE) {
-      throw new RangeError(`PolicyModel.load: ${configFile} is of architecture ${JSON.stringify(architecture)}; this version reads ${JSON.stringify(ARCHITECTURE)}`);
+      throw new RangeError(
+        `PolicyModel.load: ${configFile} is of architecture ${JSON.stringify(architecture)}; this version reads ${JSON.stringify(ARCHITECTURE)}`,
+      );
     }
     const tokenizer = await Tokenizer.load(dir);
     const model = new PolicyModel(withVocab(cfg, tokenizer, configFile), tokenizer, 0, device, precision);
@@ -257,7 +259,9 @@ export class PolicyModel {
         // Non-finite weights are an error, not a warning: every output of the model would be NaN.
         const bad = firstNonFinite(t.data);
         if (bad !== -1) {
-          throw new RangeError(`PolicyModel.load: ${dir}/model.safetensors: ${p.name}[${bad}] is ${t.data[bad]}: the weights must be finite (a diverged or corrupt checkpoint)`);
+          throw new RangeError(
+            `PolicyModel.load: ${dir}/model.safetensors: ${p.name}[${bad}] is ${t.data[bad]}: the weights must be finite (a diverged or corrupt checkpoint)`,
+          );
         }
         b.modelSetParameter({ model: model.live(), index: i, data: t.data });
         tensors.delete(p.name);
@@ -482,12 +486,7 @@ export class PolicyModel {
   }
 
   /** Validates and packs a batch into the native layout. */
-  private async encode(
-    batch: readonly ModelExample[],
-    what: string,
-    withResponse: boolean,
-    responseOptional = false,
-  ): Promise<NativeBatch> {
+  private async encode(batch: readonly ModelExample[], what: string, withResponse: boolean, responseOptional = false): Promise<NativeBatch> {
     this.live();
     if (!Array.isArray(batch)) throw new TypeError(`${what} must be an array`);
     if (batch.length === 0) throw new RangeError(`${what} is empty`);

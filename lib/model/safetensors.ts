@@ -81,9 +81,12 @@ function f16ToF32Table(): Float32Array {
     const exp = (h >> 10) & 0x1f;
     const mant = h & 0x3ff;
     let u: number;
-    if (exp === 0x1f) u = sign | 0x7f800000 | (mant << 13); // inf, NaN (payload kept)
-    else if (exp !== 0) u = sign | ((exp + 112) << 23) | (mant << 13); // rebias 15 -> 127
-    else if (mant === 0) u = sign; // +-0
+    if (exp === 0x1f)
+      u = sign | 0x7f800000 | (mant << 13); // inf, NaN (payload kept)
+    else if (exp !== 0)
+      u = sign | ((exp + 112) << 23) | (mant << 13); // rebias 15 -> 127
+    else if (mant === 0)
+      u = sign; // +-0
     else {
       // Subnormal half: normal as a float; shift the leading 1 up to the implicit bit.
       let e = 113;
@@ -165,9 +168,7 @@ function checkEntry(file: string, name: string, info: unknown, dataBytes: number
   const count = shape.reduce((a: number, d: number) => a * d, 1);
   const need = count * BYTES[dtype as SafetensorsDType];
   if (end - begin !== need) {
-    throw new RangeError(
-      `${where} (${dtype}, shape [${shape.join(', ')}]) needs ${need} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`,
-    );
+    throw new RangeError(`${where} (${dtype}, shape [${shape.join(', ')}]) needs ${need} bytes but data_offsets [${begin}, ${end}] hold ${end - begin}`);
   }
   if (end > dataBytes) {
     throw new RangeError(

@@ -70,7 +70,8 @@ export class Tokenizer {
     for (let s = 256; s < VOCAB_SIZE; s++) this.bytesOf.push(new Uint8Array(0));
     merges.forEach((m, i) => {
       const id = VOCAB_SIZE + i;
-      const ok = (t: unknown): t is number => Number.isInteger(t) && (t as number) >= 0 && (t as number) < id && ((t as number) < 256 || (t as number) >= VOCAB_SIZE);
+      const ok = (t: unknown): t is number =>
+        Number.isInteger(t) && (t as number) >= 0 && (t as number) < id && ((t as number) < 256 || (t as number) >= VOCAB_SIZE);
       if (!Array.isArray(m) || m.length !== 2 || !ok(m[0]) || !ok(m[1])) {
         throw new RangeError(`merges[${i}] must be a pair of byte or earlier merge ids (< ${id}, not a special token), got ${JSON.stringify(m)}`);
       }

@@ -40,7 +40,8 @@ export function loadRun(dir: string): ReportRun {
   const abs = path.resolve(dir);
   const config = readJsonIf<TrainConfig>(path.join(abs, 'config.json'));
   if (!config) throw new Error(`${abs} is not a training run folder (no config.json)`);
-  const examples = readJsonIf<GreedyOutput[]>(path.join(abs, 'evals', 'stage2.json')) ?? readJsonIf<GreedyOutput[]>(path.join(abs, 'evals', 'stage1.json')) ?? [];
+  const examples =
+    readJsonIf<GreedyOutput[]>(path.join(abs, 'evals', 'stage2.json')) ?? readJsonIf<GreedyOutput[]>(path.join(abs, 'evals', 'stage1.json')) ?? [];
   return {
     dir: abs,
     name: path.basename(abs),
@@ -95,11 +96,48 @@ export function buildCharts(runs: ReportRun[]): Charts {
   const reward: Series[] = runs.flatMap((r, i) => {
     const rl = r.metrics.filter((l) => l.stage === 'rl');
     const name = label(r, many);
-    const base: Series[] = [{ name: many ? name : 'reward', points: pts(rl, (l) => l.step, (l) => num(l.reward)), color: color(i, 0) }];
+    const base: Series[] = [
+      {
+        name: many ? name : 'reward',
+        points: pts(
+          rl,
+          (l) => l.step,
+          (l) => num(l.reward),
+        ),
+        color: color(i, 0),
+      },
+    ];
     if (!many) {
-      base.push({ name: 'result (right verdict)', points: pts(rl, (l) => l.step, (l) => num(l.result)), color: color(i, 1), dashed: true });
-      base.push({ name: 'format', points: pts(rl, (l) => l.step, (l) => num(l.format)), color: color(i, 2), dashed: true });
-      base.push({ name: 'consistency', points: pts(rl, (l) => l.step, (l) => num(l.consistency)), color: color(i, 3), dashed: true });
+      base.push({
+        name: 'result (right verdict)',
+        points: pts(
+          rl,
+          (l) => l.step,
+          (l) => num(l.result),
+        ),
+        color: color(i, 1),
+        dashed: true,
+      });
+      base.push({
+        name: 'format',
+        points: pts(
+          rl,
+          (l) => l.step,
+          (l) => num(l.format),
+        ),
+        color: color(i, 2),
+        dashed: true,
+      });
+      base.push({
+        name: 'consistency',
+        points: pts(
+          rl,
+          (l) => l.step,
+          (l) => num(l.consistency),
+        ),
+        color: color(i, 3),
+        dashed: true,
+      });
     }
     return base;
   });
@@ -111,25 +149,97 @@ export function buildCharts(runs: ReportRun[]): Charts {
     const extra = s0 ? ([[0, s0.summary.accuracy]] as [number, number][]) : [];
     const extraH = s0 ? ([[0, s0.summary.hard.accuracy]] as [number, number][]) : [];
     return [
-      { name: `${name}: all`, points: [...extra, ...pts(ev, (l) => l.globalStep, (l) => num(evalOf(l)!.accuracy))], color: color(i, 0), dots: true },
-      { name: `${name}: hard subset`, points: [...extraH, ...pts(ev, (l) => l.globalStep, (l) => num(evalOf(l)!.hardAccuracy))], color: color(i, 1), dots: true, dashed: true },
-      ...(!many ? [{ name: 'RL rollouts (train, sampled)', points: pts(r.metrics.filter((l) => l.stage === 'rl'), (l) => l.globalStep, (l) => num(l.accuracy)), color: color(i, 2) }] : []),
+      {
+        name: `${name}: all`,
+        points: [
+          ...extra,
+          ...pts(
+            ev,
+            (l) => l.globalStep,
+            (l) => num(evalOf(l)!.accuracy),
+          ),
+        ],
+        color: color(i, 0),
+        dots: true,
+      },
+      {
+        name: `${name}: hard subset`,
+        points: [
+          ...extraH,
+          ...pts(
+            ev,
+            (l) => l.globalStep,
+            (l) => num(evalOf(l)!.hardAccuracy),
+          ),
+        ],
+        color: color(i, 1),
+        dots: true,
+        dashed: true,
+      },
+      ...(!many
+        ? [
+            {
+              name: 'RL rollouts (train, sampled)',
+              points: pts(
+                r.metrics.filter((l) => l.stage === 'rl'),
+                (l) => l.globalStep,
+                (l) => num(l.accuracy),
+              ),
+              color: color(i, 2),
+            },
+          ]
+        : []),
     ];
   });
 
   const length: Series[] = runs.flatMap((r, i) => {
     const name = many ? label(r, true) + ': ' : '';
     return [
-      { name: `${name}RL rollouts`, points: pts(r.metrics.filter((l) => l.stage === 'rl'), (l) => l.globalStep, (l) => num(l.responseLength)), color: color(i, 0) },
-      { name: `${name}greedy test outputs`, points: pts(r.metrics.filter((l) => evalOf(l)), (l) => l.globalStep, (l) => num(evalOf(l)!.meanLength)), color: color(i, 1), dots: true, dashed: true },
+      {
+        name: `${name}RL rollouts`,
+        points: pts(
+          r.metrics.filter((l) => l.stage === 'rl'),
+          (l) => l.globalStep,
+          (l) => num(l.responseLength),
+        ),
+        color: color(i, 0),
+      },
+      {
+        name: `${name}greedy test outputs`,
+        points: pts(
+          r.metrics.filter((l) => evalOf(l)),
+          (l) => l.globalStep,
+          (l) => num(evalOf(l)!.meanLength),
+        ),
+        color: color(i, 1),
+        dots: true,
+        dashed: true,
+      },
     ];
   });
 
   const loss: Series[] = runs.flatMap((r, i) => {
     const name = many ? label(r, true) + ': ' : '';
     return [
-      { name: `${name}SFT NLL`, points: pts(r.metrics.filter((l) => l.stage === 'sft'), (l) => l.globalStep, (l) => num(l.loss)), color: color(i, 0) },
-      { name: `${name}RL policy loss`, points: pts(r.metrics.filter((l) => l.stage === 'rl'), (l) => l.globalStep, (l) => num(l.loss)), color: color(i, 1), right: true },
+      {
+        name: `${name}SFT NLL`,
+        points: pts(
+          r.metrics.filter((l) => l.stage === 'sft'),
+          (l) => l.globalStep,
+          (l) => num(l.loss),
+        ),
+        color: color(i, 0),
+      },
+      {
+        name: `${name}RL policy loss`,
+        points: pts(
+          r.metrics.filter((l) => l.stage === 'rl'),
+          (l) => l.globalStep,
+          (l) => num(l.loss),
+        ),
+        color: color(i, 1),
+        right: true,
+      },
     ];
   });
 
@@ -137,9 +247,35 @@ export function buildCharts(runs: ReportRun[]): Charts {
     const rl = r.metrics.filter((l) => l.stage === 'rl');
     const name = many ? label(r, true) + ': ' : '';
     return [
-      { name: `${name}clip fraction`, points: pts(rl, (l) => l.step, (l) => num(l.clipFraction)), color: color(i, 0) },
-      { name: `${name}filtered fraction`, points: pts(rl, (l) => l.step, (l) => num(l.filteredFraction)), color: color(i, 1), dashed: true },
-      { name: `${name}ratio max`, points: pts(rl, (l) => l.step, (l) => num(l.ratioMax)), color: color(i, 2), right: true },
+      {
+        name: `${name}clip fraction`,
+        points: pts(
+          rl,
+          (l) => l.step,
+          (l) => num(l.clipFraction),
+        ),
+        color: color(i, 0),
+      },
+      {
+        name: `${name}filtered fraction`,
+        points: pts(
+          rl,
+          (l) => l.step,
+          (l) => num(l.filteredFraction),
+        ),
+        color: color(i, 1),
+        dashed: true,
+      },
+      {
+        name: `${name}ratio max`,
+        points: pts(
+          rl,
+          (l) => l.step,
+          (l) => num(l.ratioMax),
+        ),
+        color: color(i, 2),
+        right: true,
+      },
     ];
   });
 
@@ -151,17 +287,55 @@ export function buildCharts(runs: ReportRun[]): Charts {
         yLabel: 'accuracy',
         percent: true,
         series: withVoting.flatMap((r, i) => [
-          { name: many ? label(r, true) : 'Voting@K', points: Object.entries(r.voting!.votingAtK).map(([k, v]) => [Number(k), v] as [number, number]), color: color(i, 0), dots: true },
-          ...(!many ? [{ name: 'any correct@K', points: Object.entries(r.voting!.anyCorrectAtK).map(([k, v]) => [Number(k), v] as [number, number]), color: color(i, 1), dashed: true }] : []),
+          {
+            name: many ? label(r, true) : 'Voting@K',
+            points: Object.entries(r.voting!.votingAtK).map(([k, v]) => [Number(k), v] as [number, number]),
+            color: color(i, 0),
+            dots: true,
+          },
+          ...(!many
+            ? [
+                {
+                  name: 'any correct@K',
+                  points: Object.entries(r.voting!.anyCorrectAtK).map(([k, v]) => [Number(k), v] as [number, number]),
+                  color: color(i, 1),
+                  dashed: true,
+                },
+              ]
+            : []),
         ]),
       })
     : null;
 
   return {
     reward: lineChart({ title: 'Stage 2 reward per step (rollout means)', xLabel: 'RL step', yLabel: 'reward', series: reward }),
-    accuracy: lineChart({ title: 'Accuracy (greedy test evaluations; RL rollouts)', xLabel: 'step (stage 1, then stage 2)', yLabel: 'accuracy', percent: true, yRange: [0, 1], xRange: whole, series: accuracy, markers: boundary }),
-    length: lineChart({ title: 'Mean response length', xLabel: 'step (stage 1, then stage 2)', yLabel: 'tokens', xRange: whole, series: length, markers: boundary }),
-    loss: lineChart({ title: 'Loss', xLabel: 'step (stage 1, then stage 2)', yLabel: 'SFT NLL (nats/token)', yRightLabel: 'RL policy loss', xRange: whole, series: loss, markers: boundary }),
+    accuracy: lineChart({
+      title: 'Accuracy (greedy test evaluations; RL rollouts)',
+      xLabel: 'step (stage 1, then stage 2)',
+      yLabel: 'accuracy',
+      percent: true,
+      yRange: [0, 1],
+      xRange: whole,
+      series: accuracy,
+      markers: boundary,
+    }),
+    length: lineChart({
+      title: 'Mean response length',
+      xLabel: 'step (stage 1, then stage 2)',
+      yLabel: 'tokens',
+      xRange: whole,
+      series: length,
+      markers: boundary,
+    }),
+    loss: lineChart({
+      title: 'Loss',
+      xLabel: 'step (stage 1, then stage 2)',
+      yLabel: 'SFT NLL (nats/token)',
+      yRightLabel: 'RL policy loss',
+      xRange: whole,
+      series: loss,
+      markers: boundary,
+    }),
     voting,
     diagnostics: lineChart({ title: 'Stage 2 diagnostics', xLabel: 'RL step', yLabel: 'fraction of tokens', yRightLabel: 'max ratio', series: diagnostics }),
   };
@@ -189,16 +363,20 @@ export function renderHtml(runs: ReportRun[], charts: Charts = buildCharts(runs)
       'pre{background:#f7f7f7;padding:8px;white-space:pre-wrap;font-size:13px}ul.summary li{margin:4px 0}</style></head><body>',
   );
   parts.push(`<h1>Training report${many ? ': ' + runs.length + ' runs' : ''}</h1>`);
-  parts.push('<p class="note">Two-stage R1-Reward training (stage 1: supervised cold start on teacher analyses; stage 2: reinforcement learning). ' +
-    'Test accuracy is greedy (temperature 0); a verdict counts only when the output has exactly one &lt;answer&gt; block, as in the result reward. ' +
-    'The hard subset is the test samples whose generator level is in <code>eval.hardLevels</code> (fixed before training, so stage 2 is not flattered by selecting on the stage-1 model\'s own mistakes).</p>');
+  parts.push(
+    '<p class="note">Two-stage R1-Reward training (stage 1: supervised cold start on teacher analyses; stage 2: reinforcement learning). ' +
+      'Test accuracy is greedy (temperature 0); a verdict counts only when the output has exactly one &lt;answer&gt; block, as in the result reward. ' +
+      "The hard subset is the test samples whose generator level is in <code>eval.hardLevels</code> (fixed before training, so stage 2 is not flattered by selecting on the stage-1 model's own mistakes).</p>",
+  );
 
   for (const r of runs) {
     if (!r.summary) {
       parts.push(`<p class="note"><b>${escapeXml(r.name)}</b>: no summary.json (run incomplete); plots show what metrics.jsonl holds.</p>`);
       continue;
     }
-    parts.push(`<h2>${escapeXml(many ? label(r, true) : 'Summary')}</h2><ul class="summary">${r.summary.lines.map((l) => `<li>${escapeXml(l)}</li>`).join('')}</ul>`);
+    parts.push(
+      `<h2>${escapeXml(many ? label(r, true) : 'Summary')}</h2><ul class="summary">${r.summary.lines.map((l) => `<li>${escapeXml(l)}</li>`).join('')}</ul>`,
+    );
   }
 
   const rows = runs.map((r) => {
@@ -216,13 +394,30 @@ export function renderHtml(runs: ReportRun[], charts: Charts = buildCharts(runs)
       pct(s?.voting?.votingAtK['5']),
       pct(s?.voting ? s.voting.votingAtK[String(s.voting.k)] : undefined),
       s ? `${s.stage1.meanLength.toFixed(0)} → ${s.stage2 ? s.stage2.meanLength.toFixed(0) : '—'}` : '—',
-      s ? Object.entries(s.seconds).map(([k, v]) => `${k} ${v.toFixed(0)}s`).join(', ') : '—',
+      s
+        ? Object.entries(s.seconds)
+            .map(([k, v]) => `${k} ${v.toFixed(0)}s`)
+            .join(', ')
+        : '—',
     ];
   });
   parts.push('<h2>Results</h2>');
   parts.push(
     table(
-      ['run', 'algorithm', 'Pre-CLIP / filter / consistency', 'seed', 'acc. stage 1', 'acc. stage 2', 'hard stage 1', 'hard stage 2', 'Voting@5', 'Voting@K (max K)', 'length (tokens)', 'wall time'],
+      [
+        'run',
+        'algorithm',
+        'Pre-CLIP / filter / consistency',
+        'seed',
+        'acc. stage 1',
+        'acc. stage 2',
+        'hard stage 1',
+        'hard stage 2',
+        'Voting@5',
+        'Voting@K (max K)',
+        'length (tokens)',
+        'wall time',
+      ],
       rows,
     ),
   );
@@ -236,22 +431,49 @@ export function renderHtml(runs: ReportRun[], charts: Charts = buildCharts(runs)
     if (!s) continue;
     parts.push(`<h2>Details${many ? ': ' + escapeXml(r.name) : ''}</h2>`);
     if (s.difficulty) {
-      parts.push(`<p>Training-sample difficulty (attempts the stage-1 model needed; ${r.config.difficulty.attempts + 1} = failed all): ` +
-        `${escapeXml(Object.entries(s.difficulty.histogram).map(([k, v]) => `${k}: ${v}`).join(', '))}; hard: ${s.difficulty.hard} of ${s.difficulty.total}` +
-        `${s.data && s.difficulty.total < s.data.train ? ` measured (of ${s.data.train} training samples; difficulty.limit)` : ''}` +
-        `${s.rlPool?.fallback ? ' (none hard: stage 2 used all training samples)' : ''}.</p>`);
+      parts.push(
+        `<p>Training-sample difficulty (attempts the stage-1 model needed; ${r.config.difficulty.attempts + 1} = failed all): ` +
+          `${escapeXml(
+            Object.entries(s.difficulty.histogram)
+              .map(([k, v]) => `${k}: ${v}`)
+              .join(', '),
+          )}; hard: ${s.difficulty.hard} of ${s.difficulty.total}` +
+          `${s.data && s.difficulty.total < s.data.train ? ` measured (of ${s.data.train} training samples; difficulty.limit)` : ''}` +
+          `${s.rlPool?.fallback ? ' (none hard: stage 2 used all training samples)' : ''}.</p>`,
+      );
     }
     const levels = [...new Set([...Object.keys(s.stage1.byLevel), ...Object.keys(s.stage2?.byLevel ?? {})])].sort();
     if (levels.length) {
-      parts.push(table(['generator level', 'n', 'stage 1', 'stage 2'], levels.map((lv) => [lv, s.stage1.byLevel[lv]?.n ?? 0, pct(s.stage1.byLevel[lv]?.accuracy), pct(s.stage2?.byLevel[lv]?.accuracy)])));
+      parts.push(
+        table(
+          ['generator level', 'n', 'stage 1', 'stage 2'],
+          levels.map((lv) => [lv, s.stage1.byLevel[lv]?.n ?? 0, pct(s.stage1.byLevel[lv]?.accuracy), pct(s.stage2?.byLevel[lv]?.accuracy)]),
+        ),
+      );
     }
     const cats = [...new Set([...Object.keys(s.stage1.byCategory ?? {}), ...Object.keys(s.stage2?.byCategory ?? {})])].sort();
     if (cats.length) {
-      parts.push(table(['question category', 'n', 'stage 1', 'stage 2'], cats.map((k) => [k, s.stage1.byCategory[k]?.n ?? 0, pct(s.stage1.byCategory[k]?.accuracy), pct(s.stage2?.byCategory?.[k]?.accuracy)])));
+      parts.push(
+        table(
+          ['question category', 'n', 'stage 1', 'stage 2'],
+          cats.map((k) => [k, s.stage1.byCategory[k]?.n ?? 0, pct(s.stage1.byCategory[k]?.accuracy), pct(s.stage2?.byCategory?.[k]?.accuracy)]),
+        ),
+      );
     }
     parts.push(
       table(
-        ['evaluation', 'step', 'accuracy', 'hard', 'acc. when Response 1 is better', 'acc. when Response 2 is better', 'verdicts naming Response 1', 'format kept', 'no verdict', 'mean length'],
+        [
+          'evaluation',
+          'step',
+          'accuracy',
+          'hard',
+          'acc. when Response 1 is better',
+          'acc. when Response 2 is better',
+          'verdicts naming Response 1',
+          'format kept',
+          'no verdict',
+          'mean length',
+        ],
         s.evals.map((e) => [
           e.tag,
           e.globalStep,
@@ -269,7 +491,9 @@ export function renderHtml(runs: ReportRun[], charts: Charts = buildCharts(runs)
     if (r.examples.length) {
       parts.push('<p>Example greedy test outputs of the final model:</p>');
       for (const ex of r.examples) {
-        parts.push(`<pre>${escapeXml(`[${ex.id}, label ${ex.label}, verdict ${ex.verdict ?? 'none'}${ex.correct ? ', right' : ', wrong'}]\n${ex.text}`)}</pre>`);
+        parts.push(
+          `<pre>${escapeXml(`[${ex.id}, label ${ex.label}, verdict ${ex.verdict ?? 'none'}${ex.correct ? ', right' : ', wrong'}]\n${ex.text}`)}</pre>`,
+        );
       }
     }
     parts.push(`<details><summary>Configuration</summary><pre>${escapeXml(JSON.stringify(r.config, null, 2))}</pre></details>`);
@@ -300,7 +524,9 @@ export async function writeReport(dirs: readonly string[], options: WriteReportO
     for (const [name, svg] of Object.entries(charts)) {
       if (!svg) continue;
       const file = path.join(options.png, `${name}.png`);
-      await sharp(Buffer.from(svg as string)).png().toFile(file);
+      await sharp(Buffer.from(svg as string))
+        .png()
+        .toFile(file);
       files.push(file);
     }
   }

@@ -86,20 +86,32 @@ export function lineChart(o: ChartOptions): string {
   const left = o.series.filter((s) => !s.right);
   const right = o.series.filter((s) => s.right);
   const xs = o.series.flatMap((s) => s.points.map((p) => p[0])).concat((o.markers ?? []).map((mk) => mk.x));
-  const [x0, x1] = o.xRange ?? (() => {
-    const f = xs.filter(Number.isFinite);
-    if (f.length === 0) return [0, 1];
-    const lo = Math.min(...f);
-    const hi = Math.max(...f);
-    return hi > lo ? [lo, hi] : [lo - 1, hi + 1];
-  })();
-  const [y0, y1] = o.yRange ?? range(left.flatMap((s) => s.points.map((p) => p[1])), o.percent ? [0, 1] : [0, 1]);
-  const [r0, r1] = range(right.flatMap((s) => s.points.map((p) => p[1])), [0, 1]);
+  const [x0, x1] =
+    o.xRange ??
+    (() => {
+      const f = xs.filter(Number.isFinite);
+      if (f.length === 0) return [0, 1];
+      const lo = Math.min(...f);
+      const hi = Math.max(...f);
+      return hi > lo ? [lo, hi] : [lo - 1, hi + 1];
+    })();
+  const [y0, y1] =
+    o.yRange ??
+    range(
+      left.flatMap((s) => s.points.map((p) => p[1])),
+      o.percent ? [0, 1] : [0, 1],
+    );
+  const [r0, r1] = range(
+    right.flatMap((s) => s.points.map((p) => p[1])),
+    [0, 1],
+  );
   const X = (x: number) => m.l + ((x - x0) / (x1 - x0)) * pw;
   const Y = (y: number) => m.t + (1 - (y - y0) / (y1 - y0)) * ph;
   const YR = (y: number) => m.t + (1 - (y - r0) / (r1 - r0)) * ph;
   const p: string[] = [];
-  p.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="DejaVu Sans, Arial, sans-serif" role="img" aria-label="${escapeXml(o.title)}">`);
+  p.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="DejaVu Sans, Arial, sans-serif" role="img" aria-label="${escapeXml(o.title)}">`,
+  );
   p.push(`<rect width="${W}" height="${H}" fill="#ffffff"/>`);
   p.push(`<text x="${m.l}" y="20" font-size="14" font-weight="bold" fill="#222">${escapeXml(o.title)}</text>`);
   for (const v of niceTicks(y0, y1)) {
@@ -113,7 +125,9 @@ export function lineChart(o: ChartOptions): string {
       if (v < r0 || v > r1) continue;
       p.push(`<text x="${W - m.r + 6}" y="${(YR(v) + 4).toFixed(1)}" font-size="11" fill="#444">${fmt(v, false)}</text>`);
     }
-    p.push(`<text transform="translate(${W - 12},${m.t + ph / 2}) rotate(90)" font-size="12" text-anchor="middle" fill="#444">${escapeXml(o.yRightLabel ?? '')}</text>`);
+    p.push(
+      `<text transform="translate(${W - 12},${m.t + ph / 2}) rotate(90)" font-size="12" text-anchor="middle" fill="#444">${escapeXml(o.yRightLabel ?? '')}</text>`,
+    );
   }
   for (const v of niceTicks(x0, x1, 8)) {
     if (v < x0 || v > x1) continue;
@@ -126,7 +140,9 @@ export function lineChart(o: ChartOptions): string {
     const x = X(mk.x).toFixed(1);
     p.push(`<line x1="${x}" x2="${x}" y1="${m.t}" y2="${m.t + ph}" stroke="#555555" stroke-dasharray="4 3"/>`);
     const nearRight = X(mk.x) > m.l + 0.7 * pw; // keep the label inside the plot
-    p.push(`<text x="${(X(mk.x) + (nearRight ? -4 : 4)).toFixed(1)}" y="${m.t + ph - 6}" font-size="11" fill="#555"${nearRight ? ' text-anchor="end"' : ''}>${escapeXml(mk.label)}</text>`);
+    p.push(
+      `<text x="${(X(mk.x) + (nearRight ? -4 : 4)).toFixed(1)}" y="${m.t + ph - 6}" font-size="11" fill="#555"${nearRight ? ' text-anchor="end"' : ''}>${escapeXml(mk.label)}</text>`,
+    );
   }
   o.series.forEach((s) => {
     const yf = s.right ? YR : Y;

@@ -69,11 +69,7 @@ export interface RetryDecision {
  * Calls `fn` until it succeeds, `classify` says the error is final, or retries run out. The delay is
  * exponential with jitter (50-100% of base*2^attempt, capped), or the server's Retry-After when longer.
  */
-export async function withRetries<T>(
-  fn: (attempt: number) => Promise<T>,
-  classify: (error: unknown) => RetryDecision,
-  options: RetryOptions = {},
-): Promise<T> {
+export async function withRetries<T>(fn: (attempt: number) => Promise<T>, classify: (error: unknown) => RetryDecision, options: RetryOptions = {}): Promise<T> {
   const maxRetries = options.maxRetries ?? 4;
   const base = options.baseDelayMs ?? 500;
   const cap = options.maxDelayMs ?? 20000;

@@ -85,12 +85,7 @@ export interface ComputeRewardOptions {
  * All reward parts of one output. Never throws for a bad output or a failing judge: a judge error gives
  * consistency 0 (no bonus, no penalty) and is counted in `stats`. Throws only for a bad `label` or judge argument.
  */
-export async function computeReward(
-  output: string,
-  label: unknown,
-  judge: ConsistencyJudge,
-  options: ComputeRewardOptions = {},
-): Promise<RewardBreakdown> {
+export async function computeReward(output: string, label: unknown, judge: ConsistencyJudge, options: ComputeRewardOptions = {}): Promise<RewardBreakdown> {
   if (typeof output !== 'string') throw new TypeError(`output must be a string, got ${typeof output}`);
   const want = normalizeLabel(label);
   if (!judge || typeof judge.judge !== 'function') throw new TypeError('judge must be a ConsistencyJudge');

@@ -25,7 +25,10 @@ export interface ConsistencyJudge {
 export function lastLines(analysis: string, n = 3): string {
   stringArg(analysis, 'analysis');
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be an integer >= 0, got ${shown(n)}`);
-  const lines = analysis.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+  const lines = analysis
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   return lines.slice(-n).join('\n');
 }
 
@@ -227,7 +230,10 @@ function sentencePreference(sentence: string): Preference {
 /** The response the conclusion of `analysis` prefers: 1, 2, 'both' (approves both / undecidable), or null. */
 export function conclusionPreference(analysis: string, lines = 3): Preference {
   const tail = normalize(lastLines(analysis, lines).replace(/\n/g, ' \n '));
-  const sentences = tail.split(/(?<=[.!?])\s+|\n/).map((s) => s.trim()).filter((s) => s !== '');
+  const sentences = tail
+    .split(/(?<=[.!?])\s+|\n/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (let i = sentences.length - 1; i >= 0; i--) {
     const p = sentencePreference(sentences[i]);
     if (p !== null) return p;

@@ -129,12 +129,7 @@ export interface EndpointStats {
 }
 
 /** Runs one endpoint call with retries and turns the last error into an EndpointError. */
-export async function callWithRetries<T>(
-  baseURL: string,
-  stats: EndpointStats,
-  fn: () => Promise<T>,
-  retry: RetryOptions,
-): Promise<T> {
+export async function callWithRetries<T>(baseURL: string, stats: EndpointStats, fn: () => Promise<T>, retry: RetryOptions): Promise<T> {
   let attempts = 0;
   try {
     return await withRetries(

@@ -8,14 +8,7 @@ import type OpenAI from 'openai';
 import { Limiter, LruCache, linkedSignal } from './async';
 import type { Consistency, ConsistencyInput, ConsistencyJudge } from './judge';
 import { lastLines } from './judge';
-import {
-  callWithRetries,
-  EmptyResponseError,
-  makeClient,
-  normalizeBaseURL,
-  type EndpointOptions,
-  type EndpointStats,
-} from './openai-compat';
+import { callWithRetries, EmptyResponseError, makeClient, normalizeBaseURL, type EndpointOptions, type EndpointStats } from './openai-compat';
 
 /** The judge prompt (our wording of the paper's instructions). */
 export function consistencyJudgePrompt(conclusion: string, verdict: 1 | 2): string {

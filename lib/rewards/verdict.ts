@@ -20,8 +20,7 @@ export type Verdict = 1 | 2;
 export type VerdictFailure = 'empty' | 'no-answer' | 'multiple-answers' | 'invalid-answer';
 
 export type ParsedVerdict =
-  | { ok: true; verdict: Verdict; source: 'answer' | 'fallback' }
-  | { ok: false; verdict: null; failure: VerdictFailure; detail: string };
+  { ok: true; verdict: Verdict; source: 'answer' | 'fallback' } | { ok: false; verdict: null; failure: VerdictFailure; detail: string };
 
 export interface ParseVerdictOptions {
   /** Try the fallback rules when there is no `<answer>` block (default true). */
@@ -117,7 +116,10 @@ export function parseVerdict(text: string, options: ParseVerdictOptions = {}): P
   }
   if (closes === 0) {
     const afterThink = text.includes('</think>') ? text.slice(text.lastIndexOf('</think>') + 8) : text;
-    const lines = afterThink.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+    const lines = afterThink
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
     const last = lines[lines.length - 1];
     const v = last === undefined ? null : finalLineVerdict(last);
     if (v !== null) return { ok: true, verdict: v, source: 'fallback' };

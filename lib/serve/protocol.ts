@@ -65,7 +65,7 @@ export function extractResponse(query: string, prompt?: string | null): string {
     }
     if (best !== -1) r = query.slice(best + len);
   }
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     r = r.trim();
     for (const t of END_TOKENS) {
@@ -230,13 +230,19 @@ function withoutServerPaths(message: string, imagesDir: string | undefined): str
   } catch {
     /* gone */
   }
-  for (const r of roots.sort((a, b) => b.length - a.length)) out = out.split(r + path.sep).join('').split(r).join('.');
+  for (const r of roots.sort((a, b) => b.length - a.length))
+    out = out
+      .split(r + path.sep)
+      .join('')
+      .split(r)
+      .join('.');
   return out;
 }
 
 /** POST /score: validates, asks the PairJudge for K samples, votes. */
 export async function scorePair(body: unknown, ctx: ScoreContext): Promise<ScoreResponse> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw bad('body must be a JSON object { question, response1, response2, image?, samples?, temperature? }');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw bad('body must be a JSON object { question, response1, response2, image?, samples?, temperature? }');
   const b = body as Record<string, unknown>;
   for (const k of ['question', 'response1', 'response2'] as const) {
     if (typeof b[k] !== 'string') throw bad(`${k} must be a string${b[k] === undefined ? ' (missing)' : ''}`);
@@ -252,7 +258,8 @@ export async function scorePair(body: unknown, ctx: ScoreContext): Promise<Score
     throw bad(`temperature must be a number from 0 to 2, got ${shown(b.temperature)}`);
   }
   if (b.image !== undefined && b.video !== undefined) throw bad('send either image or video, not both');
-  const media = b.image !== undefined ? await mediaFrom(b.image, 'image', ctx.imagesDir) : b.video !== undefined ? await mediaFrom(b.video, 'video', ctx.imagesDir) : null;
+  const media =
+    b.image !== undefined ? await mediaFrom(b.image, 'image', ctx.imagesDir) : b.video !== undefined ? await mediaFrom(b.video, 'video', ctx.imagesDir) : null;
   if (!ctx.pairJudge) {
     throw new RequestError(503, 'no reward model configured for /score: start the service with --endpoint URL --model NAME');
   }

@@ -175,11 +175,13 @@ export class Curriculum {
     if (s.kind !== 'none' && s.kind !== 'linear' && s.kind !== 'staged') {
       throw new RangeError(`options.schedule.kind must be 'none', 'linear' or 'staged', got ${JSON.stringify((s as { kind: unknown }).kind)}`);
     }
-    if (by !== undefined && by !== 'level' && by !== 'hardness') throw new RangeError(`options.schedule.by must be 'level' or 'hardness', got ${JSON.stringify(by)}`);
+    if (by !== undefined && by !== 'level' && by !== 'hardness')
+      throw new RangeError(`options.schedule.by must be 'level' or 'hardness', got ${JSON.stringify(by)}`);
     this.keyOf = items.map((it, i) => {
       if (by === undefined) return undefined;
       const k = it?.[by];
-      if (typeof k !== 'number' || !Number.isInteger(k)) throw new TypeError(`items[${i}].${by} must be an integer (the schedule orders by it), got ${JSON.stringify(k)}`);
+      if (typeof k !== 'number' || !Number.isInteger(k))
+        throw new TypeError(`items[${i}].${by} must be an integer (the schedule orders by it), got ${JSON.stringify(k)}`);
       return k;
     });
     const present = [...new Set(this.keyOf.filter((k): k is number => k !== undefined))].sort((a, b) => a - b);
@@ -198,7 +200,8 @@ export class Curriculum {
         return [{ keys: present, fromStep: 0 }];
       case 'linear': {
         const order = s.order ?? 'easy-first';
-        if (order !== 'easy-first' && order !== 'hard-first') throw new RangeError(`options.schedule.order must be 'easy-first' or 'hard-first', got ${JSON.stringify(order)}`);
+        if (order !== 'easy-first' && order !== 'hard-first')
+          throw new RangeError(`options.schedule.order must be 'easy-first' or 'hard-first', got ${JSON.stringify(order)}`);
         const keys = order === 'easy-first' ? present : [...present].reverse();
         const start = Math.min(positiveInt(s.start ?? 1, 'options.schedule.start'), keys.length);
         const rampEnd = fraction(s.rampEnd ?? 0.5, 'options.schedule.rampEnd');

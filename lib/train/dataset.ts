@@ -133,7 +133,13 @@ export class ImageCache {
       if (this.cache.has(file)) continue;
       let raw: Buffer;
       try {
-        raw = await sharp(file).flatten({ background: '#ffffff' }).resize(this.size, this.size, { fit: 'fill' }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+        raw = await sharp(file)
+          .flatten({ background: '#ffffff' })
+          .resize(this.size, this.size, { fit: 'fill' })
+          .removeAlpha()
+          .toColourspace('srgb')
+          .raw()
+          .toBuffer();
       } catch (e) {
         throw new Error(`row ${r.id}: image ${file} cannot be read (${(e as Error).message})`);
       }
@@ -182,7 +188,13 @@ export const LOOKUP_MAX_CELLS = 3;
  * and the caption lines of X and Y in that order: the step from reading the image in caption order to reading
  * the cell a question names, which is what an analysis's evidence lines do.
  */
-export function lookupExample(images: ImageCache, row: PreferenceRow, rng: Rng, afterTask = false, maxCells = LOOKUP_MAX_CELLS): ModelExample & { response: string } {
+export function lookupExample(
+  images: ImageCache,
+  row: PreferenceRow,
+  rng: Rng,
+  afterTask = false,
+  maxCells = LOOKUP_MAX_CELLS,
+): ModelExample & { response: string } {
   const scene = row.scene;
   if (scene === undefined) throw new Error(`row ${row.id} has no scene to look up`);
   const all = Array.from({ length: scene.grid * scene.grid }, (_, i) => ({ row: Math.floor(i / scene.grid), col: i % scene.grid }));

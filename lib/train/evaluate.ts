@@ -116,7 +116,10 @@ export async function greedyOutputs(
 ): Promise<GreedyOutput[]> {
   const out: GreedyOutput[] = [];
   for (const batch of chunks(rows, opts.batchSize)) {
-    const gen = await model.generate(batch.map((r) => images.input(r)), { temperature: 0, maxNewTokens: opts.maxNewTokens, seed: 0 });
+    const gen = await model.generate(
+      batch.map((r) => images.input(r)),
+      { temperature: 0, maxNewTokens: opts.maxNewTokens, seed: 0 },
+    );
     batch.forEach((r, i) => {
       const s = gen[i][0];
       const verdict = verdictOf(s.text);
@@ -168,7 +171,10 @@ export async function captionTest(model: PolicyModel, rows: readonly TrainRow[],
   for (const batch of chunks(withScene, opts.batchSize)) {
     const want = batch.map((r) => sceneCaption(r.scene!));
     const maxNewTokens = Math.max(...want.map((w) => Buffer.byteLength(w))) + 8;
-    const gen = await model.generate(batch.map((r) => ({ image: images.get(r), prompt: captionPrompt(r, true) })), { temperature: 0, maxNewTokens, seed: 0 });
+    const gen = await model.generate(
+      batch.map((r) => ({ image: images.get(r), prompt: captionPrompt(r, true) })),
+      { temperature: 0, maxNewTokens, seed: 0 },
+    );
     batch.forEach((_, i) => {
       const got = gen[i][0].text.split('\n');
       const lines = want[i].split('\n');
@@ -180,10 +186,16 @@ export async function captionTest(model: PolicyModel, rows: readonly TrainRow[],
     });
   }
   let lookedUp = 0;
-  for (const batch of chunks(withScene.map((row, i) => ({ row, i })), opts.batchSize)) {
+  for (const batch of chunks(
+    withScene.map((row, i) => ({ row, i })),
+    opts.batchSize,
+  )) {
     const asks = batch.map(({ row, i }) => lookupExample(images, row, Rng.derive(0, 'lookup-test', i), true, 1));
     const maxNewTokens = Math.max(...asks.map((a) => Buffer.byteLength(a.response))) + 8;
-    const gen = await model.generate(asks.map((a) => ({ image: a.image, prompt: a.prompt })), { temperature: 0, maxNewTokens, seed: 0 });
+    const gen = await model.generate(
+      asks.map((a) => ({ image: a.image, prompt: a.prompt })),
+      { temperature: 0, maxNewTokens, seed: 0 },
+    );
     asks.forEach((a, j) => (lookedUp += gen[j][0].text.split('\n')[0] === a.response ? 1 : 0));
   }
   const n = withScene.length;
@@ -242,12 +254,15 @@ export async function votingChunk(
   images: ImageCache,
   opts: { seed: number; chunk: number; k: number; temperature: number; maxNewTokens: number },
 ): Promise<VotingChunk> {
-  const gen = await model.generate(rows.map((r) => images.input(r)), {
-    n: opts.k,
-    temperature: opts.temperature,
-    maxNewTokens: opts.maxNewTokens,
-    seed: hashSeed(opts.seed, 'voting', opts.chunk),
-  });
+  const gen = await model.generate(
+    rows.map((r) => images.input(r)),
+    {
+      n: opts.k,
+      temperature: opts.temperature,
+      maxNewTokens: opts.maxNewTokens,
+      seed: hashSeed(opts.seed, 'voting', opts.chunk),
+    },
+  );
   return {
     chunk: opts.chunk,
     rows: rows.map((r, i) => ({
@@ -273,7 +288,15 @@ export interface VotingSummary {
 export function summarizeVoting(chunks: readonly VotingChunk[], k: number, hardLevels: readonly number[]): VotingSummary {
   const rows = chunks.flatMap((c) => c.rows);
   const evals = (rs: typeof rows): Evaluation[] =>
-    rs.map((r) => ({ key: r.id, id: r.id, category: r.category, order: 'original', label: r.label, verdicts: r.verdicts, ...(r.level !== null ? { difficulty: r.level } : {}) }));
+    rs.map((r) => ({
+      key: r.id,
+      id: r.id,
+      category: r.category,
+      order: 'original',
+      label: r.label,
+      verdicts: r.verdicts,
+      ...(r.level !== null ? { difficulty: r.level } : {}),
+    }));
   const hard = rows.filter((r) => r.level !== null && hardLevels.includes(r.level));
   return {
     k,

@@ -55,7 +55,8 @@ export const PRESET_NAMES = Object.keys(PRESETS);
  * bad field.
  */
 export function resolveTrainConfig(preset: string, ...overrides: unknown[]): TrainConfig {
-  if (typeof preset !== 'string' || !Object.prototype.hasOwnProperty.call(PRESETS, preset)) throw new RangeError(`unknown preset ${shown(preset)} (known: ${PRESET_NAMES.join(', ')})`);
+  if (typeof preset !== 'string' || !Object.prototype.hasOwnProperty.call(PRESETS, preset))
+    throw new RangeError(`unknown preset ${shown(preset)} (known: ${PRESET_NAMES.join(', ')})`);
   let cfg = mergeOverrides<TrainConfig>(DEFAULTS, { preset, ...PRESETS[preset] });
   for (const o of overrides) {
     if (o === undefined) continue;

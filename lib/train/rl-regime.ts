@@ -22,7 +22,8 @@ export type GroupBaseline = 'rloo' | 'group-mean' | 'grpo';
 function checkRewards(rewards: ArrayLike<number>, name = 'rewards'): void {
   if (rewards === null || typeof rewards !== 'object' || typeof rewards.length !== 'number') throw new TypeError(`${name} must be an array of numbers`);
   for (let i = 0; i < rewards.length; i++) {
-    if (typeof rewards[i] !== 'number' || !Number.isFinite(rewards[i])) throw new RangeError(`${name}[${i}] must be a finite number, got ${String(rewards[i])}`);
+    if (typeof rewards[i] !== 'number' || !Number.isFinite(rewards[i]))
+      throw new RangeError(`${name}[${i}] must be a finite number, got ${String(rewards[i])}`);
   }
 }
 
@@ -37,7 +38,8 @@ function checkGroupSize(n: number, groupSize: number): void {
  */
 export function verdictConditionalAdvantages(rewards: ArrayLike<number>, verdicts: readonly (Verdict | null)[]): Float64Array {
   checkRewards(rewards);
-  if (!Array.isArray(verdicts) || verdicts.length !== rewards.length) throw new RangeError(`verdicts must be an array of ${rewards.length} entries (1, 2 or null)`);
+  if (!Array.isArray(verdicts) || verdicts.length !== rewards.length)
+    throw new RangeError(`verdicts must be an array of ${rewards.length} entries (1, 2 or null)`);
   const sum = new Map<Verdict | null, number>();
   const cnt = new Map<Verdict | null, number>();
   verdicts.forEach((v, i) => {

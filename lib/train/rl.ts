@@ -146,7 +146,12 @@ export async function rlStep(ctx: RlContext, step: number, rows: readonly TrainR
   const on = effectiveRl(s);
   const { model } = ctx;
   const n = s.samplesPerPrompt;
-  const gen = await model.generate(rows.map(ctx.input), { n, temperature: s.temperature, maxNewTokens: s.maxNewTokens, seed: hashSeed(ctx.seed, 'rollout', step) });
+  const gen = await model.generate(rows.map(ctx.input), {
+    n,
+    temperature: s.temperature,
+    maxNewTokens: s.maxNewTokens,
+    seed: hashSeed(ctx.seed, 'rollout', step),
+  });
   const seqRows: TrainRow[] = [];
   const samples = gen.flatMap((g, i) => g.map((x) => (seqRows.push(rows[i]), x)));
   const B = samples.length;
@@ -194,14 +199,23 @@ export async function rlStep(ctx: RlContext, step: number, rows: readonly TrainR
     const order = Rng.derive(ctx.seed, 'ppo', step, e).shuffle(Array.from({ length: B }, (_, i) => i));
     for (let i = 0; i < B; i += s.miniBatchSize) {
       const mb = order.slice(i, i + s.miniBatchSize);
-      const lp = await model.logprobs(mb.map((b) => examples[b]), { temperature: s.temperature });
+      const lp = await model.logprobs(
+        mb.map((b) => examples[b]),
+        { temperature: s.temperature },
+      );
       const T = lp.logprobs.shape[1];
       try {
         const lengths = mb.map((b) => logpOld[b].length);
         const res = kernels.policyLoss({
           logpNew: lp.logprobs,
-          logpOld: pack(mb.map((b) => logpOld[b]), T),
-          advantages: pack(mb.map((b) => adv.advantages[b]), T),
+          logpOld: pack(
+            mb.map((b) => logpOld[b]),
+            T,
+          ),
+          advantages: pack(
+            mb.map((b) => adv.advantages[b]),
+            T,
+          ),
           mask: maskOf(lengths, T),
           shape: [mb.length, T],
           clipEps: s.clipEps,

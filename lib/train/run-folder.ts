@@ -94,7 +94,13 @@ function lockedError(dir: string, info: LockInfo | null): RunFolderError {
  */
 export function acquireLock(dir: string): { token: string; release(): void } {
   const file = path.join(dir, LOCK_FILE);
-  const info: LockInfo = { pid: process.pid, host: os.hostname(), start: processStart(process.pid), token: randomBytes(8).toString('hex'), since: new Date().toISOString() };
+  const info: LockInfo = {
+    pid: process.pid,
+    host: os.hostname(),
+    start: processStart(process.pid),
+    token: randomBytes(8).toString('hex'),
+    since: new Date().toISOString(),
+  };
   // Written whole under a private name, then hard-linked into place: link() fails if the lock exists, and a
   // reader never sees half a lock.
   const tmp = path.join(dir, `.${LOCK_FILE}.${process.pid}.${info.token}`);
@@ -164,7 +170,9 @@ export function assertLockHeld(dir: string): void {
     return; // no lock: library use without train()
   }
   if (info === null || info.pid !== process.pid || info.host !== os.hostname()) {
-    throw new RunFolderError(`${dir}: the run lock is now held by ${info ? `pid ${info.pid} on ${info.host}` : 'someone else'}; stopping before writing into the folder`);
+    throw new RunFolderError(
+      `${dir}: the run lock is now held by ${info ? `pid ${info.pid} on ${info.host}` : 'someone else'}; stopping before writing into the folder`,
+    );
   }
 }
 

@@ -26,8 +26,12 @@ function logChoose(n: number, k: number): number {
 
 /** Two-sided exact binomial (p = 1/2) test of `a` successes out of `a + b`. */
 export function signTestP(a: number, b: number): number {
-  for (const [v, n] of [[a, 'a'], [b, 'b']] as const) {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 1e9) throw new RangeError(`${n} must be a count (an integer from 0 to 1e9), got ${String(v)}`);
+  for (const [v, n] of [
+    [a, 'a'],
+    [b, 'b'],
+  ] as const) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 1e9)
+      throw new RangeError(`${n} must be a count (an integer from 0 to 1e9), got ${String(v)}`);
   }
   const n = a + b;
   if (n === 0) return 1;
@@ -80,7 +84,9 @@ export interface SummaryInput {
 export function summaryLines(s: SummaryInput): string[] {
   const lines: string[] = [];
   const s1 = s.stage1;
-  lines.push(`Test accuracy after stage 1 (SFT): ${pct(s1.accuracy)} of ${s1.n}; hard subset (levels ${s.hardLevels.join(',')}): ${pct(s1.hard.accuracy)} of ${s1.hard.n}.`);
+  lines.push(
+    `Test accuracy after stage 1 (SFT): ${pct(s1.accuracy)} of ${s1.n}; hard subset (levels ${s.hardLevels.join(',')}): ${pct(s1.hard.accuracy)} of ${s1.hard.n}.`,
+  );
   if (s.vision) {
     lines.push(
       `Caption test after stage 1: ${pct(s.vision.cells)} of the ${s.vision.n} test images' grid cells read right (${pct(s.vision.exact)} of the images entirely); ` +
@@ -91,7 +97,10 @@ export function summaryLines(s: SummaryInput): string[] {
   if (s.stage2 && s.rlSteps > 0) {
     const s2 = s.stage2;
     lines.push(`Test accuracy after stage 2 (RL, ${s.rlSteps} steps): ${pct(s2.accuracy)}; hard subset: ${pct(s2.hard.accuracy)}.`);
-    for (const [name, c] of [['overall', s.overall], ['hard subset', s.hard]] as const) {
+    for (const [name, c] of [
+      ['overall', s.overall],
+      ['hard subset', s.hard],
+    ] as const) {
       if (!c || c.n === 0) continue;
       const what =
         c.verdict === 'helped'
@@ -99,16 +108,19 @@ export function summaryLines(s: SummaryInput): string[] {
           : c.verdict === 'hurt'
             ? 'stage 2 made it worse'
             : 'stage 2 made no change larger than the noise of this test set';
-      lines.push(
-        `  ${name}: ${pts(c.after - c.before)} (${c.fixed} samples fixed, ${c.broken} broken, sign test p = ${c.pValue.toFixed(3)}): ${what}.`,
-      );
+      lines.push(`  ${name}: ${pts(c.after - c.before)} (${c.fixed} samples fixed, ${c.broken} broken, sign test p = ${c.pValue.toFixed(3)}): ${what}.`);
     }
-    lines.push(`Mean response length: ${s1.meanLength.toFixed(0)} tokens after stage 1, ${s2.meanLength.toFixed(0)} after stage 2 (${pts((s2.meanLength - s1.meanLength) / Math.max(1, s1.meanLength)).replace('points', '%')}).`);
+    lines.push(
+      `Mean response length: ${s1.meanLength.toFixed(0)} tokens after stage 1, ${s2.meanLength.toFixed(0)} after stage 2 (${pts((s2.meanLength - s1.meanLength) / Math.max(1, s1.meanLength)).replace('points', '%')}).`,
+    );
     lines.push(`Output format kept by ${pct(s2.formatRate)} of greedy test outputs (stage 1: ${pct(s1.formatRate)}).`);
   } else {
     lines.push('Stage 2 did not run (rl.steps = 0): the final model is the stage-1 model.');
   }
-  for (const [name, a] of [['stage 1', s1], ['stage 2', s.rlSteps > 0 ? s.stage2 : null]] as const) {
+  for (const [name, a] of [
+    ['stage 1', s1],
+    ['stage 2', s.rlSteps > 0 ? s.stage2 : null],
+  ] as const) {
     if (!a || a.n - a.noVerdict < 10) continue;
     const one = a.answersOne;
     if (Math.max(one, 1 - one) >= 0.8) {
@@ -125,10 +137,21 @@ export function summaryLines(s: SummaryInput): string[] {
   if (s.voting) {
     const v = s.voting;
     const ks = [1, 5, v.k].filter((k, i, a) => k <= v.k && a.indexOf(k) === i);
-    lines.push(`Voting@K (final model, temperature sampling, ${v.n} test samples): ${ks.map((k) => `@${k} ${pct(v.votingAtK[String(k)])}`).join(', ')}; any-correct@${v.k} ${pct(v.anyCorrectAtK[String(v.k)])}.`);
+    lines.push(
+      `Voting@K (final model, temperature sampling, ${v.n} test samples): ${ks.map((k) => `@${k} ${pct(v.votingAtK[String(k)])}`).join(', ')}; any-correct@${v.k} ${pct(v.anyCorrectAtK[String(v.k)])}.`,
+    );
   }
   const t = s.seconds;
   const order = ['data', 'sft', 'difficulty', 'rl', 'final'];
-  lines.push('Wall time: ' + order.filter((k) => t[k] !== undefined).map((k) => `${k} ${t[k].toFixed(0)}s`).join(', ') + `; total ${Object.values(t).reduce((a, b) => a + b, 0).toFixed(0)}s.`);
+  lines.push(
+    'Wall time: ' +
+      order
+        .filter((k) => t[k] !== undefined)
+        .map((k) => `${k} ${t[k].toFixed(0)}s`)
+        .join(', ') +
+      `; total ${Object.values(t)
+        .reduce((a, b) => a + b, 0)
+        .toFixed(0)}s.`,
+  );
   return lines;
 }

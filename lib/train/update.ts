@@ -34,7 +34,11 @@ export async function guardedUpdate(model: PolicyModel, opt: AdamW, loss: number
 
 /** Linear warmup to `lr`, then cosine decay to lr * minRatio at `total` steps. */
 export function cosineLr(step: number, total: number, lr: number, warmup: number, minRatio: number): number {
-  for (const [v, n] of [[step, 'step'], [total, 'total'], [warmup, 'warmup']] as const) {
+  for (const [v, n] of [
+    [step, 'step'],
+    [total, 'total'],
+    [warmup, 'warmup'],
+  ] as const) {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new RangeError(`${n} must be an integer >= 0, got ${String(v)}`);
   }
   finiteNumber(lr, 'lr');

@@ -14,7 +14,7 @@
 namespace sr::bench {
 namespace {
 
-constexpr int kChains = 16;    // AVX-512: 32 registers
+constexpr int kChains = 16;     // AVX-512: 32 registers
 constexpr int kChains256 = 12;  // AVX2: 16 registers, 2 hold the operands
 std::atomic<float> sink{0.0f};  // keeps the loops' results alive
 

@@ -40,7 +40,9 @@ void classify(std::exception_ptr e, ErrorKind* kind, std::string* msg) {
 class AsyncJob : public Napi::AsyncWorker {
  public:
   AsyncJob(Napi::Env env, std::unique_ptr<Job> job)
-      : Napi::AsyncWorker(env, "stable-reinforce:kernel"), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {}
+      : Napi::AsyncWorker(env, "stable-reinforce:kernel"),
+        job_(std::move(job)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
 
   Napi::Promise promise() { return deferred_.Promise(); }
 

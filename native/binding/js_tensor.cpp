@@ -156,8 +156,8 @@ Napi::Value JsTensor::copy_to_typed_array(const Napi::CallbackInfo& info) {
     Napi::TypedArray dst = o.get("target").As<Napi::TypedArray>();
     const napi_typedarray_type kind = dst.TypedArrayType();
     bool ok = (t.dtype == DType::F32 || t.dtype == DType::BF16) ? kind == napi_float32_array
-              : t.dtype == DType::I32                          ? kind == napi_int32_array
-                                                               : kind == napi_uint8_array;
+              : t.dtype == DType::I32                           ? kind == napi_int32_array
+                                                                : kind == napi_uint8_array;
     if (!ok || static_cast<int64_t>(dst.ElementLength()) != t.numel())
       throw_type("target typed array does not match the tensor's dtype or size");
     uint8_t* out = static_cast<uint8_t*>(dst.ArrayBuffer().Data()) + dst.ByteOffset();

@@ -17,6 +17,6 @@ namespace sr {
 
 void* host_alloc(size_t bytes);  // 64-byte aligned; throws sr::Error when out of memory
 void host_free(void* ptr, size_t bytes) noexcept;
-size_t host_cache_bytes();       // bytes currently held by the cache
+size_t host_cache_bytes();  // bytes currently held by the cache
 
 }  // namespace sr

@@ -21,8 +21,8 @@ inline int32_t float_to_bits(float f) {
 }
 
 inline float fast_exp(float x) {
-  const float kHi = 88.72283935546875f;   // ln(FLT_MAX)
-  const float kLo = -87.33654475f;        // ln(FLT_MIN)
+  const float kHi = 88.72283935546875f;  // ln(FLT_MAX)
+  const float kLo = -87.33654475f;       // ln(FLT_MIN)
   float xc = x > kHi ? kHi : x;
   xc = xc < kLo ? kLo : xc;
   // n = round(x / ln 2) with the 1.5 * 2^23 trick (exact for |n| < 2^22).

@@ -38,7 +38,9 @@ struct Tensor {
   int64_t numel() const;
   size_t bytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype); }
   template <typename T>
-  T* data() const { return static_cast<T*>(storage->data()); }
+  T* data() const {
+    return static_cast<T*>(storage->data());
+  }
   std::string shape_string() const;  // e.g. "[4, 128]"
 };
 

@@ -13,8 +13,8 @@ namespace sr::cuda {
 cudaStream_t stream();  // the core's stream on the current device
 
 [[noreturn]] inline void raise_cuda_error(cudaError_t err, const char* where) {
-  throw Error(ErrorKind::Runtime, std::string("CUDA error ") + cudaGetErrorName(err) + " (" +
-                                      cudaGetErrorString(err) + ") in " + where);
+  throw Error(ErrorKind::Runtime,
+              std::string("CUDA error ") + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ") in " + where);
 }
 
 inline void check(cudaError_t err, const char* where) {

@@ -17,13 +17,12 @@ namespace sr::cuda {
 bool compiled_with_cuda() { return false; }
 DeviceInfo query_device() {
   DeviceInfo info;
-  info.reason = "this build of stable-reinforce was compiled without CUDA (nvcc was not found at build time, or SR_CUDA=OFF)";
+  info.reason =
+      "this build of stable-reinforce was compiled without CUDA (nvcc was not found at build time, or SR_CUDA=OFF)";
   return info;
 }
 bool available() { return false; }
-[[noreturn]] static void no_cuda() {
-  throw_runtime("CUDA is not available: this build was compiled without CUDA");
-}
+[[noreturn]] static void no_cuda() { throw_runtime("CUDA is not available: this build was compiled without CUDA"); }
 void* device_alloc(size_t) { no_cuda(); }
 void device_free(void*) noexcept {}
 void copy_host_to_device(void*, const void*, size_t) { no_cuda(); }

@@ -10,9 +10,9 @@
 namespace sr::cuda {
 
 struct DeviceInfo {
-  bool compiled = false;   // built with CUDA
-  bool usable = false;     // a device can be used now
-  std::string reason;      // why not usable, when it is not
+  bool compiled = false;  // built with CUDA
+  bool usable = false;    // a device can be used now
+  std::string reason;     // why not usable, when it is not
   std::string name;
   size_t total_memory = 0;
   size_t free_memory = 0;
@@ -26,8 +26,8 @@ bool compiled_with_cuda();
 DeviceInfo query_device();  // never throws
 bool available();           // cached: true when a device is usable
 
-void* device_alloc(size_t bytes);           // throws sr::Error on failure
-void device_free(void* ptr) noexcept;       // errors are dropped (called from destructors)
+void* device_alloc(size_t bytes);      // throws sr::Error on failure
+void device_free(void* ptr) noexcept;  // errors are dropped (called from destructors)
 void copy_host_to_device(void* dst, const void* src, size_t bytes);
 void copy_device_to_host(void* dst, const void* src, size_t bytes);
 void copy_device_to_device(void* dst, const void* src, size_t bytes);

@@ -100,8 +100,9 @@ void Config::validate() const {
   need(vocab >= kVocab && vocab <= kMaxVocab, "vocabSize must be from 260 (256 bytes + bos, eos, pad, image) to 65536");
   need(rope_theta > 1, "ropeTheta must be > 1");
   need(norm_eps > 0, "normEps must be > 0");
-  need(parameter_count() <= kMaxParameters, "the parameters (" + std::to_string(parameter_count()) + ") exceed the limit of " +
-                                                std::to_string(kMaxParameters) + ": reduce nLayers, dModel, dFF or vocabSize");
+  need(parameter_count() <= kMaxParameters, "the parameters (" + std::to_string(parameter_count()) +
+                                                ") exceed the limit of " + std::to_string(kMaxParameters) +
+                                                ": reduce nLayers, dModel, dFF or vocabSize");
   need(int64_t{max_seq_len} * head_dim() <= kMaxRopeTable,
        "maxSeqLen x the head size must be at most " + std::to_string(kMaxRopeTable) + " (the rotary tables)");
 }
@@ -339,8 +340,8 @@ void Model::forward_hidden(const Batch& b, Workspace& ws, KvCache* cache, const 
     linear(A.h1.data(), *W.v, A.v.data(), N);
     rope_apply(ex_, A.q.data(), ws.pos.ptr(dev), N, cfg_.n_heads, cfg_.head_dim(), qd, cos_.ptr(dev), sin_.ptr(dev),
                false);
-    rope_apply(ex_, A.k.data(), ws.pos.ptr(dev), N, cfg_.n_kv_heads, cfg_.head_dim(), kvd, cos_.ptr(dev),
-               sin_.ptr(dev), false);
+    rope_apply(ex_, A.k.data(), ws.pos.ptr(dev), N, cfg_.n_kv_heads, cfg_.head_dim(), kvd, cos_.ptr(dev), sin_.ptr(dev),
+               false);
     attention_forward(ex_, ab, A.q.data(), A.k.data(), A.v.data(), A.att.data(), A.probs.data());
     if (cache) {
       for (int64_t i = 0; i < b.size(); ++i) {
@@ -444,8 +445,8 @@ void Model::backward(const float* grad, const float* grad_entropy, int64_t B, in
     gh.upload(dev);
   }
   grow(dlog_, M * V), grow(dhr_, M * d), grow(dx_, N * d), grow(dh_, N * d);
-  lm_logprobs_backward(ex_, ws.logits.data(), ws.pred_tok.ptr(dev), g.ptr(dev), grad_entropy ? gh.ptr(dev) : nullptr,
-                       M, V, ws.temperature, dlog_.data());
+  lm_logprobs_backward(ex_, ws.logits.data(), ws.pred_tok.ptr(dev), g.ptr(dev), grad_entropy ? gh.ptr(dev) : nullptr, M,
+                       V, ws.temperature, dlog_.data());
   linear_backward(ws.hr.data(), dlog_.data(), *lm_head_, dhr_.data(), M, 0.0f);
   fill_zero(ex_, dh_.data(), N * d);
   scatter_rows(ex_, dhr_.data(), ws.pred_rows.ptr(dev), M, d, dh_.data());
@@ -475,8 +476,8 @@ void Model::backward(const float* grad, const float* grad_entropy, int64_t B, in
                        dk_.data(), dv_.data(), dscr_.data());
     rope_apply(ex_, dq_.data(), ws.pos.ptr(dev), N, cfg_.n_heads, cfg_.head_dim(), qd, cos_.ptr(dev), sin_.ptr(dev),
                true);
-    rope_apply(ex_, dk_.data(), ws.pos.ptr(dev), N, cfg_.n_kv_heads, cfg_.head_dim(), kvd, cos_.ptr(dev),
-               sin_.ptr(dev), true);
+    rope_apply(ex_, dk_.data(), ws.pos.ptr(dev), N, cfg_.n_kv_heads, cfg_.head_dim(), kvd, cos_.ptr(dev), sin_.ptr(dev),
+               true);
     linear_backward(A.h1.data(), dq_.data(), *W.q, dh_.data(), N, 0.0f);
     linear_backward(A.h1.data(), dk_.data(), *W.k, dh_.data(), N, 1.0f);
     linear_backward(A.h1.data(), dv_.data(), *W.v, dh_.data(), N, 1.0f);
@@ -491,8 +492,8 @@ void Model::backward(const float* grad, const float* grad_entropy, int64_t B, in
   for (size_t i = 0; i < ws.image_rows.size(); ++i) {
     const float* dy = dx_.data() + ws.image_rows[i] * d;
     linear_backward(ws.patches.data() + static_cast<int64_t>(i) * nP * pd, dy, *patch_w_, nullptr, nP, 0.0f);
-    patch_embed_backward(ex_, dy, patch_b_->grad.data<float>(), row_e_->grad.data<float>(),
-                         col_e_->grad.data<float>(), cfg_.grid(), d);
+    patch_embed_backward(ex_, dy, patch_b_->grad.data<float>(), row_e_->grad.data<float>(), col_e_->grad.data<float>(),
+                         cfg_.grid(), d);
   }
 }
 
@@ -586,7 +587,9 @@ int32_t sample_token(const float* x, int64_t V, double temperature, double top_p
   double mass = 1.0;
   if (top_p < 1.0) {
     // Nucleus: the most likely tokens whose mass reaches top_p (ties broken by id, for reproducibility).
-    std::sort(p.begin(), p.end(), [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
+    std::sort(p.begin(), p.end(), [](const auto& a, const auto& b) {
+      return a.first > b.first || (a.first == b.first && a.second < b.second);
+    });
     double c = 0.0;
     for (keep = 0; keep < V;) {
       c += p[keep++].first;
@@ -617,7 +620,8 @@ bool append_and_check_stops(std::string& text, int32_t t, const GenerateOptions&
   if (opt.stops.empty()) return false;
   const size_t before = text.size();
   const uint8_t* b = opt.token_bytes.data();
-  text.append(reinterpret_cast<const char*>(b + opt.token_offsets[t]), reinterpret_cast<const char*>(b + opt.token_offsets[t + 1]));
+  text.append(reinterpret_cast<const char*>(b + opt.token_offsets[t]),
+              reinterpret_cast<const char*>(b + opt.token_offsets[t + 1]));
   for (const auto& st : opt.stops) {
     const size_t from = before + 1 >= st.size() ? before + 1 - st.size() : 0;
     if (text.size() >= st.size() && text.find(st, from) != std::string::npos) return true;
@@ -639,7 +643,8 @@ std::vector<Sample> Model::generate(const Batch& prompts, const GenerateOptions&
   std::vector<Sample> out(S);
   std::vector<std::string> text(S);  // generated bytes, for the stop strings
   std::vector<Rng> rngs;
-  for (int64_t s = 0; s < S; ++s) rngs.emplace_back(opt.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(s) * 0xD1B54A32D192ED03ull + 7);
+  for (int64_t s = 0; s < S; ++s)
+    rngs.emplace_back(opt.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(s) * 0xD1B54A32D192ED03ull + 7);
 
   KvCache cache(ex_.dev);
   Workspace ws(ex_.dev);
@@ -715,7 +720,8 @@ std::vector<Sample> Model::generate(const Batch& prompts, const GenerateOptions&
         const int64_t s = active[a], i = s / opt.n;
         b.has_image.push_back(prompts.has_image[i]);
         const int64_t toff = std::accumulate(prompts.text_len.begin(), prompts.text_len.begin() + i, int64_t(0));
-        b.tokens.insert(b.tokens.end(), prompts.tokens.begin() + toff, prompts.tokens.begin() + toff + prompts.text_len[i]);
+        b.tokens.insert(b.tokens.end(), prompts.tokens.begin() + toff,
+                        prompts.tokens.begin() + toff + prompts.text_len[i]);
         b.tokens.insert(b.tokens.end(), out[s].tokens.begin(), out[s].tokens.end());
         b.text_len.push_back(prompts.text_len[i] + static_cast<int32_t>(out[s].tokens.size()));
         b.resp_len.push_back(static_cast<int32_t>(out[s].tokens.size()));  // positions as in the cached path

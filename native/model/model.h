@@ -66,11 +66,11 @@ struct Param {
 };
 
 struct Batch {
-  std::vector<uint8_t> has_image;   // [B]
-  std::vector<int32_t> text_len;    // [B] tokens of [bos][prompt][response]
-  std::vector<int32_t> resp_len;    // [B] the last resp_len text tokens are the response
-  std::vector<int32_t> tokens;      // all text tokens, sequence after sequence
-  std::vector<float> images;        // [images, S, S, 3] for the items with one, in order
+  std::vector<uint8_t> has_image;  // [B]
+  std::vector<int32_t> text_len;   // [B] tokens of [bos][prompt][response]
+  std::vector<int32_t> resp_len;   // [B] the last resp_len text tokens are the response
+  std::vector<int32_t> tokens;     // all text tokens, sequence after sequence
+  std::vector<float> images;       // [images, S, S, 3] for the items with one, in order
   int64_t size() const { return static_cast<int64_t>(text_len.size()); }
 };
 
@@ -116,9 +116,9 @@ struct Workspace {
   Mirror<int32_t> pos;
   Mirror<int64_t> text_rows;
   Mirror<int32_t> text_ids;
-  std::vector<int64_t> image_rows;  // first row of each image
-  Mirror<AttnSeq> attn;             // one per sequence
-  Mirror<int32_t> row_seq;          // CUDA: the sequence of each packed row
+  std::vector<int64_t> image_rows;        // first row of each image
+  Mirror<AttnSeq> attn;                   // one per sequence
+  Mirror<int32_t> row_seq;                // CUDA: the sequence of each packed row
   Mirror<int64_t> by_id_off, by_id_rows;  // CUDA: the text rows grouped by token id (embedding backward)
   // activations
   std::vector<LayerActs> layers;

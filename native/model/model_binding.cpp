@@ -133,7 +133,8 @@ Napi::Value model_parameters(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(env);
     o.Set("name", p.name);
     Napi::Array shape = Napi::Array::New(env);
-    for (size_t j = 0; j < p.value.shape.size(); ++j) shape.Set(static_cast<uint32_t>(j), static_cast<double>(p.value.shape[j]));
+    for (size_t j = 0; j < p.value.shape.size(); ++j)
+      shape.Set(static_cast<uint32_t>(j), static_cast<double>(p.value.shape[j]));
     o.Set("shape", shape);
     o.Set("value", JsTensor::wrap(env, p.value));
     o.Set("grad", JsTensor::wrap(env, p.grad));
@@ -153,7 +154,8 @@ Napi::Value model_set_parameter(const Napi::CallbackInfo& info) {
   Napi::Float32Array a =
       o.typed_array("data", napi_float32_array, "a Float32Array", (p.name + ": data").c_str()).As<Napi::Float32Array>();
   if (static_cast<int64_t>(a.ElementLength()) != p.value.numel())
-    throw_range(p.name + ": expected " + std::to_string(p.value.numel()) + " values, got " + std::to_string(a.ElementLength()));
+    throw_range(p.name + ": expected " + std::to_string(p.value.numel()) + " values, got " +
+                std::to_string(a.ElementLength()));
   copy_from_host(p.value, a.Data(), p.value.bytes());
   return info.Env().Undefined();
 }
@@ -221,8 +223,7 @@ Napi::Value model_backward(const Napi::CallbackInfo& info) {
   check(g, "gradLogprobs");
   std::optional<Tensor> gh = o.optional_tensor("gradEntropy");
   if (gh) check(*gh, "gradEntropy");
-  if (!m->has_saved())
-    throw_runtime("backward() needs a forward pass first: call logprobs(batch) (with grad enabled)");
+  if (!m->has_saved()) throw_runtime("backward() needs a forward pass first: call logprobs(batch) (with grad enabled)");
   auto lease = std::make_shared<Lease>(m);
   auto exec = [m, lease, g, gh] {
     std::vector<float> tg, th;

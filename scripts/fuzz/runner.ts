@@ -124,7 +124,11 @@ function runWorker(ids: string[], command: string[], timeoutMs: number, record: 
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (current !== null) {
-        record(current, hung ? 'hang' : 'crash', hung ? `no report for ${timeoutMs / 1000} s` : `the worker died (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-500)}`);
+        record(
+          current,
+          hung ? 'hang' : 'crash',
+          hung ? `no report for ${timeoutMs / 1000} s` : `the worker died (${signal ?? `exit ${code}`}): ${stderr.trim().slice(-500)}`,
+        );
         done.add(current);
       } else if (code !== 0 && done.size < ids.length) {
         // Died between cases (or before the first): the next case is blamed, so that the run moves on.

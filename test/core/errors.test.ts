@@ -15,9 +15,7 @@ describe('errors raised by the native core', () => {
     expect((caught as Error).message).toMatch(/tokens/);
     t.dispose();
   });
-  test('async rejections are this realm\'s errors too', async () => {
-    await expect(
-      kernels.tokenLogprobsAsync(Tensor.from(new Float32Array(4), [2, 2]), Tensor.from(new Int32Array([0, -1]))),
-    ).rejects.toBeInstanceOf(RangeError);
+  test("async rejections are this realm's errors too", async () => {
+    await expect(kernels.tokenLogprobsAsync(Tensor.from(new Float32Array(4), [2, 2]), Tensor.from(new Int32Array([0, -1])))).rejects.toBeInstanceOf(RangeError);
   });
 });

@@ -19,7 +19,11 @@ describeEachDevice('Tensor', (device) => {
     const f = rng.normals(37, 10);
     const i = new Int32Array(37).map(() => rng.int(-1e9, 1e9));
     const u = new Uint8Array(37).map(() => rng.int(0, 256));
-    for (const [data, dtype] of [[f, 'f32'], [i, 'i32'], [u, 'u8']] as const) {
+    for (const [data, dtype] of [
+      [f, 'f32'],
+      [i, 'i32'],
+      [u, 'u8'],
+    ] as const) {
       const t = Tensor.from(data, [37], { device });
       expect(t.dtype).toBe(dtype);
       expect(t.device).toBe(device);
@@ -108,7 +112,9 @@ describe('Tensor input checks', () => {
   test('bad data: a TypeError naming the argument, never numbers made up (NaN, 0, 1)', () => {
     expect(() => Tensor.from(null as never)).toThrow(new TypeError('data must be a typed array or an array of numbers, got null'));
     expect(() => Tensor.from('abc' as never)).toThrow(new TypeError('data must be a typed array or an array of numbers, got string'));
-    expect(() => Tensor.from({ length: 3 } as never)).toThrow(new TypeError('data must be a typed array or an array of numbers, got an object that is not an array'));
+    expect(() => Tensor.from({ length: 3 } as never)).toThrow(
+      new TypeError('data must be a typed array or an array of numbers, got an object that is not an array'),
+    );
     expect(() => Tensor.from([1, 'a', null, true] as never)).toThrow(new TypeError('data[1] must be a number, got string'));
     expect(() => Tensor.from([1, 2, null] as never)).toThrow(new TypeError('data[2] must be a number, got null'));
     // eslint-disable-next-line no-sparse-arrays -- a hole is the case under test

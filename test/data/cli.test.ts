@@ -65,7 +65,11 @@ describe('stable-reinforce data', () => {
     expect(previews).toEqual([`${train[0].id}.png`, `${train[1].id}.png`]);
     expect((await decodeImage(await fsp.readFile(path.join(dir, 'preview', previews[0])))).width).toBe(240);
     const meta = JSON.parse(await fsp.readFile(path.join(dir, 'meta.json'), 'utf8'));
-    expect(meta).toMatchObject({ format: 'stable-reinforce-synthetic', options: { n: 24, seed: 7, imageSize: 32, levels: [1, 2, 3, 4] }, counts: { train: 18, test: 6 } });
+    expect(meta).toMatchObject({
+      format: 'stable-reinforce-synthetic',
+      options: { n: 24, seed: 7, imageSize: 32, levels: [1, 2, 3, 4] },
+      counts: { train: 18, test: 6 },
+    });
   });
 
   test('same flags, same bytes; another seed, other bytes', async () => {

@@ -74,7 +74,13 @@ describe('R1-Reward RL data format', () => {
     expect(out.answer).toEqual([`<answer>${r.label}</answer>`]);
     const messages = JSON.parse(out.message);
     expect(messages).toEqual([
-      { role: 'user', content: [{ type: 'text', text: buildR1Prompt(r.question, r.response1, r.response2) }, { type: 'image', image: r.image }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: buildR1Prompt(r.question, r.response1, r.response2) },
+          { type: 'image', image: r.image },
+        ],
+      },
     ]);
     expect(JSON.parse(toR1Row(r, { imageRoot: '/data/syn' }).message)[0].content[1].image).toBe(`/data/syn/${r.image}`);
   });
@@ -92,7 +98,23 @@ describe('R1-Reward RL data format', () => {
 
   test('reads the released layout: string content, image part first, an id when present', () => {
     const prompt = buildR1Prompt('Is there a cat?', 'Yes.', 'No.');
-    const a = fromR1Row({ message: JSON.stringify([{ role: 'user', content: [{ type: 'image', image: '/x.png' }, { type: 'text', text: prompt }] }]), question: 'Is there a cat?', answer: ['<answer>2</answer>'], id: 'abc' }, 0);
+    const a = fromR1Row(
+      {
+        message: JSON.stringify([
+          {
+            role: 'user',
+            content: [
+              { type: 'image', image: '/x.png' },
+              { type: 'text', text: prompt },
+            ],
+          },
+        ]),
+        question: 'Is there a cat?',
+        answer: ['<answer>2</answer>'],
+        id: 'abc',
+      },
+      0,
+    );
     expect(a).toEqual({ id: 'abc', image: '/x.png', question: 'Is there a cat?', response1: 'Yes.', response2: 'No.', label: 2 });
   });
 
@@ -104,7 +126,15 @@ describe('R1-Reward RL data format', () => {
     expect(() => fromR1Row({ ...ok, message: JSON.stringify([{ role: 'assistant', content: 'x' }]) }, 0)).toThrow(/no user message/);
     const noImage = JSON.stringify([{ role: 'user', content: [{ type: 'text', text: buildR1Prompt('q', 'a', 'b') }] }]);
     expect(() => fromR1Row({ ...ok, message: noImage }, 0)).toThrow(/exactly one image part/);
-    const otherPrompt = JSON.stringify([{ role: 'user', content: [{ type: 'text', text: 'Which is better?' }, { type: 'image', image: 'a.png' }] }]);
+    const otherPrompt = JSON.stringify([
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'Which is better?' },
+          { type: 'image', image: 'a.png' },
+        ],
+      },
+    ]);
     expect(() => fromR1Row({ ...ok, message: otherPrompt }, 0)).toThrow(/message user text does not start/);
     expect(() => fromR1Row([], 0)).toThrow(/must be a JSON object/);
   });
@@ -122,7 +152,9 @@ describe('dataset rows', () => {
     expect(() => validateRow({ ...r, label: 0 }, 'x.jsonl row 3')).toThrow(/x\.jsonl row 3: label must be 1 or 2/);
     expect(() => validateRow({ ...r, question: 5 })).toThrow(/question must be a string, got number/);
     expect(() => validateRow({ ...r, difficulty: 0 })).toThrow(/difficulty must be a positive integer/);
-    expect(() => validateRow({ ...r, scene: { grid: 3, objects: [{ kind: 'circle', colour: 'red', row: 0, col: 9, size: 0.7 }] } })).toThrow(/scene\.objects\[0\]\.col/);
+    expect(() => validateRow({ ...r, scene: { grid: 3, objects: [{ kind: 'circle', colour: 'red', row: 0, col: 9, size: 0.7 }] } })).toThrow(
+      /scene\.objects\[0\]\.col/,
+    );
     expect(() => validateRow({ id: 'a', image: 'a.png', question: 'q', response1: 'a', response2: 'b', label: 1 })).not.toThrow();
   });
   test('parseJsonl reports the bad line', () => {

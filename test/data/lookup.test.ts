@@ -16,7 +16,15 @@ test(`a lookup answers the named cells, in the order named, with the caption's l
   for (let t = 0; t < 300; t++) {
     const grid = 2 + rng.int(3);
     const scene = randomScene(rng, { grid, count: 1 + rng.int(grid * grid - 1), kinds: DEFAULT_KINDS, colours: DEFAULT_COLOURS, sizeRange: [0.6, 0.9] });
-    const row = { id: `r${t}`, image: 'x.png', question: 'How many red circles are there?', response1: 'One.', response2: 'Two.', label: 1, scene } as PreferenceRow;
+    const row = {
+      id: `r${t}`,
+      image: 'x.png',
+      question: 'How many red circles are there?',
+      response1: 'One.',
+      response2: 'Two.',
+      label: 1,
+      scene,
+    } as PreferenceRow;
     const afterTask = t % 2 === 0;
     const ex = lookupExample(images, row, rng, afterTask);
     expect(ex.image).toBe(image);
@@ -29,7 +37,12 @@ test(`a lookup answers the named cells, in the order named, with the caption's l
     cells.forEach((c) => expect(c).toBeDefined());
     expect(new Set(names).size).toBe(names.length);
     expect(names.length).toBeLessThanOrEqual(Math.min(LOOKUP_MAX_CELLS, grid * grid));
-    expect(ex.prompt.slice(head.length)).toBe(lookupPrompt(grid, cells.map((c) => c!)));
+    expect(ex.prompt.slice(head.length)).toBe(
+      lookupPrompt(
+        grid,
+        cells.map((c) => c!),
+      ),
+    );
     // The answer: exactly the caption's lines of those cells, in the order named.
     const caption = sceneCaption(scene).split('\n');
     expect(ex.response.split('\n')).toEqual(cells.map((c) => caption[c!.row * grid + c!.col]));
@@ -42,6 +55,11 @@ test(`a lookup answers the named cells, in the order named, with the caption's l
 
 test('lookupPrompt names one cell or several, and refuses none', () => {
   expect(lookupPrompt(3, [{ row: 1, col: 1 }])).toBe('Describe the center cell.\n');
-  expect(lookupPrompt(3, [{ row: 2, col: 0 }, { row: 0, col: 2 }])).toBe('Describe the bottom-left, top-right cells.\n');
+  expect(
+    lookupPrompt(3, [
+      { row: 2, col: 0 },
+      { row: 0, col: 2 },
+    ]),
+  ).toBe('Describe the bottom-left, top-right cells.\n');
   expect(() => lookupPrompt(3, [])).toThrow(RangeError);
 });

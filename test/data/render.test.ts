@@ -1,13 +1,5 @@
 import { LEVELS, generateSample } from '../../lib/data/generate';
-import {
-  BACKGROUND_RGB,
-  cellCentrePixel,
-  decodeImage,
-  encodePng,
-  insideShape,
-  renderScene,
-  renderScenePng,
-} from '../../lib/data/render';
+import { BACKGROUND_RGB, cellCentrePixel, decodeImage, encodePng, insideShape, renderScene, renderScenePng } from '../../lib/data/render';
 import { COLOUR_RGB, COLOURS, DEFAULT_COLOURS, DEFAULT_KINDS, SHAPE_KINDS, Scene, objectAt } from '../../lib/data/scene';
 
 const pixel = (img: { data: Buffer; width: number }, x: number, y: number) => {
@@ -65,7 +57,7 @@ describe('render', () => {
       }
   });
 
-  test('at 48x48 each cell reads as its object colour (mean of the cell\'s bright pixels)', () => {
+  test("at 48x48 each cell reads as its object colour (mean of the cell's bright pixels)", () => {
     // Smallest shapes of the hardest level, default palette.
     for (let i = 0; i < 20; i++) {
       const s = generateSample(

@@ -11,9 +11,15 @@ import type { SyntheticRow } from '../../lib/data/io';
 
 const KIND_OF: Record<string, string> = { shapes: '', circles: 'circle', squares: 'square', triangles: 'triangle', crosses: 'cross', diamonds: 'diamond' };
 const CELLS: Record<string, [number, number]> = {
-  'top-left': [0, 0], 'top-middle': [0, 1], 'top-right': [0, 2],
-  'middle-left': [1, 0], center: [1, 1], 'middle-right': [1, 2],
-  'bottom-left': [2, 0], 'bottom-middle': [2, 1], 'bottom-right': [2, 2],
+  'top-left': [0, 0],
+  'top-middle': [0, 1],
+  'top-right': [0, 2],
+  'middle-left': [1, 0],
+  center: [1, 1],
+  'middle-right': [1, 2],
+  'bottom-left': [2, 0],
+  'bottom-middle': [2, 1],
+  'bottom-right': [2, 2],
 };
 function cellOf(grid: number, name: string): [number, number] {
   if (grid === 3) return CELLS[name];
@@ -42,9 +48,12 @@ function oracle(scene: Scene, q: string): string {
     const a = anchors[0];
     const dir = m[1];
     const seen = scene.objects.filter((o) =>
-      dir === 'to the left of' ? o.row === a.row && o.col < a.col
-        : dir === 'to the right of' ? o.row === a.row && o.col > a.col
-          : dir === 'above' ? o.col === a.col && o.row < a.row
+      dir === 'to the left of'
+        ? o.row === a.row && o.col < a.col
+        : dir === 'to the right of'
+          ? o.row === a.row && o.col > a.col
+          : dir === 'above'
+            ? o.col === a.col && o.row < a.row
             : o.col === a.col && o.row > a.row,
     );
     expect(seen).toHaveLength(1);
@@ -135,7 +144,11 @@ describe('synthesize', () => {
       if (split.length >= 20) spread(split, (r) => `${r.difficulty}/${r.category}`, 20);
     }
     // Levels 1-2 and 4 categories share a factor: still every pair.
-    spread(synthesize({ n: 16, seed: 3, levels: [1, 2], categories: ['count', 'attribute', 'existence', 'relation'], testFraction: 0 }).train, (r) => `${r.difficulty}/${r.category}`, 8);
+    spread(
+      synthesize({ n: 16, seed: 3, levels: [1, 2], categories: ['count', 'attribute', 'existence', 'relation'], testFraction: 0 }).train,
+      (r) => `${r.difficulty}/${r.category}`,
+      8,
+    );
     expect(testSize(10, 0.25)).toBe(2); // 2.5 rounds to 3, moved to 2 to keep both splits even
     expect(testSize(100, 0.2)).toBe(20);
   });
@@ -149,7 +162,11 @@ describe('synthesize', () => {
       const f = all.findIndex((l) => l.startsWith('The image shows '));
       expect(f).toBeGreaterThanOrEqual(0);
       // Evidence: lines of the scene's own caption, about the cells the question needs.
-      const caption = new Map(sceneCaption(r.scene).split('\n').map((l) => [l.slice(0, l.indexOf(':')), l] as const));
+      const caption = new Map(
+        sceneCaption(r.scene)
+          .split('\n')
+          .map((l) => [l.slice(0, l.indexOf(':')), l] as const),
+      );
       const evidence = all.slice(0, f);
       for (const e of evidence) expect(caption.get(e.slice(0, e.indexOf(':')))).toBe(e);
       const truth = oracle(r.scene, r.question);
@@ -178,7 +195,8 @@ describe('synthesize', () => {
         expect(Buffer.byteLength(analysis)).toBeLessThanOrEqual(DEFAULT_BUDGETS.analysis[r.difficulty - 1]);
       }
     const tight = synthesize({ n: 20, seed: 9, levels: [1], categories: ['count'], budgets: { prompt: [105, 999, 999, 999], analysis: [120, 999, 999, 999] } });
-    for (const r of [...tight.train, ...tight.test]) expect(Buffer.byteLength(buildCompactPrompt(r.question, r.response1, r.response2))).toBeLessThanOrEqual(105);
+    for (const r of [...tight.train, ...tight.test])
+      expect(Buffer.byteLength(buildCompactPrompt(r.question, r.response1, r.response2))).toBeLessThanOrEqual(105);
     expect(() => synthesize({ n: 4, seed: 1, levels: [1], budgets: { prompt: [20, 999, 999, 999] }, maxAttempts: 20 })).toThrow(/budgets/);
   });
 
@@ -229,7 +247,13 @@ describe('synthesize', () => {
   });
 
   test('other grids, kinds and colours work and verify', () => {
-    const d = synthesize({ n: 60, seed: 5, grid: 4, kinds: ['circle', 'square', 'triangle', 'cross', 'diamond'], colours: ['red', 'green', 'blue', 'yellow', 'purple', 'cyan', 'white'] });
+    const d = synthesize({
+      n: 60,
+      seed: 5,
+      grid: 4,
+      kinds: ['circle', 'square', 'triangle', 'cross', 'diamond'],
+      colours: ['red', 'green', 'blue', 'yellow', 'purple', 'cyan', 'white'],
+    });
     for (const r of rowsOf(d)) {
       expect(r.scene.grid).toBe(4);
       expect(verifySyntheticRow(r).ok).toBe(true);

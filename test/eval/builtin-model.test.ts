@@ -22,7 +22,11 @@ describe('the built-in model as a PairJudge', () => {
 
   test('samples K outputs per pair, reproducibly, and eval counts what does not parse', async () => {
     const judge = await createBuiltinPairJudge(modelDir, { device: 'cpu', maxTokens: 24 });
-    const rows = fs.readFileSync(path.join(dataDir, 'test.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const rows = fs
+      .readFileSync(path.join(dataDir, 'test.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const pair = {
       question: rows[0].question,
       response1: rows[0].response1,
@@ -35,14 +39,24 @@ describe('the built-in model as a PairJudge', () => {
     expect(a).toEqual(b); // seeds derive from the pair
     await expect(judge.judge({ ...pair, media: { kind: 'video', path: 'x.mp4' } }, { samples: 1, temperature: 1 })).rejects.toThrow(/images only/);
 
-    const result = await runEval({ bench: 'synthetic', data: path.join(dataDir, 'test.jsonl'), judge, model: modelDir, samples: 2, out: path.join(root, 'eval') });
+    const result = await runEval({
+      bench: 'synthetic',
+      data: path.join(dataDir, 'test.jsonl'),
+      judge,
+      model: modelDir,
+      samples: 2,
+      out: path.join(root, 'eval'),
+    });
     await judge.close?.();
     const summary = JSON.parse(fs.readFileSync(path.join(root, 'eval', 'summary.json'), 'utf8'));
     expect(summary.pairs).toBe(rows.length);
     expect(Object.keys(summary.votingAtK)).toEqual(['1', '2']);
     expect(summary.samples).toBe(2);
     // Every sample is recorded: one prediction line per pair and sample, each with the raw output.
-    const lines = fs.readFileSync(path.join(root, 'eval', 'predictions.jsonl'), 'utf8').trim().split('\n');
+    const lines = fs
+      .readFileSync(path.join(root, 'eval', 'predictions.jsonl'), 'utf8')
+      .trim()
+      .split('\n');
     expect(lines).toHaveLength(rows.length * 2);
     expect(result.summary.parseFailures.count).toBe(summary.parseFailures.count);
   });

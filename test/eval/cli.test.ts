@@ -53,7 +53,20 @@ describe('stable-reinforce dispatcher', () => {
   it('eval --help documents every flag', async () => {
     const t = io();
     expect(await main(['eval', '--help'], t.io)).toBe(0);
-    for (const f of ['--bench', '--data', '--images', '--endpoint', '--model', '--samples', '--temperature', '--swap', '--concurrency', '--out', '--limit', '--skip-missing']) {
+    for (const f of [
+      '--bench',
+      '--data',
+      '--images',
+      '--endpoint',
+      '--model',
+      '--samples',
+      '--temperature',
+      '--swap',
+      '--concurrency',
+      '--out',
+      '--limit',
+      '--skip-missing',
+    ]) {
       expect(t.out()).toContain(f);
     }
     expect(t.out()).toMatch(/--model DIR +the built-in model/);
@@ -103,8 +116,26 @@ describe('stable-reinforce dispatcher', () => {
       const t = io({ env: { MY_KEY: 'sk-test' } });
       const outDir = path.join(ROOT, 'run');
       const code = await main(
-        ['eval', '--bench', 'synthetic', '--data', path.join(FIX, 'synthetic.jsonl'), '--images', path.join(FIX, 'images'),
-          '--endpoint', fake.url, '--model', 'r1', '--samples', '2', '--swap', '--out', outDir, '--api-key-env', 'MY_KEY'],
+        [
+          'eval',
+          '--bench',
+          'synthetic',
+          '--data',
+          path.join(FIX, 'synthetic.jsonl'),
+          '--images',
+          path.join(FIX, 'images'),
+          '--endpoint',
+          fake.url,
+          '--model',
+          'r1',
+          '--samples',
+          '2',
+          '--swap',
+          '--out',
+          outDir,
+          '--api-key-env',
+          'MY_KEY',
+        ],
         t.io,
       );
       expect(t.err()).not.toMatch(/error/);

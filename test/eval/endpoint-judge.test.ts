@@ -46,7 +46,13 @@ describe('EndpointPairJudge', () => {
   it('videos go as video_url; a null message content is kept as ""', async () => {
     server = await startFakeOpenAI(() => ({
       status: 200,
-      body: { id: 'x', object: 'chat.completion', created: 0, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: null }, finish_reason: 'length' }] },
+      body: {
+        id: 'x',
+        object: 'chat.completion',
+        created: 0,
+        model: 'm',
+        choices: [{ index: 0, message: { role: 'assistant', content: null }, finish_reason: 'length' }],
+      },
     }));
     const judge = new EndpointPairJudge({ baseURL: server.url, model: 'm' });
     const out = await judge.judge({ ...pair, media: { kind: 'video', path: path.join(IMAGES, 'video', 'v1.mp4') } }, { samples: 1, temperature: 0 });

@@ -1,13 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import {
-  loadBenchmark,
-  mmRlhfCategory,
-  vlRewardBenchCategory,
-  multimodalRewardBenchCategory,
-  DataError,
-} from '../../lib/eval';
+import { loadBenchmark, mmRlhfCategory, vlRewardBenchCategory, multimodalRewardBenchCategory, DataError } from '../../lib/eval';
 
 const FIX = path.join(__dirname, '..', 'fixtures', 'benchmarks');
 const IMAGES = path.join(FIX, 'images');

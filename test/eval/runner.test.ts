@@ -46,21 +46,40 @@ describe('runEval against an OpenAI-compatible test server', () => {
     const judge = new EndpointPairJudge({ baseURL: server.url, model: 'r1' });
     const progress: number[] = [];
     const { summary, files } = await runEval({
-      bench: 'synthetic', data: SYN, images: IMAGES, judge, model: 'r1', samples: 3, out,
+      bench: 'synthetic',
+      data: SYN,
+      images: IMAGES,
+      judge,
+      model: 'r1',
+      samples: 3,
+      out,
       onProgress: (p) => progress.push(p.done),
     });
     expect(server.requests).toHaveLength(4);
     expect(server.requests.every((r) => r.n === 3 && r.temperature === 1)).toBe(true);
     expect(summary).toMatchObject({
-      bench: 'synthetic', pairs: 4, evaluations: 4, samples: 3, temperature: 1, overall: 1, macro: 1,
-      votingAtK: { '1': 1, '2': 1, '3': 1 }, anyCorrectAtK: { '1': 1, '2': 1, '3': 1 },
+      bench: 'synthetic',
+      pairs: 4,
+      evaluations: 4,
+      samples: 3,
+      temperature: 1,
+      overall: 1,
+      macro: 1,
+      votingAtK: { '1': 1, '2': 1, '3': 1 },
+      anyCorrectAtK: { '1': 1, '2': 1, '3': 1 },
       categories: { color: { n: 2, accuracy: 1 }, count: { n: 2, accuracy: 1 } },
-      parseFailures: { count: 0, rate: 0 }, parseFallbacks: 0, swap: false,
+      parseFailures: { count: 0, rate: 0 },
+      parseFallbacks: 0,
+      swap: false,
     });
     expect(summary.positionConsistency).toBeUndefined();
     expect(progress[0]).toBe(0);
     expect(progress[progress.length - 1]).toBe(4);
-    const lines = fs.readFileSync(files.predictions, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(files.predictions, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(12);
     expect(lines[0]).toMatchObject({ order: 'original', verdict: expect.any(Number), correct: true, parse: 'answer' });
     const onDisk = JSON.parse(fs.readFileSync(files.summary, 'utf8')) as EvalSummary;
@@ -84,13 +103,26 @@ describe('runEval against an OpenAI-compatible test server', () => {
       const right = p.response1 === CORRECT_TEXT[rowOf(b)] ? 1 : 2;
       return {
         texts: plan[rowOf(b)].map((s) =>
-          s === 'r' ? think('x', right) : s === 'w' ? think('x', 3 - right) : s === 'three' ? think('x', 3) : s === 'junk' ? 'I cannot decide.' : `<think>x</think>\nFinal answer: ${right}`,
+          s === 'r'
+            ? think('x', right)
+            : s === 'w'
+              ? think('x', 3 - right)
+              : s === 'three'
+                ? think('x', 3)
+                : s === 'junk'
+                  ? 'I cannot decide.'
+                  : `<think>x</think>\nFinal answer: ${right}`,
         ),
       };
     });
     const { summary } = await runEval({
-      bench: 'synthetic', data: SYN, images: IMAGES, judge: new EndpointPairJudge({ baseURL: server.url, model: 'm' }),
-      model: 'm', samples: 3, out: outDir(),
+      bench: 'synthetic',
+      data: SYN,
+      images: IMAGES,
+      judge: new EndpointPairJudge({ baseURL: server.url, model: 'm' }),
+      model: 'm',
+      samples: 3,
+      out: outDir(),
     });
     expect(summary.votingAtK).toEqual({ '1': 0.25, '2': 0.5, '3': 0.5 });
     expect(summary.anyCorrectAtK).toEqual({ '1': 0.25, '2': 0.75, '3': 0.75 });
@@ -106,8 +138,13 @@ describe('runEval against an OpenAI-compatible test server', () => {
   it('--swap shows every pair in both orders and measures position bias', async () => {
     server = await startFakeOpenAI(() => ({ texts: [think('Response 1 is better.', 1)] })); // always "1"
     const { summary, files } = await runEval({
-      bench: 'synthetic', data: SYN, images: IMAGES, judge: new EndpointPairJudge({ baseURL: server.url, model: 'm' }),
-      model: 'm', swap: true, out: outDir(),
+      bench: 'synthetic',
+      data: SYN,
+      images: IMAGES,
+      judge: new EndpointPairJudge({ baseURL: server.url, model: 'm' }),
+      model: 'm',
+      swap: true,
+      out: outDir(),
     });
     expect(server.requests).toHaveLength(8);
     // The swapped request of a pair shows the responses exchanged.
@@ -119,9 +156,16 @@ describe('runEval against an OpenAI-compatible test server', () => {
     expect(summary.byPreferredPosition).toEqual({ '1': { n: 4, accuracy: 1 }, '2': { n: 4, accuracy: 0 } });
     expect(summary.positionConsistency).toBe(0);
     expect(summary.evaluations).toBe(8);
-    const recs = fs.readFileSync(files.predictions, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const recs = fs
+      .readFileSync(files.predictions, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const syn1 = recs.filter((r) => r.key === 'syn-1');
-    expect(syn1.map((r) => [r.order, r.label]).sort()).toEqual([['original', 2], ['swapped', 1]]);
+    expect(syn1.map((r) => [r.order, r.label]).sort()).toEqual([
+      ['original', 2],
+      ['swapped', 1],
+    ]);
   });
 
   it('resumes after an interruption and redoes nothing that was saved', async () => {
@@ -164,8 +208,19 @@ describe('runEval against an OpenAI-compatible test server', () => {
       },
     };
     await expect(
-      runEval({ bench: 'synthetic', data: SYN, images: IMAGES, judge, model: 'f', out, concurrency: 1, signal: ac.signal,
-        onProgress: (p) => { if (p.done === 1) ac.abort(new Error('interrupted by the user')); } }),
+      runEval({
+        bench: 'synthetic',
+        data: SYN,
+        images: IMAGES,
+        judge,
+        model: 'f',
+        out,
+        concurrency: 1,
+        signal: ac.signal,
+        onProgress: (p) => {
+          if (p.done === 1) ac.abort(new Error('interrupted by the user'));
+        },
+      }),
     ).rejects.toThrow(/interrupted by the user.*1 of 4 done/);
     const { byTask } = readPredictions(path.join(out, 'predictions.jsonl'));
     expect(byTask.size).toBe(1);
@@ -200,7 +255,12 @@ describe('runEval against an OpenAI-compatible test server', () => {
       },
     };
     const { summary } = await runEval({
-      bench: 'mm-rlhf-rewardbench', data: path.join(FIX, 'mm-rlhf-rewardbench.jsonl'), images: IMAGES, judge, model: 'f', out: outDir(),
+      bench: 'mm-rlhf-rewardbench',
+      data: path.join(FIX, 'mm-rlhf-rewardbench.jsonl'),
+      images: IMAGES,
+      judge,
+      model: 'f',
+      out: outDir(),
     });
     expect(summary.overall).toBeCloseTo(5 / 6);
     expect(summary.accPlus).toEqual({ ids: 5, accuracy: 4 / 5 });

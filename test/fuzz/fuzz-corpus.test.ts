@@ -23,7 +23,12 @@ test('a sample of the corpus: 0 crashes, 0 hangs, 0 unclear errors, 0 silent wro
   expect(summary.byGroup.cli).toBeGreaterThan(50);
   expect(summary.byGroup.http).toBeGreaterThan(200);
   if (summary.failures.length) throw new Error(formatSummary(summary));
-  expect({ crashes: summary.crashes, hangs: summary.hangs, unclear: summary.unclear, silent: summary.silent }).toEqual({ crashes: 0, hangs: 0, unclear: 0, silent: 0 });
+  expect({ crashes: summary.crashes, hangs: summary.hangs, unclear: summary.unclear, silent: summary.silent }).toEqual({
+    crashes: 0,
+    hangs: 0,
+    unclear: 0,
+    silent: 0,
+  });
 });
 
 test('the runner tells crashes and hangs from answers', async () => {

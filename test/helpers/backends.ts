@@ -8,7 +8,7 @@ import type { Device } from '../../lib';
 
 const cuda = backends().cuda;
 export const CUDA_USABLE = cuda.usable;
-export const CUDA_SKIP_REASON = cuda.usable ? '' : cuda.reason ?? 'no usable GPU';
+export const CUDA_SKIP_REASON = cuda.usable ? '' : (cuda.reason ?? 'no usable GPU');
 
 export function describeEachDevice(name: string, body: (device: Device) => void): void {
   describe(`${name} [cpu]`, () => body('cpu'));

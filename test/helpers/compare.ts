@@ -20,12 +20,7 @@ export const BF16_INPUT: Tolerance = { rtol: 5e-5, atol: 1e-5 };
  * Asserts |actual - expected| <= atol + rtol * |expected| elementwise. NaN must
  * match NaN and infinities must match exactly.
  */
-export function expectClose(
-  actual: ArrayLike<number>,
-  expected: ArrayLike<number>,
-  tol: Tolerance,
-  what: string,
-): void {
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tolerance, what: string): void {
   if (actual.length !== expected.length) {
     throw new Error(`${what}: length ${actual.length} != expected ${expected.length} ${seedNote}`);
   }

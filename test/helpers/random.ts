@@ -2,9 +2,7 @@
  * Seeded random inputs for kernel tests. Each run draws a fresh seed (printed
  * in failure messages); SR_TEST_SEED=<n> replays a run.
  */
-export const TEST_SEED: number = process.env.SR_TEST_SEED
-  ? Number(process.env.SR_TEST_SEED)
-  : (Date.now() ^ (process.pid << 8)) >>> 0;
+export const TEST_SEED: number = process.env.SR_TEST_SEED ? Number(process.env.SR_TEST_SEED) : (Date.now() ^ (process.pid << 8)) >>> 0;
 
 // Globals bound once: inside jest's sandbox each global lookup in a hot loop is slow.
 const { imul, floor, max, sqrt, log, cos, abs, PI } = Math;

@@ -5,7 +5,6 @@ import { expectNativeError } from '../helpers/errors';
 import { F32, Tolerance, expectClose, expectScalarClose } from '../helpers/compare';
 import { Rng, seedNote } from '../helpers/random';
 
-
 // Tolerances: advantages are f32 outputs of a float64 computation (F32). The
 // statistics are float64: only the summation order differs from the reference.
 const STATS: Tolerance = { rtol: 1e-10, atol: 1e-12 };
@@ -22,13 +21,7 @@ interface Ref {
 }
 
 /** float64 reference: two-pass mean / population std over mask=1 finite entries. */
-function reference(
-  values: ArrayLike<number>,
-  mask: ArrayLike<number> | undefined,
-  sigma = 3,
-  eps = 1e-8,
-  rule: 'paper' | 'released-code' = 'paper',
-): Ref {
+function reference(values: ArrayLike<number>, mask: ArrayLike<number> | undefined, sigma = 3, eps = 1e-8, rule: 'paper' | 'released-code' = 'paper'): Ref {
   const n = values.length;
   const valid = (i: number) => (!mask || mask[i] !== 0) && Number.isFinite(values[i]);
   let count = 0;
@@ -254,11 +247,7 @@ describeEachDevice('advantageFilter', (device) => {
     for (let i = 0; i < n; i += 997) v[i] = rng.uniform(-200, 200);
     const m = rng.mask(1, n, 0.1).fill(1, 0, 10);
     expectMatches(run(v, [n], m, { rule: 'released-code' }), reference(v, m, 3, 1e-8, 'released-code'), 'rc');
-    expectMatches(
-      run(v, [n], m, { rule: 'released-code', sigma: 12 }),
-      reference(v, m, 12, 1e-8, 'released-code'),
-      'rc sigma 12',
-    );
+    expectMatches(run(v, [n], m, { rule: 'released-code', sigma: 12 }), reference(v, m, 12, 1e-8, 'released-code'), 'rc sigma 12');
   });
 
   test('deterministic: the same input gives the same bits', () => {

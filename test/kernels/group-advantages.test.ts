@@ -5,7 +5,6 @@ import { expectNativeError } from '../helpers/errors';
 import { F32, expectClose } from '../helpers/compare';
 import { Rng } from '../helpers/random';
 
-
 type Opts = kernels.GroupAdvantagesOptions;
 
 /** float64 reference from the definitions: unbiased std (torch .std()), RLOO as r - mean of the others. */
@@ -93,7 +92,12 @@ describeEachDevice('groupAdvantages', (device) => {
     const r = new Float32Array([1, 2, 3, 4]);
     const out = run(r, { groupSize: 4 });
     const std = Math.sqrt(5 / 3); // torch.tensor([1., 2, 3, 4]).std()
-    expectClose(out, [-1.5, -0.5, 0.5, 1.5].map((d) => d / (std + 1e-6)), F32, 'grpo');
+    expectClose(
+      out,
+      [-1.5, -0.5, 0.5, 1.5].map((d) => d / (std + 1e-6)),
+      F32,
+      'grpo',
+    );
     // RLOO: r - mean of the other three.
     expectClose(run(r, { groupSize: 4, baseline: 'leave-one-out', scale: 'none' }), [-2, -2 / 3, 2 / 3, 2], F32, 'rloo');
   });
@@ -168,9 +172,7 @@ describe('groupAdvantages input checks', () => {
     expect(() => kernels.groupAdvantages(r, { groupSize: 1.5 })).toThrow(/groupSize.*integer/);
     expect(() => kernels.groupAdvantages(r, { groupSize: '3' as unknown as number })).toThrow(TypeError);
     expect(() => kernels.groupAdvantages(r, { groupSize: 1 })).toThrow(/groupSize must be >= 2/);
-    expect(() => kernels.groupAdvantages(r, { groupSize: 1, scale: 'none', baseline: 'leave-one-out' })).toThrow(
-      /groupSize must be >= 2/,
-    );
+    expect(() => kernels.groupAdvantages(r, { groupSize: 1, scale: 'none', baseline: 'leave-one-out' })).toThrow(/groupSize must be >= 2/);
   });
   test('bad options', () => {
     expect(() => kernels.groupAdvantages(r, { groupSize: 3, scale: 'mad' as 'std' })).toThrow(/scale/);
@@ -191,8 +193,7 @@ describe('groupAdvantages input checks', () => {
   test('the native binding checks its arguments too', () => {
     const native = loadNative() as unknown as { groupAdvantages: (args: object) => unknown };
     const t = Tensor.from(r);
-    const call = (over: object) => () =>
-      native.groupAdvantages({ rewards: t.handle, groupSize: 3, scale: 'std', baseline: 'mean', eps: 0, ...over });
+    const call = (over: object) => () => native.groupAdvantages({ rewards: t.handle, groupSize: 3, scale: 'std', baseline: 'mean', eps: 0, ...over });
     expect(call({})).not.toThrow();
     expectNativeError(call({ groupSize: 4 }), 'RangeError', /divide/);
     expectNativeError(call({ groupSize: 0 }), 'RangeError', /options\.groupSize must be a positive integer, got 0/);

@@ -47,7 +47,10 @@ function inRange(l: NativeLimit, v: number): boolean {
 
 function probes(l: NativeLimit): number[] {
   const out: number[] = [];
-  for (const [bound, outward] of [[l.min, -1], [l.max, 1]] as const) {
+  for (const [bound, outward] of [
+    [l.min, -1],
+    [l.max, 1],
+  ] as const) {
     if (!Number.isFinite(bound)) {
       out.push(outward * 1e300);
       continue;
@@ -106,15 +109,21 @@ describe('numeric ranges: one statement, enforced alike on both paths', () => {
     },
     groupAdvantages: {
       viaTs: (k, v) => kernels.groupAdvantages(rewards, { groupSize: 3, scale: 'none', [k]: v }),
-      viaNative: (k, v) =>
-        native.groupAdvantages({ rewards: rewards.handle, groupSize: 3, scale: 'none', baseline: 'mean', eps: 1e-6, [k]: v }),
+      viaNative: (k, v) => native.groupAdvantages({ rewards: rewards.handle, groupSize: 3, scale: 'none', baseline: 'mean', eps: 1e-6, [k]: v }),
       related: ['groupSize'], // must divide the number of rewards
     },
     reinforceReturns: {
       viaTs: (k, v) => kernels.reinforceReturns({ rewards: adv, mask, logpOld: lo, logpRef: ln, [k]: v }),
       viaNative: (k, v) =>
         native.reinforceReturns({
-          rewards: adv.handle, mask: mask.handle, logpOld: lo.handle, logpRef: ln.handle, klCoef: 0, klEstimator: 'k1', gamma: 1, [k]: v,
+          rewards: adv.handle,
+          mask: mask.handle,
+          logpOld: lo.handle,
+          logpRef: ln.handle,
+          klCoef: 0,
+          klEstimator: 'k1',
+          gamma: 1,
+          [k]: v,
         }),
     },
     tokenLogprobs: {
@@ -123,15 +132,24 @@ describe('numeric ranges: one statement, enforced alike on both paths', () => {
     },
     tokenLogprobsBackward: {
       viaTs: (k, v) => kernels.tokenLogprobsBackward(logits, tokens, gradLp, { [k]: v }),
-      viaNative: (k, v) =>
-        native.tokenLogprobsBackward({ logits: logits.handle, tokens: tokens.handle, gradLogprobs: gradLp.handle, temperature: 1, [k]: v }),
+      viaNative: (k, v) => native.tokenLogprobsBackward({ logits: logits.handle, tokens: tokens.handle, gradLogprobs: gradLp.handle, temperature: 1, [k]: v }),
     },
     policyLoss: {
       viaTs: (k, v) => kernels.policyLoss({ logpNew: ln, logpOld: lo, advantages: adv, logpRef: lo, [k]: v }),
       viaNative: (k, v) =>
         native.policyLoss({
-          logpNew: ln.handle, logpOld: lo.handle, advantages: adv.handle, logpRef: lo.handle, clipEps: 0.2, clipEpsHigh: 0.2,
-          minRatio: 1e-3, maxRatio: 1e3, klCoef: 0, klEstimator: 'k1', aggregation: 'token-mean', [k]: v,
+          logpNew: ln.handle,
+          logpOld: lo.handle,
+          advantages: adv.handle,
+          logpRef: lo.handle,
+          clipEps: 0.2,
+          clipEpsHigh: 0.2,
+          minRatio: 1e-3,
+          maxRatio: 1e3,
+          klCoef: 0,
+          klEstimator: 'k1',
+          aggregation: 'token-mean',
+          [k]: v,
         }),
       related: ['minRatio', 'maxRatio'],
     },
@@ -148,7 +166,14 @@ describe('numeric ranges: one statement, enforced alike on both paths', () => {
         const weightDecay = Float64Array.of(k === 'weightDecay' ? v : 0.01);
         return native.adamwStep({ params: p, grads: g, m, v: s, weightDecay, ...hyper, ...(k === 'weightDecay' ? {} : { [k]: v }) });
       },
-      tsName: { lr: 'options.lr', beta1: 'options.betas[0]', beta2: 'options.betas[1]', eps: 'options.eps', weightDecay: 'options.weightDecay', maxNorm: 'options.maxGradNorm' },
+      tsName: {
+        lr: 'options.lr',
+        beta1: 'options.betas[0]',
+        beta2: 'options.betas[1]',
+        eps: 'options.eps',
+        weightDecay: 'options.weightDecay',
+        maxNorm: 'options.maxGradNorm',
+      },
       nativeName: { weightDecay: 'weightDecay[0]' },
       notInTs: ['step'], // the optimizer counts its steps
     },

@@ -258,13 +258,7 @@ function keepOffKinks(c: Case, o: Opts, gap = 1e-4): void {
   }
 }
 
-function makeCase(
-  rng: Rng,
-  B: number,
-  T: number,
-  o: Opts,
-  shape: { advPerRow?: boolean; mask?: boolean; ref?: boolean } = {},
-): Case {
+function makeCase(rng: Rng, B: number, T: number, o: Opts, shape: { advPerRow?: boolean; mask?: boolean; ref?: boolean } = {}): Case {
   const N = B * T;
   const ln = rng.logprobs(N);
   const lo = new Float32Array(N);
@@ -690,7 +684,9 @@ describe('policyLoss input checks', () => {
     expect(() => kernels.policyLoss({ logpNew: r3, logpOld: r3, advantages: r3 })).toThrow(/logpNew must have shape/);
     expect(() => kernels.policyLoss({ ...base, logpOld: new Float32Array(5) })).toThrow(/logpOld has 5 elements/);
     expect(() => kernels.policyLoss({ ...base, shape: [3, 2] })).toThrow(/logpNew must have shape \[3, 2\]/);
-    expect(() => kernels.policyLoss({ logpNew: new Float32Array(6), logpOld: new Float32Array(6), advantages: new Float32Array(6), shape: [4, 2] })).toThrow(/logpNew has 6 elements/);
+    expect(() => kernels.policyLoss({ logpNew: new Float32Array(6), logpOld: new Float32Array(6), advantages: new Float32Array(6), shape: [4, 2] })).toThrow(
+      /logpNew has 6 elements/,
+    );
     expect(() => kernels.policyLoss({ ...base, shape: [6] })).toThrow(/shape must be \[B, T\]/);
     expect(() => kernels.policyLoss({ ...base, shape: [2, 'x'] as unknown as number[] })).toThrow(/shape\[1\]/);
     for (const t of [wrong, r3]) t.dispose();
@@ -746,8 +742,16 @@ describe('policyLoss input checks', () => {
     const m = Tensor.from(new Float32Array(6), [2, 3]);
     const m3 = Tensor.from(new Float32Array(3), [3]);
     const args = {
-      logpNew: ln.handle, logpOld: lo.handle, advantages: adv.handle, clipEps: 0.2, clipEpsHigh: 0.2,
-      minRatio: 1e-3, maxRatio: 1e3, klCoef: 0, klEstimator: 'k1', aggregation: 'token-mean',
+      logpNew: ln.handle,
+      logpOld: lo.handle,
+      advantages: adv.handle,
+      clipEps: 0.2,
+      clipEpsHigh: 0.2,
+      minRatio: 1e-3,
+      maxRatio: 1e3,
+      klCoef: 0,
+      klEstimator: 'k1',
+      aggregation: 'token-mean',
     };
     const call = (over: object) => () => native.policyLoss({ ...args, ...over });
     expect(call({})).not.toThrow();

@@ -5,7 +5,6 @@ import { expectNativeError } from '../helpers/errors';
 import { Tolerance, expectClose, expectScalarClose } from '../helpers/compare';
 import { Rng } from '../helpers/random';
 
-
 // f32 outputs of a float64 recurrence: f32 rounding of the result, plus an atol for
 // returns that cancel to ~0 from terms of size ~1-10.
 const RET: Tolerance = { rtol: 2e-5, atol: 1e-5 };
@@ -220,8 +219,7 @@ describe('reinforceReturns input checks', () => {
   const rewards = new Float32Array([1, 2]);
   const mask = new Uint8Array([1, 1, 0, 1, 1, 1]);
   const lp = new Float32Array(6);
-  const call = (o: Partial<kernels.ReinforceReturnsInputs>) =>
-    kernels.reinforceReturns({ rewards, mask, ...o } as kernels.ReinforceReturnsInputs);
+  const call = (o: Partial<kernels.ReinforceReturnsInputs>) => kernels.reinforceReturns({ rewards, mask, ...o } as kernels.ReinforceReturnsInputs);
   test('plain arrays: the mask is read as [B, length / B]', () => {
     const r = call({});
     expect(r.shape).toEqual([2, 3]);
@@ -274,8 +272,7 @@ describe('reinforceReturns input checks', () => {
     const r = Tensor.from(rewards);
     const m = Tensor.from(mask, [2, 3]);
     const l = Tensor.from(lp, [2, 3]);
-    const call = (over: object) => () =>
-      native.reinforceReturns({ rewards: r.handle, mask: m.handle, klCoef: 0, klEstimator: 'k1', gamma: 1, ...over });
+    const call = (over: object) => () => native.reinforceReturns({ rewards: r.handle, mask: m.handle, klCoef: 0, klEstimator: 'k1', gamma: 1, ...over });
     expect(call({})).not.toThrow();
     expectNativeError(call({ gamma: 1.5 }), 'RangeError', /inputs\.gamma must be in \[0, 1\], got 1\.5/);
     expectNativeError(call({ logpOld: l.handle, klCoef: 1 }), 'TypeError', /logpRef/);

@@ -119,14 +119,7 @@ describeEachDevice('tokenLogprobs', (device: Device) => {
   const rng = new Rng();
 
   /** Runs the forward on `device`; returns the outputs and the logits as the kernel saw them. */
-  const forward = (
-    data: Float32Array,
-    n: number,
-    v: number,
-    tokens: Int32Array,
-    dtype: LogitsDType,
-    opts: kernels.TokenLogprobsOptions = {},
-  ) => {
+  const forward = (data: Float32Array, n: number, v: number, tokens: Int32Array, dtype: LogitsDType, opts: kernels.TokenLogprobsOptions = {}) => {
     const lg = Tensor.from(data, [n, v], { dtype, device });
     const tk = Tensor.from(tokens, [n], { device });
     const r = kernels.tokenLogprobs(lg, tk, opts);
@@ -408,10 +401,18 @@ describeEachDevice('tokenLogprobs', (device: Device) => {
     const grad = await kernels.tokenLogprobsBackwardAsync(lg, tk, glpT, { gradEntropy: ghT, temperature: 1.3 });
     expect(grad.dtype).toBe('bf16');
     expectClose(grad.toArray(), refBackward(seen, tokens, glp, gh, n, v, 1.3), GRAD_TOL.bf16, 'grad');
-    const badTokens = Tensor.from(Int32Array.from(tokens, (t, i) => (i === 9 ? v : t)), [n], { device });
+    const badTokens = Tensor.from(
+      Int32Array.from(tokens, (t, i) => (i === 9 ? v : t)),
+      [n],
+      { device },
+    );
     await expectRejectName(kernels.tokenLogprobsAsync(lg, badTokens), 'RangeError', /tokens\[9\] = 1001/);
     await expectRejectName(kernels.tokenLogprobsBackwardAsync(lg, badTokens, glpT), 'RangeError', /tokens\[9\] = 1001/);
-    const nanRow = Tensor.from(Float32Array.from(data, (x, i) => (i === 5 ? NaN : x)), [n, v], { device });
+    const nanRow = Tensor.from(
+      Float32Array.from(data, (x, i) => (i === 5 ? NaN : x)),
+      [n, v],
+      { device },
+    );
     await expect(kernels.tokenLogprobsAsync(nanRow, tk)).rejects.toThrow(/first is row 0/);
     for (const t of [lg, tk, r.logprobs, r.entropy!, ghT, glpT, grad, badTokens, nanRow]) t.dispose();
   });
@@ -449,9 +450,7 @@ describe('tokenLogprobs input checks', () => {
     expect(() => kernels.tokenLogprobsBackward(logits(), tokens, glp, { gradEntropy: new Float32Array(4) })).toThrow(
       /options.gradEntropy must have shape \[3\]/,
     );
-    expect(() =>
-      kernels.tokenLogprobsBackward(logits(), tokens, glp, { gradEntropy: Tensor.from(new Int32Array(3)) }),
-    ).toThrow(TypeError);
+    expect(() => kernels.tokenLogprobsBackward(logits(), tokens, glp, { gradEntropy: Tensor.from(new Int32Array(3)) })).toThrow(TypeError);
   });
 
   test('temperature must be finite and > 0', () => {
@@ -494,9 +493,7 @@ describe('tokenLogprobs input checks', () => {
     expect(() => kernels.tokenLogprobs(lg, tokens)).toThrow(/tokens is on cpu but logits is on cuda/);
     const tk = Tensor.from(tokens, [n], { device: 'cuda' });
     expect(() => kernels.tokenLogprobsBackward(lg, tk, glp)).toThrow(/gradLogprobs is on cpu/);
-    expect(() => kernels.tokenLogprobsBackward(lg, tk, Tensor.from(glp, [n], { device: 'cuda' }), { gradEntropy: glp })).toThrow(
-      TypeError,
-    );
+    expect(() => kernels.tokenLogprobsBackward(lg, tk, Tensor.from(glp, [n], { device: 'cuda' }), { gradEntropy: glp })).toThrow(TypeError);
     lg.dispose();
     tk.dispose();
   });

@@ -260,7 +260,15 @@ describe('malformed files: errors name the file, the tensor and the dtype', () =
 
   test('truncated files', async () => {
     const file = path.join(dir, 'trunc.safetensors');
-    await saveSafetensors(file, [{ name: 'a', shape: [3], data: new Float32Array(3) }, { name: 'b', shape: [5], data: new Float32Array(5) }], {}, { dtype: 'bf16' });
+    await saveSafetensors(
+      file,
+      [
+        { name: 'a', shape: [3], data: new Float32Array(3) },
+        { name: 'b', shape: [5], data: new Float32Array(5) },
+      ],
+      {},
+      { dtype: 'bf16' },
+    );
     const whole = fs.readFileSync(file);
     fs.writeFileSync(file, whole.subarray(0, whole.length - 3));
     await expect(loadSafetensors(file)).rejects.toThrow(/tensor "b" \(BF16\) ends at data byte 16 but the file holds 13 bytes of data: the file is truncated/);

@@ -32,8 +32,22 @@ const SHAPES: Array<[number, number, number]> = [
   [7, 5, 0],
 ];
 
-function multiply(e: Engine, ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number, beta: number,
-  A: Float32Array, lda: number, B: Float32Array, ldb: number, C: Float32Array, ldc: number): Float32Array {
+function multiply(
+  e: Engine,
+  ta: boolean,
+  tb: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  beta: number,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  C: Float32Array,
+  ldc: number,
+): Float32Array {
   const t = (d: Float32Array, ld: number) => Tensor.from(d, [Math.max(1, d.length / ld), ld]);
   const [a, b, c] = [t(A, lda), t(B, ldb), t(C, ldc)];
   modelBinding().modelMatmul({ a: a.live(), b: b.live(), c: c.live(), transA: ta, transB: tb, alpha, beta, precision: 'tf32', m, n, k, ...e });
@@ -57,7 +71,9 @@ describe.each(ENGINES.map((e) => [label(e), e] as const))('CPU GEMM: %s', (_name
           const pad = 1 + (v % 3);
           const [ar, ac] = ta ? [k, m] : [m, k];
           const [br, bc] = tb ? [n, k] : [k, n];
-          const lda = ac + pad, ldb = bc + pad, ldc = n + pad;
+          const lda = ac + pad,
+            ldb = bc + pad,
+            ldc = n + pad;
           const A = rng.normals(Math.max(1, ar) * lda);
           const B = rng.normals(Math.max(1, br) * ldb);
           const C = rng.normals(m * ldc);
@@ -93,7 +109,9 @@ describe.each(ENGINES.map((e) => [label(e), e] as const))('CPU GEMM: %s', (_name
   });
 
   test('NaN and Inf in A or B reach exactly the elements of C they touch; alpha = 0 reads neither (like BLAS)', () => {
-    const m = 20, n = 40, k = 30;
+    const m = 20,
+      n = 40,
+      k = 30;
     const A = rng.normals(m * k);
     const B = rng.normals(k * n);
     A[3 * k + 7] = NaN; // row 3 of C

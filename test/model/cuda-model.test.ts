@@ -192,7 +192,10 @@ maybe('built-in model: CUDA vs CPU', () => {
     expect(skipped).toBe(0);
     expect(first).toBeGreaterThan(4);
     expect(last).toBeLessThan(0.1 * first);
-    const out = await model.generate(data.map(({ image, prompt }) => ({ image, prompt })), { temperature: 0, maxNewTokens: 8 });
+    const out = await model.generate(
+      data.map(({ image, prompt }) => ({ image, prompt })),
+      { temperature: 0, maxNewTokens: 8 },
+    );
     expect(out.map((s) => s[0].text)).toEqual(['red', 'blue', 'green']);
     // Moments live on the GPU; state() round-trips through the host.
     expect(opt.state().moments[0].m.length).toBe(model.parameters()[0].value.size);

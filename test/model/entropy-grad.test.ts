@@ -40,7 +40,20 @@ describe('backward with an entropy gradient', () => {
     await model.backward(wl, wh);
     // The entropy is more curved than the log-probs: a smaller step than model.test.ts's keeps the h^2 error
     // small; f32 rounding of the loss (~1e-5) then costs ~3e-3 absolute.
-    const keys = ['patch_embed.weight', 'row_embed', 'embed_tokens', 'input_layernorm', 'q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'down_proj', 'model.norm', 'lm_head'];
+    const keys = [
+      'patch_embed.weight',
+      'row_embed',
+      'embed_tokens',
+      'input_layernorm',
+      'q_proj',
+      'k_proj',
+      'v_proj',
+      'o_proj',
+      'gate_proj',
+      'down_proj',
+      'model.norm',
+      'lm_head',
+    ];
     const failures = await finiteDifferenceFailures(model, keys, loss, rng, { step: 4e-3, abs: 5e-3, rel: 3e-2 });
     expect({ failures, seed: seedNote }).toEqual({ failures: [], seed: seedNote });
     model.dispose();
@@ -49,7 +62,10 @@ describe('backward with an entropy gradient', () => {
   test('linear in the two gradients; absent = zero; masked positions ignored', async () => {
     const model = PolicyModel.create(TINY, { seed: 4 });
     randomizeParameters(model, rng, 0.4);
-    const batch = [{ prompt: 'abc', response: 'defg' }, { prompt: 'x', response: 'y' }];
+    const batch = [
+      { prompt: 'abc', response: 'defg' },
+      { prompt: 'x', response: 'y' },
+    ];
     const r = await model.logprobs(batch);
     const [B, T] = r.logprobs.shape;
     const mask = r.mask.toArray();
@@ -80,7 +96,10 @@ describe('backward with an entropy gradient', () => {
 
   test('bad gradEntropy: TypeError / RangeError naming it', async () => {
     const model = PolicyModel.create(TINY, { seed: 1 });
-    const r = await model.logprobs([{ prompt: 'a', response: 'bc' }, { prompt: 'b', response: 'c' }]);
+    const r = await model.logprobs([
+      { prompt: 'a', response: 'bc' },
+      { prompt: 'b', response: 'c' },
+    ]);
     const n = r.logprobs.size;
     await expect(model.backward(new Float32Array(n), new Float32Array(n + 1))).rejects.toThrow(/gradEntropy has 7 values/);
     await expect(model.backward(new Float32Array(n), Tensor.zeros([3, 2]))).rejects.toThrow(/gradEntropy must have shape \[2, 3\]/);

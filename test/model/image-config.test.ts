@@ -90,7 +90,9 @@ describe('imagePositions', () => {
     const loaded = await PolicyModel.load(dir);
     expect(loaded.config.imagePositions).toBe('before-response');
     expect(await lp(loaded, true)).toEqual(a);
-    expect(() => PolicyModel.create({ ...TINY, imagePositions: 'last' as 'first' })).toThrow(/config.imagePositions must be 'first', 'before-response' or 'shared', got "last"/);
+    expect(() => PolicyModel.create({ ...TINY, imagePositions: 'last' as 'first' })).toThrow(
+      /config.imagePositions must be 'first', 'before-response' or 'shared', got "last"/,
+    );
     for (const m of [first, moved, loaded]) m.dispose();
   });
 });
@@ -100,7 +102,11 @@ describe('pixelStatistics', () => {
     const images = Array.from({ length: rng.int(1, 5) }, () => Uint8Array.from({ length: 3 * rng.int(1, 200) }, () => rng.int(0, 256)));
     const got = pixelStatistics(images);
     for (let c = 0; c < 3; c++) {
-      const v = images.flatMap((im) => Array.from(im).filter((_, i) => i % 3 === c).map((x) => x / 255));
+      const v = images.flatMap((im) =>
+        Array.from(im)
+          .filter((_, i) => i % 3 === c)
+          .map((x) => x / 255),
+      );
       const m = v.reduce((a, x) => a + x, 0) / v.length;
       const sd = Math.sqrt(v.reduce((a, x) => a + (x - m) ** 2, 0) / v.length);
       expect(got.mean[c]).toBeCloseTo(m, 10);

@@ -93,7 +93,13 @@ async function runCase(device: 'cpu' | 'cuda', c: Case, precision: Precision, u:
 describeEachDevice('model matmul (op(A) op(B), strided rows, odd sizes)', (device) => {
   const rng = new Rng();
   // The CPU is f32; CUDA: TF32 rounds inputs to 10 mantissa bits, 3xTF32 keeps about 21.
-  const precisions: Array<[Precision, number]> = device === 'cpu' ? [['tf32', 2 ** -22]] : [['tf32', 2 ** -10], ['tf32x3', 2 ** -20]];
+  const precisions: Array<[Precision, number]> =
+    device === 'cpu'
+      ? [['tf32', 2 ** -22]]
+      : [
+          ['tf32', 2 ** -10],
+          ['tf32x3', 2 ** -20],
+        ];
   for (const [precision, u] of precisions) {
     test(`${device === 'cpu' ? 'f32' : precision}: every transposition, alpha/beta, K = 0, M or N = 0`, async () => {
       const failures: string[] = [];

@@ -42,7 +42,24 @@ describe('gradients by finite differences (float64 evaluation of the f32 model)'
     model.zeroGrad();
     await model.logprobs(batch);
     await model.backward(weights);
-    const names = ['patch_embed.weight', 'patch_embed.bias', 'row_embed', 'col_embed', 'embed_tokens', 'input_layernorm', 'q_proj', 'k_proj', 'v_proj', 'o_proj', 'post_attention', 'gate_proj', 'up_proj', 'down_proj', 'model.norm', 'lm_head'];
+    const names = [
+      'patch_embed.weight',
+      'patch_embed.bias',
+      'row_embed',
+      'col_embed',
+      'embed_tokens',
+      'input_layernorm',
+      'q_proj',
+      'k_proj',
+      'v_proj',
+      'o_proj',
+      'post_attention',
+      'gate_proj',
+      'up_proj',
+      'down_proj',
+      'model.norm',
+      'lm_head',
+    ];
     // f32 forward: differences are good to ~1e-3 of the loss scale; the h^2 error needs a step well below 1e-2.
     const failures = await finiteDifferenceFailures(model, names, loss, rng, { step: 2e-3, abs: 2e-3, rel: 3e-2 });
     expect({ failures, seed: seedNote }).toEqual({ failures: [], seed: seedNote });
@@ -54,10 +71,7 @@ describe('gradients by finite differences (float64 evaluation of the f32 model)'
 describe.each(['first', 'before-response', 'shared'] as const)('generation (image positions %s)', (imagePositions) => {
   const model = PolicyModel.create({ ...TINY, maxSeqLen: 40, imagePositions }, { seed: 11 });
   randomizeParameters(model, new Rng(1234), 0.5);
-  const inputs = [
-    { image: rgb(8, 200, 10, 10), prompt: 'q1' },
-    { prompt: 'a longer prompt' },
-  ];
+  const inputs = [{ image: rgb(8, 200, 10, 10), prompt: 'q1' }, { prompt: 'a longer prompt' }];
   afterAll(() => model.dispose());
 
   test('KV-cached sampling equals sampling by full recomputation', async () => {
@@ -121,7 +135,10 @@ describe('training', () => {
     const run = async () => {
       const model = PolicyModel.create(TINY, { seed: 42 });
       const opt = new AdamW(model, { lr: 1e-2 });
-      const batch = [{ image: rgb(8, 1, 2, 3), prompt: 'p', response: 'resp' }, { prompt: 'q', response: 'other' }];
+      const batch = [
+        { image: rgb(8, 1, 2, 3), prompt: 'p', response: 'resp' },
+        { prompt: 'q', response: 'other' },
+      ];
       for (let s = 0; s < 3; s++) {
         const r = await model.logprobs(batch);
         await model.backward(meanNllGradient(r).grad);
@@ -216,7 +233,10 @@ describe('training', () => {
     expect(first).toBeGreaterThan(4); // ~ln 260 at the start
     expect(last).toBeLessThan(0.1 * first);
     // It now answers from the image: greedy decoding gives each colour.
-    const out = await model.generate(data.map(({ image, prompt }) => ({ image, prompt })), { temperature: 0, maxNewTokens: 8 });
+    const out = await model.generate(
+      data.map(({ image, prompt }) => ({ image, prompt })),
+      { temperature: 0, maxNewTokens: 8 },
+    );
     expect(out.map((s) => s[0].text)).toEqual(['red', 'blue', 'green']);
     expect(out.every((s) => s[0].finishReason === 'eos')).toBe(true);
     opt.dispose();
@@ -228,7 +248,10 @@ describe('memory', () => {
   test('flat over many training steps; a no-grad call keeps the saved activations', async () => {
     const model = PolicyModel.create(TINY, { seed: 4 });
     const opt = new AdamW(model);
-    const batch = [{ image: rgb(8, 9, 9, 9), prompt: 'abc', response: 'defgh' }, { prompt: 'z', response: 'y' }];
+    const batch = [
+      { image: rgb(8, 9, 9, 9), prompt: 'abc', response: 'defgh' },
+      { prompt: 'z', response: 'y' },
+    ];
     const step = async () => {
       const r = await model.logprobs(batch);
       await model.logprobs(batch, { grad: false }).then((x) => (x.logprobs.dispose(), x.mask.dispose()));
@@ -293,7 +316,9 @@ describe('save / load and images', () => {
     w[5] = NaN;
     model.setParameter(name, w);
     await model.save(dir);
-    await expect(PolicyModel.load(dir)).rejects.toThrow(new RangeError(`PolicyModel.load: ${dir}/model.safetensors: ${name}[5] is NaN: the weights must be finite (a diverged or corrupt checkpoint)`));
+    await expect(PolicyModel.load(dir)).rejects.toThrow(
+      new RangeError(`PolicyModel.load: ${dir}/model.safetensors: ${name}[5] is NaN: the weights must be finite (a diverged or corrupt checkpoint)`),
+    );
     // Shared memory is accepted (copied) rather than failing in the native core.
     const shared = new Float32Array(new SharedArrayBuffer(w.byteLength));
     shared.fill(0.25);
@@ -306,7 +331,9 @@ describe('save / load and images', () => {
     const model = PolicyModel.create(TINY, { seed: 2 });
     randomizeParameters(model, rng);
     const raw = Uint8Array.from({ length: 8 * 8 * 3 }, () => rng.int(0, 256));
-    const png = await sharp(Buffer.from(raw), { raw: { width: 8, height: 8, channels: 3 } }).png().toBuffer();
+    const png = await sharp(Buffer.from(raw), { raw: { width: 8, height: 8, channels: 3 } })
+      .png()
+      .toBuffer();
     const file = path.join(tempDir('img'), 'x.png');
     fs.writeFileSync(file, png);
     const lp = async (image: unknown) =>
@@ -317,7 +344,9 @@ describe('save / load and images', () => {
     const floats = Float32Array.from(raw, (v) => v / 255);
     (await lp(floats)).forEach((v, i) => expect(Math.abs(v - fromRaw[i])).toBeLessThan(1e-5));
     // A big JPEG is resized to 8 x 8: the model's input is the flat colour, up to JPEG's colour error (a few levels).
-    const big = await sharp({ create: { width: 50, height: 30, channels: 3, background: '#3366cc' } }).jpeg().toBuffer();
+    const big = await sharp({ create: { width: 50, height: 30, channels: 3, background: '#3366cc' } })
+      .jpeg()
+      .toBuffer();
     (await lp(big)).forEach((v, i, a) => expect(Number.isFinite(v) && a.length === 2).toBe(true));
     const pixels = await loadImage(big, 8, 'big');
     expect(pixels).toHaveLength(8 * 8 * 3);
@@ -359,7 +388,9 @@ describe('bad input', () => {
       /batch\[0\]\.image has 10 bytes; a raw image must be 8 x 8 x 3 = 192/,
     );
     await expect(model.logprobs([{ image: new Float32Array(191), prompt: 'a', response: 'b' }])).rejects.toThrow(RangeError);
-    const gif = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#000' } }).gif().toBuffer();
+    const gif = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#000' } })
+      .gif()
+      .toBuffer();
     await expect(model.logprobs([{ image: gif, prompt: 'a', response: 'b' }])).rejects.toThrow(/is gif; PNG or JPEG expected/);
     await expect(model.logprobs([{ image: Buffer.from('not an image'), prompt: 'a', response: 'b' }])).rejects.toThrow(/could not be read as an image/);
     await expect(model.logprobs([{ image: '/no/such/file.png', prompt: 'a', response: 'b' }])).rejects.toThrow(TypeError);
@@ -369,15 +400,22 @@ describe('bad input', () => {
     await expect(model.generate([{ image: rgb(8, 0, 0, 0), prompt: 'x'.repeat(44) }])).rejects.toThrow(/longer than the context/);
     expect((await model.generate([{ image: rgb(8, 0, 0, 0), prompt: 'x'.repeat(42) }], { maxNewTokens: 5, seed: 1 }))[0][0].tokens.length).toBe(1);
     await expect(model.logprobs([{ prompt: 'a', response: [1, 300] }])).rejects.toThrow(/response\[1\] = 300/);
-    await expect(model.logprobs([{ prompt: 'a', response: [1, '2' as unknown as number] }])).rejects.toThrow(new TypeError('batch[0].response[1] must be a token id (a number), got string'));
+    await expect(model.logprobs([{ prompt: 'a', response: [1, '2' as unknown as number] }])).rejects.toThrow(
+      new TypeError('batch[0].response[1] must be a token id (a number), got string'),
+    );
     // NaN or infinite raw pixels are an error (they would make every output NaN).
     const px = new Float32Array(192).fill(0.5);
     px[7] = NaN;
-    await expect(model.logprobs([{ image: px, prompt: 'a', response: 'b' }])).rejects.toThrow(new RangeError('batch[0].image[7] is NaN: raw pixels must be finite (RGB values in [0, 1])'));
+    await expect(model.logprobs([{ image: px, prompt: 'a', response: 'b' }])).rejects.toThrow(
+      new RangeError('batch[0].image[7] is NaN: raw pixels must be finite (RGB values in [0, 1])'),
+    );
     await expect(model.logprobs([])).rejects.toThrow(/batch is empty/);
     await expect(model.logprobs([{ prompt: 3 as unknown as string, response: 'a' }])).rejects.toThrow(/prompt must be a string/);
     await expect(model.backward(new Float32Array(3))).rejects.toThrow(/needs a forward pass first/);
-    const r = await model.logprobs([{ prompt: 'a', response: 'bc' }, { prompt: 'b', response: 'c' }]);
+    const r = await model.logprobs([
+      { prompt: 'a', response: 'bc' },
+      { prompt: 'b', response: 'c' },
+    ]);
     expect(r.logprobs.shape).toEqual([2, 3]);
     await expect(model.backward(new Float32Array(5))).rejects.toThrow(/\[2, 3\] = 6/);
     const { Tensor } = await import('../../lib');

@@ -69,7 +69,10 @@ describe('trainBpe and encode', () => {
 
   test('stops early when no pair occurs minCount times; 0 merges is byte level', () => {
     const t = trainBpe(['ab ab ab', 'cd'], { merges: 50 });
-    expect(t.merges).toEqual([[97, 98], [32, 260]]); // "ab" (3 times), " " + "ab" (twice); "cd" once: stop
+    expect(t.merges).toEqual([
+      [97, 98],
+      [32, 260],
+    ]); // "ab" (3 times), " " + "ab" (twice); "cd" once: stop
     expect(Array.from(trainBpe(['aaaa'], { merges: 0 }).encode('hé'))).toEqual([104, 195, 169]);
   });
 
@@ -79,7 +82,13 @@ describe('trainBpe and encode', () => {
     expect(() => trainBpe([3 as unknown as string], { merges: 1 })).toThrow(TypeError);
     expect(() => new Tokenizer([[97, 260]])).toThrow(/merges\[0\]/);
     expect(() => new Tokenizer([[97, 256]])).toThrow(/not a special token/);
-    expect(() => new Tokenizer([[97, 98], [97, 98]])).toThrow(/repeats/);
+    expect(
+      () =>
+        new Tokenizer([
+          [97, 98],
+          [97, 98],
+        ]),
+    ).toThrow(/repeats/);
   });
 
   test('toJSON / fromJSON round trip; a vocabSize that disagrees with the merges is an error', () => {

@@ -20,27 +20,86 @@ function fakeRun(name: string, overrides: object, accAfter: number): string {
   fs.mkdirSync(path.join(dir, 'evals'), { recursive: true });
   const config = resolveTrainConfig('smoke', overrides);
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(config));
-  const ev = (tag: string, acc: number) => ({ tag, accuracy: acc, hardAccuracy: acc - 0.1, n: 20, hardN: 10, byLevel: {}, formatRate: 1, meanLength: 100 - 10 * acc, noVerdict: 0 });
+  const ev = (tag: string, acc: number) => ({
+    tag,
+    accuracy: acc,
+    hardAccuracy: acc - 0.1,
+    n: 20,
+    hardN: 10,
+    byLevel: {},
+    formatRate: 1,
+    meanLength: 100 - 10 * acc,
+    noVerdict: 0,
+  });
   const lines = [
-    ...[1, 2, 3, 4].map((s) => ({ stage: 'sft', step: s, globalStep: s, loss: 3 / s, gradNorm: 1, seconds: 1, ...(s === 4 ? { eval: ev('stage1', 0.5) } : {}) })),
+    ...[1, 2, 3, 4].map((s) => ({
+      stage: 'sft',
+      step: s,
+      globalStep: s,
+      loss: 3 / s,
+      gradNorm: 1,
+      seconds: 1,
+      ...(s === 4 ? { eval: ev('stage1', 0.5) } : {}),
+    })),
     ...[1, 2, 3, 4, 5, 6].map((s) => ({
-      stage: 'rl', step: s, globalStep: 4 + s, reward: 0.5 + s / 10, result: 0.4, format: 0.9, consistency: 0.3, accuracy: 0.45, responseLength: 120 - s,
-      loss: -0.01 * s, ratioMax: 1 + s / 100, clipFraction: 0.01, filteredFraction: 0.02, kl: null, gradNorm: 0.5, seconds: 2,
+      stage: 'rl',
+      step: s,
+      globalStep: 4 + s,
+      reward: 0.5 + s / 10,
+      result: 0.4,
+      format: 0.9,
+      consistency: 0.3,
+      accuracy: 0.45,
+      responseLength: 120 - s,
+      loss: -0.01 * s,
+      ratioMax: 1 + s / 100,
+      clipFraction: 0.01,
+      filteredFraction: 0.02,
+      kl: null,
+      gradNorm: 0.5,
+      seconds: 2,
       ...(s === 3 ? { eval: ev('rl-3', 0.55) } : s === 6 ? { eval: ev('stage2', accAfter) } : {}),
     })),
   ];
   fs.writeFileSync(path.join(dir, 'metrics.jsonl'), lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
-  const acc = (a: number) => ({ n: 20, accuracy: a, hard: { n: 10, accuracy: a - 0.1 }, byLevel: { '1': { n: 5, accuracy: a } }, formatRate: 1, noVerdict: 0, meanLength: 100 });
-  const voting = { k: 5, n: 20, votingAtK: { 1: 0.5, 2: 0.5, 3: 0.55, 4: 0.6, 5: 0.62 }, anyCorrectAtK: { 1: 0.5, 2: 0.7, 3: 0.8, 4: 0.85, 5: 0.9 }, hard: { n: 10, votingAtK: {} } };
+  const acc = (a: number) => ({
+    n: 20,
+    accuracy: a,
+    hard: { n: 10, accuracy: a - 0.1 },
+    byLevel: { '1': { n: 5, accuracy: a } },
+    formatRate: 1,
+    noVerdict: 0,
+    meanLength: 100,
+  });
+  const voting = {
+    k: 5,
+    n: 20,
+    votingAtK: { 1: 0.5, 2: 0.5, 3: 0.55, 4: 0.6, 5: 0.62 },
+    anyCorrectAtK: { 1: 0.5, 2: 0.7, 3: 0.8, 4: 0.85, 5: 0.9 },
+    hard: { n: 10, votingAtK: {} },
+  };
   fs.writeFileSync(path.join(dir, 'voting.json'), JSON.stringify(voting));
   fs.writeFileSync(
     path.join(dir, 'summary.json'),
     JSON.stringify({
-      sftSteps: 4, rlSteps: 6, stage1: acc(0.5), stage2: acc(accAfter), evals: [], difficulty: { histogram: { 1: 3, 2: 2, 3: 1, 4: 4 }, hard: 7, total: 10 },
-      voting, seconds: { data: 1, sft: 4, difficulty: 2, rl: 12, final: 3 }, lines: [`summary of ${name} <b>`], rlPool: { size: 7, fallback: false },
+      sftSteps: 4,
+      rlSteps: 6,
+      stage1: acc(0.5),
+      stage2: acc(accAfter),
+      evals: [],
+      difficulty: { histogram: { 1: 3, 2: 2, 3: 1, 4: 4 }, hard: 7, total: 10 },
+      voting,
+      seconds: { data: 1, sft: 4, difficulty: 2, rl: 12, final: 3 },
+      lines: [`summary of ${name} <b>`],
+      rlPool: { size: 7, fallback: false },
     }),
   );
-  fs.writeFileSync(path.join(dir, 'evals', 'stage2.json'), JSON.stringify([{ index: 0, id: 'x1', label: 2, level: 1, verdict: 2, correct: true, format: 1, length: 9, text: '<think>a & b</think><answer>2</answer>' }]));
+  fs.writeFileSync(
+    path.join(dir, 'evals', 'stage2.json'),
+    JSON.stringify([
+      { index: 0, id: 'x1', label: 2, level: 1, verdict: 2, correct: true, format: 1, length: 9, text: '<think>a & b</think><answer>2</answer>' },
+    ]),
+  );
   return dir;
 }
 
@@ -53,7 +112,15 @@ describe('SVG line chart', () => {
       percent: true,
       yRange: [0, 1],
       series: [
-        { name: 'a & b', points: [[0, 0.1], [1, 0.5], [2, 0.9]], color: '#123456' },
+        {
+          name: 'a & b',
+          points: [
+            [0, 0.1],
+            [1, 0.5],
+            [2, 0.9],
+          ],
+          color: '#123456',
+        },
         { name: 'c', points: [[1, 2]], color: '#654321', right: true },
         { name: 'empty', points: [], color: '#000000' },
       ],

@@ -30,13 +30,107 @@ const spaces = (n: number) => ' '.repeat(n);
 const GUARD_MS = 20_000;
 
 const TOKENS = [
-  ' ', ' ', '  ', '\t', '\n', '\r\n', '\u00a0', '\u3000', '*', '**', '_', '`', '#', '>', '"', "'", '[', ']', '(', ')', '.', ':',
-  '\uff1a', ',', ';', '!', '-', '1', '2', '3', '12', 'a', 'x', 'é', 'R', 'K', '\u212a', 'answer', 'Answer', 'ANSWER', 'final',
-  'Final', 'verdict', 'choice', 'decision', 'is', 'response', 'Response', 'responses', 'output', 'candidate', 'no.',
-  'number', 'one', 'two', '#1', '(2)', 'the', 'first', 'second', '1st', '2nd', 'former', 'latter', 'than', 'over', 'to',
-  'compared', 'with', 'unlike', 'vs.', 'but', 'however', 'although', 'while', 'so', 'better', 'worse', 'best', 'more',
-  'accurate', 'less', 'prefer', 'choose', 'chosen', 'not', "n't", 'cannot', 'never', 'both', 'neither', 'equally',
-  'tie', 'fails', 'errors', 'good', '<answer>', '</answer>', '<think>', '</think>', '\u2019',
+  ' ',
+  ' ',
+  '  ',
+  '\t',
+  '\n',
+  '\r\n',
+  '\u00a0',
+  '\u3000',
+  '*',
+  '**',
+  '_',
+  '`',
+  '#',
+  '>',
+  '"',
+  "'",
+  '[',
+  ']',
+  '(',
+  ')',
+  '.',
+  ':',
+  '\uff1a',
+  ',',
+  ';',
+  '!',
+  '-',
+  '1',
+  '2',
+  '3',
+  '12',
+  'a',
+  'x',
+  'é',
+  'R',
+  'K',
+  '\u212a',
+  'answer',
+  'Answer',
+  'ANSWER',
+  'final',
+  'Final',
+  'verdict',
+  'choice',
+  'decision',
+  'is',
+  'response',
+  'Response',
+  'responses',
+  'output',
+  'candidate',
+  'no.',
+  'number',
+  'one',
+  'two',
+  '#1',
+  '(2)',
+  'the',
+  'first',
+  'second',
+  '1st',
+  '2nd',
+  'former',
+  'latter',
+  'than',
+  'over',
+  'to',
+  'compared',
+  'with',
+  'unlike',
+  'vs.',
+  'but',
+  'however',
+  'although',
+  'while',
+  'so',
+  'better',
+  'worse',
+  'best',
+  'more',
+  'accurate',
+  'less',
+  'prefer',
+  'choose',
+  'chosen',
+  'not',
+  "n't",
+  'cannot',
+  'never',
+  'both',
+  'neither',
+  'equally',
+  'tie',
+  'fails',
+  'errors',
+  'good',
+  '<answer>',
+  '</answer>',
+  '<think>',
+  '</think>',
+  '\u2019',
 ];
 
 function randomText(rng: Rng, maxTokens: number): string {
@@ -92,7 +186,10 @@ describe(`the scanners agree with the regexes they replaced (seed ${TEST_SEED})`
     const rng = new Rng(TEST_SEED + 2);
     let ones = 0;
     for (let i = 0; i < CASES; i++) {
-      const s = rng.next() < 0.5 ? `<think>${randomText(rng, 4)}</think><answer>${randomText(rng, 3)}</answer>${rng.next() < 0.3 ? randomText(rng, 1) : ''}` : randomText(rng, 10);
+      const s =
+        rng.next() < 0.5
+          ? `<think>${randomText(rng, 4)}</think><answer>${randomText(rng, 3)}</answer>${rng.next() < 0.3 ? randomText(rng, 1) : ''}`
+          : randomText(rng, 10);
       const want = formatShapeReference(s) && ['<think>', '</think>', '<answer>', '</answer>'].every((t) => countOccurrences(s, t) === 1) ? 1 : 0;
       ones += want;
       expect([s, formatReward(s)]).toEqual([s, want]);
@@ -141,7 +238,20 @@ describe('~1 MB of adversarial text gets the right answer (the old regexes neede
     () => {
       expect(parseVerdict('answer' + spaces(MB) + 'x')).toMatchObject({ ok: false, failure: 'no-answer' });
       expect(parseVerdict('answer' + spaces(MB) + '2')).toEqual({ ok: true, verdict: 2, source: 'fallback' });
-      expect(parseVerdict('<think>x</think>\n**Final' + spaces(MB) + 'answer is' + spaces(MB) + '\uff1a' + ' *_'.repeat(MB / 4) + 'Response' + spaces(MB) + '1' + '!'.repeat(MB))).toEqual({
+      expect(
+        parseVerdict(
+          '<think>x</think>\n**Final' +
+            spaces(MB) +
+            'answer is' +
+            spaces(MB) +
+            '\uff1a' +
+            ' *_'.repeat(MB / 4) +
+            'Response' +
+            spaces(MB) +
+            '1' +
+            '!'.repeat(MB),
+        ),
+      ).toEqual({
         ok: true,
         verdict: 1,
         source: 'fallback',
@@ -193,7 +303,10 @@ describe('~1 MB of adversarial text gets the right answer (the old regexes neede
   it(
     'POST /get_reward with the repro body: the reward, not a stall',
     async () => {
-      const query = ['<think>Response 1 is better.</think><answer>1' + spaces(MB) + 'x</answer>', '<think>Response 2 is better.' + spaces(MB) + '</think><answer>2</answer>'];
+      const query = [
+        '<think>Response 1 is better.</think><answer>1' + spaces(MB) + 'x</answer>',
+        '<think>Response 2 is better.' + spaces(MB) + '</think><answer>2</answer>',
+      ];
       const out = await getRewards({ query, labels: ['1', '2'] }, { judge: new RuleBasedJudge() }, { details: true });
       expect(out.details!.map((d) => [d.format, d.result, d.verdict])).toEqual([
         [1, 0, null],

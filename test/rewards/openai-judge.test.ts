@@ -40,12 +40,7 @@ describe('OpenAI-compatible consistency judge', () => {
   });
 
   it('retries 500, 429 and timeouts with backoff, then succeeds', async () => {
-    const script = [
-      { status: 500 },
-      { status: 429, headers: { 'retry-after-ms': '20' } },
-      { hang: true as const },
-      { texts: ['1'] },
-    ];
+    const script = [{ status: 500 }, { status: 429, headers: { 'retry-after-ms': '20' } }, { hang: true as const }, { texts: ['1'] }];
     server = await startFakeOpenAI((_b, i) => script[i]);
     const judge = new OpenAIConsistencyJudge({ baseURL: server.url, model: 'm', timeoutMs: 300, retryBaseDelayMs: 10 });
     await expect(judge.judge({ analysis: 'Response 2 is better.', verdict: 2 })).resolves.toBe(1);

@@ -81,12 +81,9 @@ describe('parseVerdict', () => {
 });
 
 describe('labels and resultReward', () => {
-  it.each([[1], [2], ['1'], ['2'], ['<answer>2</answer>'], [' <answer> 1 </answer> '], [['<answer>2</answer>']]])(
-    'normalizes %j',
-    (label) => {
-      expect([1, 2]).toContain(normalizeLabel(label));
-    },
-  );
+  it.each([[1], [2], ['1'], ['2'], ['<answer>2</answer>'], [' <answer> 1 </answer> '], [['<answer>2</answer>']]])('normalizes %j', (label) => {
+    expect([1, 2]).toContain(normalizeLabel(label));
+  });
   it.each([[3], ['3'], [''], [null], [undefined], [[]], [['1', '2']], ['<answer>x</answer>'], [1.5]])('rejects %j naming the field', (label) => {
     expect(() => normalizeLabel(label, 'labels[4]')).toThrow(/labels\[4\]/);
   });
@@ -152,7 +149,12 @@ describe('computeReward', () => {
   });
 
   it('a throwing judge gives consistency 0, is counted, and never a free reward', async () => {
-    const broken: ConsistencyJudge = { name: 'broken', judge: async () => { throw new Error('judge down'); } };
+    const broken: ConsistencyJudge = {
+      name: 'broken',
+      judge: async () => {
+        throw new Error('judge down');
+      },
+    };
     const stats = createRewardStats();
     const ok = await computeReward(good('Response 2 is better.', '2'), 2, broken, { stats });
     expect(ok).toMatchObject({ result: 1, consistency: 0, reward: 1.5, judgeError: 'judge down' });
@@ -199,7 +201,12 @@ describe('extractAnalysis', () => {
 describe('computeRewards (batch)', () => {
   it('pairs outputs with labels and shares the stats', async () => {
     const stats = createRewardStats();
-    const r = await computeRewards([good('Response 2 is better.', '2'), good('Response 1 is better.', '1'), 'junk'], [2, '<answer>2</answer>', '1'], new RuleBasedJudge(), { stats });
+    const r = await computeRewards(
+      [good('Response 2 is better.', '2'), good('Response 1 is better.', '1'), 'junk'],
+      [2, '<answer>2</answer>', '1'],
+      new RuleBasedJudge(),
+      { stats },
+    );
     expect(r.map((x) => x.reward)).toEqual([2, 0.5, 0]);
     expect(stats.total).toBe(3);
   });

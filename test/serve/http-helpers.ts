@@ -14,25 +14,21 @@ export function request(
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const data = options.raw ?? (body === undefined ? undefined : JSON.stringify(body));
-    const req = http.request(
-      url,
-      { method, agent: options.agent, headers: { 'content-type': 'application/json', ...(options.headers ?? {}) } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            /* not JSON */
-          }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
-        });
-        res.on('error', reject);
-      },
-    );
+    const req = http.request(url, { method, agent: options.agent, headers: { 'content-type': 'application/json', ...(options.headers ?? {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          /* not JSON */
+        }
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: parsed });
+      });
+      res.on('error', reject);
+    });
     req.on('error', reject);
     if (data !== undefined) req.write(data);
     req.end();

@@ -72,7 +72,15 @@ describe('reward service over HTTP', () => {
   it('labels from --data, matched by prompt (R1-Reward rows and synthetic rows)', async () => {
     const file = path.join(ROOT, 'train.jsonl');
     const r1Row = {
-      message: JSON.stringify([{ role: 'user', content: [{ type: 'text', text: buildPrompt('Which color?', 'Red.', 'Blue.') }, { type: 'image', image: 'a.png' }] }]),
+      message: JSON.stringify([
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: buildPrompt('Which color?', 'Red.', 'Blue.') },
+            { type: 'image', image: 'a.png' },
+          ],
+        },
+      ]),
       question: 'Which color?',
       answer: ['<answer>2</answer>'],
     };
@@ -181,7 +189,11 @@ describe('reward service over HTTP', () => {
     expect(busy[0].body.error).toMatch(/busy/);
     g.open();
     const ok = await Promise.all(admitted);
-    expect(ok.map((r) => [r.status, r.body.rewards[0]])).toEqual([[200, 2], [200, 2], [200, 2]]);
+    expect(ok.map((r) => [r.status, r.body.rewards[0]])).toEqual([
+      [200, 2],
+      [200, 2],
+      [200, 2],
+    ]);
     expect(svc!.stats.busy).toBe(2);
   });
 
@@ -305,7 +317,9 @@ describe('limits and security posture (issue 18)', () => {
     for (let i = 0; i < 400 && svc!.load().reading < 8; i++) await sleep(5);
     expect(svc!.load()).toEqual({ active: 0, queued: 0, reading: 8 });
     const p = chat('q', 'a', 'b');
-    const real = await Promise.all(Array.from({ length: 6 }, () => post(`${base}/get_reward`, { query: [p + out('Response 2 is better.', '2')], prompts: [p], labels: ['2'] })));
+    const real = await Promise.all(
+      Array.from({ length: 6 }, () => post(`${base}/get_reward`, { query: [p + out('Response 2 is better.', '2')], prompts: [p], labels: ['2'] })),
+    );
     expect(real.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
     const answers = await Promise.all(slow);
     for (const a of answers) expect(a).toMatch(/^HTTP\/1\.1 408 [\s\S]*the body did not arrive within 1\.5 s/);
@@ -372,7 +386,13 @@ describe('limits and security posture (issue 18)', () => {
 
   it('internal errors answer 500 without details; the details go to the log', async () => {
     const lines: string[] = [];
-    const labels = { size: 1, conflicts: 0, lookup: () => { throw new Error('boom at /srv/secret/labels.jsonl'); } } as unknown as LabelIndex;
+    const labels = {
+      size: 1,
+      conflicts: 0,
+      lookup: () => {
+        throw new Error('boom at /srv/secret/labels.jsonl');
+      },
+    } as unknown as LabelIndex;
     await start({ labels, log: (l) => lines.push(l) });
     const r = await post(`${base}/get_reward`, { query: ['x'] });
     expect(r.status).toBe(500);
@@ -389,7 +409,10 @@ describe('limits and security posture (issue 18)', () => {
 describe('getRewards without HTTP', () => {
   it('is the same function the service runs', async () => {
     const { RuleBasedJudge } = await import('../../lib/rewards');
-    const r = await getRewards({ query: ['<think>Response 1 is better.</think><answer>1</answer>'], labels: ['<answer>1</answer>'] }, { judge: new RuleBasedJudge() });
+    const r = await getRewards(
+      { query: ['<think>Response 1 is better.</think><answer>1</answer>'], labels: ['<answer>1</answer>'] },
+      { judge: new RuleBasedJudge() },
+    );
     expect(r.rewards).toEqual([2]);
     await expect(getRewards({ query: ['x'] }, { judge: new RuleBasedJudge() })).rejects.toThrow(/labels\[0\]/);
   });

@@ -17,7 +17,18 @@ import { openRunFolder } from '../../lib/train/run-folder';
 
 const CHILD = path.join(__dirname, 'helpers', 'checkpoint-crash-child.js');
 const CFG = { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, imageSize: 8, patchSize: 4, maxSeqLen: 64 };
-const POINTS: CheckpointWritePoint[] = ['tmp-created', 'model-written', 'optimizer-written', 'state-written', 'tmp-synced', 'renamed', 'root-synced', 'pointer-written', 'old-moved', 'old-removed'];
+const POINTS: CheckpointWritePoint[] = [
+  'tmp-created',
+  'model-written',
+  'optimizer-written',
+  'state-written',
+  'tmp-synced',
+  'renamed',
+  'root-synced',
+  'pointer-written',
+  'old-moved',
+  'old-removed',
+];
 /** From this point on the new checkpoint is in place and is the one to resume from. */
 const RENAMED = POINTS.indexOf('renamed');
 jest.setTimeout(180_000);
@@ -31,7 +42,12 @@ afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 class Crash extends Error {}
 
 /** The writer of the child process, in-process: throws at `point` of write number `crashAt` (0: never). */
-async function writer(runDir: string, point: CheckpointWritePoint | null, crashAt: number, onStep?: (step: number, model: PolicyModel, opt: AdamW) => void): Promise<void> {
+async function writer(
+  runDir: string,
+  point: CheckpointWritePoint | null,
+  crashAt: number,
+  onStep?: (step: number, model: PolicyModel, opt: AdamW) => void,
+): Promise<void> {
   const model = PolicyModel.create(CFG, { seed: 1 });
   const opt = new AdamW(model, { lr: 1e-2 });
   const metrics = new MetricsLog(path.join(runDir, 'metrics.jsonl'), 0, 0);
@@ -60,8 +76,17 @@ async function writer(runDir: string, point: CheckpointWritePoint | null, crashA
 
 function stateAt(step: number, metrics: MetricsLog, opt: AdamW): CheckpointState {
   return {
-    version: CHECKPOINT_VERSION, phase: 'sft', step, optimizerSteps: opt.stepCount, rng: { seed: 0, scheme: 'derived(seed, purpose, step)', nextStep: step },
-    curriculumStep: 0, metricsBytes: metrics.bytes, metricsLines: metrics.lines, seconds: {}, results: { evals: [], skippedUpdates: 0 }, createdAt: new Date().toISOString(),
+    version: CHECKPOINT_VERSION,
+    phase: 'sft',
+    step,
+    optimizerSteps: opt.stepCount,
+    rng: { seed: 0, scheme: 'derived(seed, purpose, step)', nextStep: step },
+    curriculumStep: 0,
+    metricsBytes: metrics.bytes,
+    metricsLines: metrics.lines,
+    seconds: {},
+    results: { evals: [], skippedUpdates: 0 },
+    createdAt: new Date().toISOString(),
   };
 }
 

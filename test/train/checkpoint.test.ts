@@ -3,14 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AdamW, PolicyModel, meanNllGradient } from '../../lib/model';
-import {
-  CHECKPOINT_VERSION,
-  CheckpointState,
-  findLatestCheckpoint,
-  loadOptimizer,
-  saveCheckpoint,
-  saveOptimizer,
-} from '../../lib/train/checkpoint';
+import { CHECKPOINT_VERSION, CheckpointState, findLatestCheckpoint, loadOptimizer, saveCheckpoint, saveOptimizer } from '../../lib/train/checkpoint';
 import { MetricsLog, readMetrics } from '../../lib/train/metrics';
 
 const CFG = { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, imageSize: 8, patchSize: 4, maxSeqLen: 64 };
@@ -27,8 +20,17 @@ const params = (m: PolicyModel) => m.parameters().map((p) => Array.from(p.value.
 
 function state(step: number): CheckpointState {
   return {
-    version: CHECKPOINT_VERSION, phase: 'sft', step, optimizerSteps: step, rng: { seed: 0, scheme: 'derived(seed, purpose, step)', nextStep: step },
-    curriculumStep: 0, metricsBytes: 0, metricsLines: 0, seconds: {}, results: { evals: [], skippedUpdates: 0 }, createdAt: new Date().toISOString(),
+    version: CHECKPOINT_VERSION,
+    phase: 'sft',
+    step,
+    optimizerSteps: step,
+    rng: { seed: 0, scheme: 'derived(seed, purpose, step)', nextStep: step },
+    curriculumStep: 0,
+    metricsBytes: 0,
+    metricsLines: 0,
+    seconds: {},
+    results: { evals: [], skippedUpdates: 0 },
+    createdAt: new Date().toISOString(),
   };
 }
 
@@ -58,7 +60,11 @@ test('model + AdamW state saved and restored continue exactly like the uninterru
   const optC = new AdamW(c, { lr: 1e-2 });
   for (let i = 0; i < 2; i++) await step(c, optC);
   expect(params(c)).not.toEqual(params(a));
-  for (const [m, o] of [[a, optA], [b, optB], [c, optC]] as const) {
+  for (const [m, o] of [
+    [a, optA],
+    [b, optB],
+    [c, optC],
+  ] as const) {
     o.dispose();
     m.dispose();
   }

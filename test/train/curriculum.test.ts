@@ -84,7 +84,12 @@ describe('Curriculum', () => {
   });
 
   test('linear hard-first by hardness, with two buckets at the start', () => {
-    const c = new Curriculum(items, { schedule: { kind: 'linear', by: 'hardness', start: 2, order: 'hard-first', rampEnd: 0.5 }, totalSteps: 10, batchSize: 4, seed: 3 });
+    const c = new Curriculum(items, {
+      schedule: { kind: 'linear', by: 'hardness', start: 2, order: 'hard-first', rampEnd: 0.5 },
+      totalSteps: 10,
+      batchSize: 4,
+      seed: 3,
+    });
     expect(c.describe().map((p) => [p.from, p.keys])).toEqual([
       [0, [3, 4]],
       [5, [2, 3, 4]],
@@ -127,8 +132,21 @@ describe('Curriculum', () => {
 
   test('parseSchedule reads the text forms and names mistakes', () => {
     expect(parseSchedule('none')).toEqual({ kind: 'none' });
-    expect(parseSchedule('linear:hardness:start=2,rampEnd=0.7,order=hard-first')).toEqual({ kind: 'linear', by: 'hardness', start: 2, rampEnd: 0.7, order: 'hard-first' });
-    expect(parseSchedule('staged:level:0=1;0.5=1,2')).toEqual({ kind: 'staged', by: 'level', stages: [{ from: 0, keys: [1] }, { from: 0.5, keys: [1, 2] }] });
+    expect(parseSchedule('linear:hardness:start=2,rampEnd=0.7,order=hard-first')).toEqual({
+      kind: 'linear',
+      by: 'hardness',
+      start: 2,
+      rampEnd: 0.7,
+      order: 'hard-first',
+    });
+    expect(parseSchedule('staged:level:0=1;0.5=1,2')).toEqual({
+      kind: 'staged',
+      by: 'level',
+      stages: [
+        { from: 0, keys: [1] },
+        { from: 0.5, keys: [1, 2] },
+      ],
+    });
     expect(() => parseSchedule('linear:size')).toThrow(/'level' or 'hardness'/);
     expect(() => parseSchedule('linear:level:speed=2')).toThrow(/unknown linear option "speed"/);
     expect(() => parseSchedule('staged:level:0-1')).toThrow(/bad stage/);
@@ -143,8 +161,23 @@ describe('Curriculum', () => {
     expect(() => new Curriculum(items, { ...base, seed: -1 })).toThrow(/options\.seed/);
     expect(() => new Curriculum([{ hardness: 2 }], { ...base, schedule: { kind: 'linear', by: 'level' } })).toThrow(/items\[0\]\.level must be an integer/);
     expect(() => new Curriculum(items, { ...base, schedule: { kind: 'linear', by: 'level', rampEnd: 2 } })).toThrow(/rampEnd/);
-    expect(() => new Curriculum(items, { ...base, schedule: { kind: 'staged', by: 'level', stages: [{ from: 0.1, keys: [1] }] } })).toThrow(/stages\[0\]\.from must be 0/);
-    expect(() => new Curriculum(items, { ...base, schedule: { kind: 'staged', by: 'level', stages: [{ from: 0, keys: [1] }, { from: 0, keys: [2] }] } })).toThrow(/stages\[1\]\.from/);
+    expect(() => new Curriculum(items, { ...base, schedule: { kind: 'staged', by: 'level', stages: [{ from: 0.1, keys: [1] }] } })).toThrow(
+      /stages\[0\]\.from must be 0/,
+    );
+    expect(
+      () =>
+        new Curriculum(items, {
+          ...base,
+          schedule: {
+            kind: 'staged',
+            by: 'level',
+            stages: [
+              { from: 0, keys: [1] },
+              { from: 0, keys: [2] },
+            ],
+          },
+        }),
+    ).toThrow(/stages\[1\]\.from/);
     expect(() => new Curriculum(items, base).batch(-1)).toThrow(/step must be/);
   });
 });

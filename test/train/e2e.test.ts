@@ -41,7 +41,10 @@ function start(args: string[]): { child: ChildProcess; done: Promise<{ code: num
 
 function lineCount(file: string): number {
   try {
-    return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.endsWith('}')).length;
+    return fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.endsWith('}')).length;
   } catch {
     return 0;
   }
@@ -59,7 +62,30 @@ async function killAt(args: string[], out: string, lines: number): Promise<void>
   if (r.signal !== 'SIGKILL') throw new Error(`the run ended (code ${r.code}) before it could be killed at ${lines} lines:\n${r.stderr}`);
 }
 
-const DETERMINISTIC = ['stage', 'step', 'globalStep', 'task', 'captionCells', 'loss', 'gradNorm', 'lr', 'tokens', 'skipped', 'reward', 'result', 'format', 'consistency', 'accuracy', 'responseLength', 'ratioMax', 'clipFraction', 'filtered', 'kl', 'updates', 'eval'];
+const DETERMINISTIC = [
+  'stage',
+  'step',
+  'globalStep',
+  'task',
+  'captionCells',
+  'loss',
+  'gradNorm',
+  'lr',
+  'tokens',
+  'skipped',
+  'reward',
+  'result',
+  'format',
+  'consistency',
+  'accuracy',
+  'responseLength',
+  'ratioMax',
+  'clipFraction',
+  'filtered',
+  'kl',
+  'updates',
+  'eval',
+];
 
 function comparable(l: StepLine): Record<string, unknown> {
   return Object.fromEntries(DETERMINISTIC.filter((k) => k in l).map((k) => [k, l[k]]));
@@ -91,7 +117,21 @@ describe('smoke preset, end to end', () => {
     expect(rl.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(metrics.map((l) => l.globalStep)).toEqual(metrics.map((_, i) => i + 1));
     for (const l of rl) {
-      for (const k of ['reward', 'result', 'format', 'consistency', 'accuracy', 'responseLength', 'loss', 'ratioMax', 'clipFraction', 'filtered', 'kl', 'gradNorm', 'seconds']) {
+      for (const k of [
+        'reward',
+        'result',
+        'format',
+        'consistency',
+        'accuracy',
+        'responseLength',
+        'loss',
+        'ratioMax',
+        'clipFraction',
+        'filtered',
+        'kl',
+        'gradNorm',
+        'seconds',
+      ]) {
         expect(l).toHaveProperty(k);
       }
       expect(l.updates).toBe(4); // 4 prompts x 2 samples = 8 sequences, minibatches of 4, 2 PPO epochs
@@ -199,7 +239,15 @@ describe('smoke preset, end to end', () => {
   test('vision.untilLoss ends the warm-up on the caption loss, then vision.lookupSteps, the same after kill -9 and --resume', async () => {
     const cfg = path.join(root, 'until.json');
     // Any loss is below 100: the warm-up ends as soon as the 50-step window is full.
-    fs.writeFileSync(cfg, JSON.stringify({ vision: { steps: 200, untilLoss: 100, lookupSteps: 6, lookupShare: 0.5 }, sft: { epochs: 1, checkpointEvery: 7 }, rl: { steps: 2, evalEvery: 2 }, eval: { votingK: 0 } }));
+    fs.writeFileSync(
+      cfg,
+      JSON.stringify({
+        vision: { steps: 200, untilLoss: 100, lookupSteps: 6, lookupShare: 0.5 },
+        sft: { epochs: 1, checkpointEvery: 7 },
+        rl: { steps: 2, evalEvery: 2 },
+        eval: { votingK: 0 },
+      }),
+    );
     const whole = path.join(root, 'until-whole');
     const r = await start(['--preset', 'smoke', '--config', cfg, '--out', whole, '--no-progress']).done;
     expect(r.code).toBe(0);
@@ -226,7 +274,11 @@ describe('smoke preset, end to end', () => {
     const r3 = await start(['--preset', 'smoke', '--config', cfg, '--out', late, '--no-progress', '--resume']).done;
     expect(r3.code).toBe(0);
     expect(r3.stderr).not.toMatch(/lookup warm-up/);
-    expect(readMetrics(path.join(late, 'metrics.jsonl')).filter((l) => l.stage === 'sft').map(comparable)).toEqual(m.map(comparable));
+    expect(
+      readMetrics(path.join(late, 'metrics.jsonl'))
+        .filter((l) => l.stage === 'sft')
+        .map(comparable),
+    ).toEqual(m.map(comparable));
   });
 
   test('injected non-finite gradients are skipped, logged, and training continues', async () => {

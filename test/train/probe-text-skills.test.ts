@@ -6,7 +6,13 @@ const SCRIPT = path.join(__dirname, '..', '..', 'dist', 'scripts', 'probe-text-s
 
 function probe(...args: string[]) {
   const r = spawnSync(process.execPath, [SCRIPT, ...(args.includes('--preset') ? [] : ['--preset', 'smoke']), ...args], { encoding: 'utf8', timeout: 120_000 });
-  const lines = r.stdout.trim() === '' ? [] : r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+  const lines =
+    r.stdout.trim() === ''
+      ? []
+      : r.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l) as Record<string, number | string>);
   return { status: r.status, stderr: r.stderr, header: lines[0], evals: lines.slice(1) };
 }
 

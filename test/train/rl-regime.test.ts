@@ -1,5 +1,12 @@
 import { Rng } from '../../lib/data/rng';
-import { groupBaselineAdvantages, informativeGroups, shuffledLabels, standardise, verdictConditionalAdvantages, verdictTokenMask } from '../../lib/train/rl-regime';
+import {
+  groupBaselineAdvantages,
+  informativeGroups,
+  shuffledLabels,
+  standardise,
+  verdictConditionalAdvantages,
+  verdictTokenMask,
+} from '../../lib/train/rl-regime';
 
 /** Fresh random rewards: binary, or with the R1 reward's values, or continuous. */
 function randomRewards(rng: Rng, n: number): number[] {
@@ -73,7 +80,10 @@ describe('groupBaselineAdvantages', () => {
     const r = [1, 0, 0, 1, 1, 1, 0, 1];
     const a = groupBaselineAdvantages(r, 4, 'rloo');
     const b = groupBaselineAdvantages(r, 4, 'group-mean');
-    close(a, Array.from(b, (x) => (x * 4) / 3));
+    close(
+      a,
+      Array.from(b, (x) => (x * 4) / 3),
+    );
   });
 
   test('bad input is refused', () => {

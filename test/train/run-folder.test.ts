@@ -26,7 +26,10 @@ function deadPid(): number {
 }
 
 function writeLock(dir: string, info: Record<string, unknown>): void {
-  fs.writeFileSync(path.join(dir, LOCK_FILE), JSON.stringify({ host: os.hostname(), start: null, token: 'feedfacefeedface', since: '2020-01-01T00:00:00.000Z', ...info }));
+  fs.writeFileSync(
+    path.join(dir, LOCK_FILE),
+    JSON.stringify({ host: os.hostname(), start: null, token: 'feedfacefeedface', since: '2020-01-01T00:00:00.000Z', ...info }),
+  );
 }
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -165,7 +168,9 @@ describe('temporaries of killed processes', () => {
       fs.mkdirSync(path.join(root, path.dirname(f)), { recursive: true });
       fs.writeFileSync(path.join(root, f), 'x');
     }
-    const removed = cleanStaleTemps(root).map((p) => path.relative(root, p)).sort();
+    const removed = cleanStaleTemps(root)
+      .map((p) => path.relative(root, p))
+      .sort();
     expect(removed).toEqual(
       [
         `.config.json.tmp-${dead}-k3j2`,
@@ -180,7 +185,14 @@ describe('temporaries of killed processes', () => {
         `stage1-model.old-${dead}`,
       ].sort(),
     );
-    for (const kept of [`.summary.json.tmp-${live}-zz9`, `model.old-${live}`, `notes.tmp-${dead}`, `.hidden.tmp-${dead}`, `data/images/.x.png.tmp-${dead}-a`, 'mine/.tmp-thing']) {
+    for (const kept of [
+      `.summary.json.tmp-${live}-zz9`,
+      `model.old-${live}`,
+      `notes.tmp-${dead}`,
+      `.hidden.tmp-${dead}`,
+      `data/images/.x.png.tmp-${dead}-a`,
+      'mine/.tmp-thing',
+    ]) {
       expect(fs.existsSync(path.join(root, kept))).toBe(true);
     }
 

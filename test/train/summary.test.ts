@@ -4,7 +4,19 @@ import { summarizeGreedy, summarizeVoting, verdictOf } from '../../lib/train/eva
 import { pairedChange, signTestP, summaryLines } from '../../lib/train/summary';
 
 function out(index: number, level: number, correct: boolean, extra: Partial<GreedyOutput> = {}): GreedyOutput {
-  return { index, id: `s${index}`, label: 1, level, category: index % 2 ? 'count' : 'relation', verdict: correct ? 1 : 2, correct, format: 1, length: 10 + index, text: '', ...extra };
+  return {
+    index,
+    id: `s${index}`,
+    label: 1,
+    level,
+    category: index % 2 ? 'count' : 'relation',
+    verdict: correct ? 1 : 2,
+    correct,
+    format: 1,
+    length: 10 + index,
+    text: '',
+    ...extra,
+  };
 }
 
 describe('evaluation summaries', () => {
@@ -29,10 +41,13 @@ describe('evaluation summaries', () => {
 
   test('Voting@K uses lib/eval majority voting; the hard subset is reported too', () => {
     const chunks: VotingChunk[] = [
-      { chunk: 0, rows: [
-        { index: 0, id: 'a', label: 1, level: 1, category: 'c', verdicts: [2, 1, 1], meanLength: 5 },
-        { index: 1, id: 'b', label: 2, level: 4, category: 'c', verdicts: [null, 1, 2], meanLength: 5 },
-      ] },
+      {
+        chunk: 0,
+        rows: [
+          { index: 0, id: 'a', label: 1, level: 1, category: 'c', verdicts: [2, 1, 1], meanLength: 5 },
+          { index: 1, id: 'b', label: 2, level: 4, category: 'c', verdicts: [null, 1, 2], meanLength: 5 },
+        ],
+      },
     ];
     const v = summarizeVoting(chunks, 3, [4]);
     expect(v.votingAtK).toEqual({ '1': 0, '2': 0, '3': 0.5 }); // a: 2 | 2,1 -> tie -> first (2) | 1 wins
@@ -83,7 +98,20 @@ describe('paired change between stage 1 and stage 2', () => {
     const s = summarizeGreedy(outs, [3]);
     expect(s.answersOne).toBeCloseTo(0.95);
     expect(s.byLabel).toEqual({ '1': { n: 10, accuracy: 1 }, '2': { n: 10, accuracy: 0.1 } });
-    const lines = summaryLines({ stage1: s, stage2: null, overall: null, hard: null, voting: null, hardLevels: [3], rlSteps: 0, seconds: {}, rlPool: null, skippedSteps: 0 });
-    expect(lines.join('\n')).toMatch(/Position bias after stage 1: the model names Response 1 in 95\.0% of its test verdicts \(accuracy 100\.0% when Response 1 is better, 10\.0% when Response 2 is\)/);
+    const lines = summaryLines({
+      stage1: s,
+      stage2: null,
+      overall: null,
+      hard: null,
+      voting: null,
+      hardLevels: [3],
+      rlSteps: 0,
+      seconds: {},
+      rlPool: null,
+      skippedSteps: 0,
+    });
+    expect(lines.join('\n')).toMatch(
+      /Position bias after stage 1: the model names Response 1 in 95\.0% of its test verdicts \(accuracy 100\.0% when Response 1 is better, 10\.0% when Response 2 is\)/,
+    );
   });
 });

@@ -2,7 +2,17 @@
 import { swappedRow, withSwapped, type TrainRow } from '../../lib/train/dataset';
 
 function row(i: number, label: 1 | 2): TrainRow {
-  return { id: `r${i}`, index: i, image: `images/r${i}.png`, question: `q${i}`, response1: `a${i}`, response2: `b${i}`, label, difficulty: 3, teacher: `<think>t${i}</think><answer>${label}</answer>` } as TrainRow;
+  return {
+    id: `r${i}`,
+    index: i,
+    image: `images/r${i}.png`,
+    question: `q${i}`,
+    response1: `a${i}`,
+    response2: `b${i}`,
+    label,
+    difficulty: 3,
+    teacher: `<think>t${i}</think><answer>${label}</answer>`,
+  } as TrainRow;
 }
 
 describe('swapped rows', () => {

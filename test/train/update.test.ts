@@ -79,7 +79,13 @@ describe('guarded updates', () => {
     const rows: TrainRow[] = [0, 1].map((i) => ({ index: i, id: `r${i}`, image: 'x.png', question: `q${i}`, response1: 'a', response2: 'b', label: 1 }));
     const rl = { ...DEFAULTS.rl, samplesPerPrompt: 2, ppoEpochs: 2, miniBatchSize: 2, maxNewTokens: 12 };
     const ctx = {
-      model, ref: null, opt, judge: new RuleBasedJudge(), rewardStats: createRewardStats(), rl, seed: 1,
+      model,
+      ref: null,
+      opt,
+      judge: new RuleBasedJudge(),
+      rewardStats: createRewardStats(),
+      rl,
+      seed: 1,
       input: (r: TrainRow) => ({ image: example(r.index).image, prompt: example(r.index).prompt }),
     };
     const before = snapshot(model);

@@ -41,7 +41,12 @@ export const usage = `Usage: stable-reinforce data <subcommand> [flags]
 
 function listFlag(flags: Flags, name: string): string[] | undefined {
   const v = str(flags, name);
-  return v === undefined ? undefined : v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
 }
 
 /** "1-4", "2", "1,3", "1-2,4" -> sorted distinct levels. */
@@ -106,8 +111,12 @@ async function synth(argv: string[], io: CliIO): Promise<number> {
   });
   bar?.finish();
   if (!quiet) {
-    const lv = Object.entries(summary.byLevel).map(([k, v]) => `L${k} ${v}`).join(', ');
-    const cat = Object.entries(summary.byCategory).map(([k, v]) => `${k} ${v}`).join(', ');
+    const lv = Object.entries(summary.byLevel)
+      .map(([k, v]) => `L${k} ${v}`)
+      .join(', ');
+    const cat = Object.entries(summary.byCategory)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
     io.stdout.write(
       `wrote ${summary.counts.train} train + ${summary.counts.test} test samples to ${out}\n` +
         `  answer positions: train 1:${summary.labels.train[1]} 2:${summary.labels.train[2]}, test 1:${summary.labels.test[1]} 2:${summary.labels.test[2]}\n` +
@@ -142,7 +151,8 @@ async function verify(argv: string[], io: CliIO): Promise<number> {
         const image = path.resolve(dir, (rows[i] as { image: string }).image);
         try {
           const img = await decodeImage(await fsp.readFile(image));
-          if (size !== undefined && (img.width !== size || img.height !== size)) problem = `${where}: image is ${img.width}x${img.height}, meta.json says ${size}x${size}`;
+          if (size !== undefined && (img.width !== size || img.height !== size))
+            problem = `${where}: image is ${img.width}x${img.height}, meta.json says ${size}x${size}`;
           else {
             const bad = imageMismatch((rows[i] as { scene: Scene }).scene, img);
             if (bad) problem = `${where}: image ${image}: ${bad}`;

@@ -82,12 +82,23 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 export function formatSummary(s: EvalSummary, out: string): string {
   const lines = [
     `${s.bench}: ${s.pairs} pairs, ${s.evaluations} evaluations, model ${s.model}, K=${s.samples}, T=${s.temperature}`,
-    `overall ${pct(s.overall)}   macro ${pct(s.macro)}   mean sample ${pct(s.meanSampleAccuracy)}` +
-      (s.accPlus ? `   Acc+ ${pct(s.accPlus.accuracy)}` : ''),
-    'categories: ' + Object.entries(s.categories).map(([c, a]) => `${c} ${pct(a.accuracy)} (n=${a.n})`).join(', '),
-    'Voting@k: ' + Object.entries(s.votingAtK).map(([k, v]) => `${k}:${pct(v)}`).join(' '),
-    'Any-correct@k: ' + Object.entries(s.anyCorrectAtK).map(([k, v]) => `${k}:${pct(v)}`).join(' '),
-    'by preferred position: ' + Object.entries(s.byPreferredPosition).map(([p, a]) => `Response ${p} ${pct(a.accuracy)} (n=${a.n})`).join(', '),
+    `overall ${pct(s.overall)}   macro ${pct(s.macro)}   mean sample ${pct(s.meanSampleAccuracy)}` + (s.accPlus ? `   Acc+ ${pct(s.accPlus.accuracy)}` : ''),
+    'categories: ' +
+      Object.entries(s.categories)
+        .map(([c, a]) => `${c} ${pct(a.accuracy)} (n=${a.n})`)
+        .join(', '),
+    'Voting@k: ' +
+      Object.entries(s.votingAtK)
+        .map(([k, v]) => `${k}:${pct(v)}`)
+        .join(' '),
+    'Any-correct@k: ' +
+      Object.entries(s.anyCorrectAtK)
+        .map(([k, v]) => `${k}:${pct(v)}`)
+        .join(' '),
+    'by preferred position: ' +
+      Object.entries(s.byPreferredPosition)
+        .map(([p, a]) => `Response ${p} ${pct(a.accuracy)} (n=${a.n})`)
+        .join(', '),
   ];
   if (s.orders) {
     lines.push(

@@ -122,9 +122,8 @@ __global__ void __launch_bounds__(kBlock) reduce_kernel(const float* __restrict_
 
 // One block: merges the partials in a fixed order and derives everything the
 // apply kernel needs, so the host never waits between the passes.
-__global__ void __launch_bounds__(kBlock) finalize_kernel(const Partial* __restrict__ partials, int count,
-                                                          double sigma, double eps, int rule,
-                                                          DeviceStats* __restrict__ st) {
+__global__ void __launch_bounds__(kBlock) finalize_kernel(const Partial* __restrict__ partials, int count, double sigma,
+                                                          double eps, int rule, DeviceStats* __restrict__ st) {
   Partial p{{0, 0, 0}, 0};
   for (int i = threadIdx.x; i < count; i += blockDim.x) {
     const Partial q = partials[i];
@@ -159,9 +158,9 @@ __device__ __forceinline__ float filter_one(float v, bool mv, double mean, doubl
   return keep ? static_cast<float>(z) : 0.0f;
 }
 
-__global__ void __launch_bounds__(kBlock) apply_kernel(const float* __restrict__ x, const uint8_t* __restrict__ mask,
-                                                       float* __restrict__ out, long long n, bool vec,
-                                                       DeviceStats* __restrict__ st) {
+__global__ void __launch_bounds__(kBlock)
+    apply_kernel(const float* __restrict__ x, const uint8_t* __restrict__ mask, float* __restrict__ out, long long n,
+                 bool vec, DeviceStats* __restrict__ st) {
   const double mean = st->mean, inv = st->inv, zlo = st->zlo, zhi = st->zhi;
   const long long stride = static_cast<long long>(gridDim.x) * blockDim.x;
   const long long tid = static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x;

@@ -17,9 +17,9 @@ __device__ __forceinline__ double warp_sum(double v) {
   return __shfl_sync(0xffffffffu, v, 0);
 }
 
-__global__ void __launch_bounds__(kBlock) group_kernel(const float* __restrict__ rewards, float* __restrict__ out,
-                                                       long long groups, long long k, int baseline, bool scale_std,
-                                                       double eps) {
+__global__ void __launch_bounds__(kBlock)
+    group_kernel(const float* __restrict__ rewards, float* __restrict__ out, long long groups, long long k,
+                 int baseline, bool scale_std, double eps) {
   const int lane = threadIdx.x & 31;
   const long long warps = static_cast<long long>(gridDim.x) * (blockDim.x >> 5);
   for (long long g = (static_cast<long long>(blockIdx.x) * blockDim.x + threadIdx.x) >> 5; g < groups; g += warps) {

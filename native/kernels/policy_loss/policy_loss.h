@@ -69,8 +69,8 @@ struct PolicyLossInputs {
   const float* logp_new = nullptr;
   const float* logp_old = nullptr;
   const float* advantages = nullptr;
-  const uint8_t* mask = nullptr;      // may be null
-  const float* logp_ref = nullptr;    // null iff kl == None
+  const uint8_t* mask = nullptr;    // may be null
+  const float* logp_ref = nullptr;  // null iff kl == None
   float* grad = nullptr;
 };
 
@@ -109,13 +109,13 @@ SR_PL_HD inline double policy_loss_inv_norm(const PolicyLossParams& p, int64_t v
 // Written with compares and selects (no branches) so the CPU loop vectorises and NaN propagates.
 
 struct PolicyLossToken {
-  float loss;       // l
-  float dloss;      // dl/dlogp_new (not yet weighted); NaN when l is NaN
-  float ratio;      // r
-  float approx_kl;  // (r - 1) - c
-  float kl;         // k(x), 0 without logp_ref
-  bool clipped;     // PPO clip active
-  bool pre_clipped; // d outside [log_min, log_max]
+  float loss;        // l
+  float dloss;       // dl/dlogp_new (not yet weighted); NaN when l is NaN
+  float ratio;       // r
+  float approx_kl;   // (r - 1) - c
+  float kl;          // k(x), 0 without logp_ref
+  bool clipped;      // PPO clip active
+  bool pre_clipped;  // d outside [log_min, log_max]
 };
 
 template <KlEstimator K, class Exp>
@@ -125,7 +125,7 @@ SR_PL_HD inline PolicyLossToken policy_loss_token(float ln, float lold, float a,
   const float d = ln - lold;
   float c = d < p.log_min ? p.log_min : d;
   c = c > p.log_max ? p.log_max : c;
-  const bool below = d < p.log_min, above = d > p.log_max;
+  const bool below = d<p.log_min, above = d> p.log_max;
   const bool inside = (d >= p.log_min) & (d <= p.log_max);  // false for NaN
   const float r = exp_fn(c);
   float rc = r < p.clip_low ? p.clip_low : r;

@@ -32,8 +32,7 @@ constexpr int64_t kInner = 128;
 template <bool kMask, bool kAdvRow, KlEstimator K>
 SR_CPU_MULTIVERSION void segment(const float* __restrict ln, const float* __restrict lo, const float* __restrict adv,
                                  float a_row, const uint8_t* __restrict mask, const float* __restrict lref,
-                                 float* __restrict grad, int64_t n, float w, const PolicyLossParams& p,
-                                 Partial& out) {
+                                 float* __restrict grad, int64_t n, float w, const PolicyLossParams& p, Partial& out) {
   const PolicyLossParams pp = p;  // a local copy: no aliasing with the outputs
   int32_t valid_w[kInner];
   for (int64_t s = 0; s < n; s += kInner) {
@@ -175,8 +174,7 @@ PolicyLossResult policy_loss_cpu(const PolicyLossInputs& in, const PolicyLossPar
         const float a_row = p.adv_per_row ? in.advantages[b] : 0.0f;
         Partial seg;
         fn(in.logp_new + pos, in.logp_old + pos, p.adv_per_row ? nullptr : in.advantages + pos, a_row,
-           in.mask ? in.mask + pos : nullptr, in.logp_ref ? in.logp_ref + pos : nullptr, in.grad + pos, len, w, p,
-           seg);
+           in.mask ? in.mask + pos : nullptr, in.logp_ref ? in.logp_ref + pos : nullptr, in.grad + pos, len, w, p, seg);
         acc.loss += u * seg.loss;
         acc.ratio += seg.ratio;
         acc.approx_kl += seg.approx_kl;

@@ -144,11 +144,11 @@ __global__ void __launch_bounds__(kThreads)
 
 // Where the per-token weight w = u_b * inv_norm comes from.
 struct Weights {
-  const double* row_scale;           // u_b per row, or null: u_const
+  const double* row_scale;  // u_b per row, or null: u_const
   double u_const;
   const unsigned long long* totals;  // counted on the device, or null: inv_norm_host
   double inv_norm_host;
-  double inv_t;                      // 1 / T, to find a token's row
+  double inv_t;  // 1 / T, to find a token's row
 };
 
 // Row of flat index i: a double estimate corrected in exact integer arithmetic (i < 2^53).
@@ -249,8 +249,8 @@ __global__ void __launch_bounds__(kThreads)
       add_step(acc, st, u);
     }
   }
-  Partial part = {acc.loss_u, acc.ratio, acc.approx_kl, acc.kl, acc.ratio_max, acc.clipped, acc.pre_clipped,
-                  acc.non_finite};
+  Partial part = {acc.loss_u,    acc.ratio,   acc.approx_kl,   acc.kl,
+                  acc.ratio_max, acc.clipped, acc.pre_clipped, acc.non_finite};
   __shared__ BlockReduce sh;
   block_reduce(part, sh);
   if (threadIdx.x == 0) partials[blockIdx.x] = part;
@@ -309,7 +309,9 @@ void launch_kl(bool vec, unsigned grid, const PolicyLossInputs& in, const Policy
   }
 }
 
-bool aligned(const void* ptr, uintptr_t bytes) { return ptr == nullptr || reinterpret_cast<uintptr_t>(ptr) % bytes == 0; }
+bool aligned(const void* ptr, uintptr_t bytes) {
+  return ptr == nullptr || reinterpret_cast<uintptr_t>(ptr) % bytes == 0;
+}
 
 size_t round_up(size_t x) { return (x + 255) / 256 * 256; }
 

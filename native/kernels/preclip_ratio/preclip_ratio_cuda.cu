@@ -22,8 +22,8 @@ void preclip_ratio_cuda(const float* logp_new, const float* logp_old, float* rat
                         float log_max) {
   if (n == 0) return;
   constexpr int kBlock = 256;
-  preclip_ratio_kernel<<<cuda::grid_for(n, kBlock), kBlock, 0, cuda::stream()>>>(logp_new, logp_old, ratio, n,
-                                                                                 log_min, log_max);
+  preclip_ratio_kernel<<<cuda::grid_for(n, kBlock), kBlock, 0, cuda::stream()>>>(logp_new, logp_old, ratio, n, log_min,
+                                                                                 log_max);
   cuda::check_launch("preclip_ratio_kernel");
 }
 

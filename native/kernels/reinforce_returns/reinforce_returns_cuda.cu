@@ -20,12 +20,10 @@ __device__ __forceinline__ double kl_term(float old_lp, float ref_lp, int estima
 // Each warp owns rows warp, warp + warps, ...; within a row it walks tiles of
 // 32 tokens from the end. Cost per row: ceil(T / 32) dependent tile steps of
 // 5 shuffle rounds, so a row of 4096 tokens takes 128 steps; rows run in parallel.
-__global__ void __launch_bounds__(kBlock) returns_kernel(const float* __restrict__ rewards,
-                                                         const uint8_t* __restrict__ mask,
-                                                         const float* __restrict__ old_lp,
-                                                         const float* __restrict__ ref_lp, float* __restrict__ out,
-                                                         long long B, long long T, double kl_coef, int estimator,
-                                                         double gamma) {
+__global__ void __launch_bounds__(kBlock)
+    returns_kernel(const float* __restrict__ rewards, const uint8_t* __restrict__ mask,
+                   const float* __restrict__ old_lp, const float* __restrict__ ref_lp, float* __restrict__ out,
+                   long long B, long long T, double kl_coef, int estimator, double gamma) {
   const unsigned full = 0xffffffffu;
   const int lane = threadIdx.x & 31;
   const long long warps = static_cast<long long>(gridDim.x) * (blockDim.x >> 5);
@@ -54,7 +52,7 @@ __global__ void __launch_bounds__(kBlock) returns_kernel(const float* __restrict
         found = true;
       }
       if (valid && use_kl) r -= kl_coef * kl_term(old_lp[base + t], ref_lp[base + t], estimator);
-      // Inclusive suffix scan: after offset d, s covers [t, t + 2d - 1] of this tile.
+        // Inclusive suffix scan: after offset d, s covers [t, t + 2d - 1] of this tile.
 #pragma unroll
       for (int k = 0; k < 5; ++k) {
         const int d = 1 << k;

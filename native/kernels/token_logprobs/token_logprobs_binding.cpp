@@ -42,8 +42,8 @@ Common parse_common(const Options& o) {
   c.v = c.logits.shape[1];
   expect_shape(c.tokens, {c.n}, "tokens");
   expect_same_device(c.logits, "logits", c.tokens, "tokens");
-  if (c.n > 0 && c.v == 0) throw_range("logits must have at least one column (vocabulary size), got shape " +
-                                       c.logits.shape_string());
+  if (c.n > 0 && c.v == 0)
+    throw_range("logits must have at least one column (vocabulary size), got shape " + c.logits.shape_string());
   c.inv_t = static_cast<float>(1.0 / o.number(kTemperature));
   return c;
 }

@@ -26,9 +26,9 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
 struct RowStats {
-  float m;  // max raw logit (kNegMax if none is finite)
-  float s;  // sum exp((l - m) / T)
-  float t;  // sum exp((l - m) / T) * (l - m), raw units
+  float m;                                           // max raw logit (kNegMax if none is finite)
+  float s;                                           // sum exp((l - m) / T)
+  float t;                                           // sum exp((l - m) / T) * (l - m), raw units
   bool ok() const { return s > 0.0f && m != kInf; }  // false: NaN, +inf, or every logit -inf
 };
 

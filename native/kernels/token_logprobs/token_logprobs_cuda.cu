@@ -340,8 +340,7 @@ SR_HD float grad_elem(float x, bool is_tok, const GradRow& g) {
 }
 
 template <bool kBf16, bool kEnt>
-SR_HD void write_grad_row(const char* row, char* out, long long v, long long tok, bool vec, const GradRow& g,
-                          int tid) {
+SR_HD void write_grad_row(const char* row, char* out, long long v, long long tok, bool vec, const GradRow& g, int tid) {
   using E = Elem<kBf16>;
   // vec: input and output rows share their alignment, so one head serves both.
   const long long head = vec ? head_count<E>(row, v) : v;
@@ -437,19 +436,19 @@ TokenLogprobsStatus token_logprobs_cuda(const void* logits, bool bf16, const int
   cudaStream_t s = cuda::stream();
   if (bf16) {
     if (entropy) {
-      token_logprobs_kernel<true, true><<<grid, kThreads, 0, s>>>(lg, tokens, n, v, inv_temperature, c, logprobs,
-                                                                   entropy, st);
+      token_logprobs_kernel<true, true>
+          <<<grid, kThreads, 0, s>>>(lg, tokens, n, v, inv_temperature, c, logprobs, entropy, st);
     } else {
-      token_logprobs_kernel<true, false><<<grid, kThreads, 0, s>>>(lg, tokens, n, v, inv_temperature, c, logprobs,
-                                                                    entropy, st);
+      token_logprobs_kernel<true, false>
+          <<<grid, kThreads, 0, s>>>(lg, tokens, n, v, inv_temperature, c, logprobs, entropy, st);
     }
   } else {
     if (entropy) {
-      token_logprobs_kernel<false, true><<<grid, kThreads, 0, s>>>(lg, tokens, n, v, inv_temperature, c, logprobs,
-                                                                    entropy, st);
+      token_logprobs_kernel<false, true>
+          <<<grid, kThreads, 0, s>>>(lg, tokens, n, v, inv_temperature, c, logprobs, entropy, st);
     } else {
-      token_logprobs_kernel<false, false><<<grid, kThreads, 0, s>>>(lg, tokens, n, v, inv_temperature, c, logprobs,
-                                                                     entropy, st);
+      token_logprobs_kernel<false, false>
+          <<<grid, kThreads, 0, s>>>(lg, tokens, n, v, inv_temperature, c, logprobs, entropy, st);
     }
   }
   cuda::check_launch("token_logprobs_kernel");
@@ -471,19 +470,19 @@ TokenLogprobsStatus token_logprobs_backward_cuda(const void* logits, bool bf16, 
   const float* gh = grad_entropy;
   if (bf16) {
     if (gh) {
-      token_logprobs_backward_kernel<true, true><<<grid, kThreads, 0, s>>>(lg, tokens, grad_logprobs, gh, n, v,
-                                                                            inv_temperature, c, vec, out, st);
+      token_logprobs_backward_kernel<true, true>
+          <<<grid, kThreads, 0, s>>>(lg, tokens, grad_logprobs, gh, n, v, inv_temperature, c, vec, out, st);
     } else {
-      token_logprobs_backward_kernel<true, false><<<grid, kThreads, 0, s>>>(lg, tokens, grad_logprobs, gh, n, v,
-                                                                             inv_temperature, c, vec, out, st);
+      token_logprobs_backward_kernel<true, false>
+          <<<grid, kThreads, 0, s>>>(lg, tokens, grad_logprobs, gh, n, v, inv_temperature, c, vec, out, st);
     }
   } else {
     if (gh) {
-      token_logprobs_backward_kernel<false, true><<<grid, kThreads, 0, s>>>(lg, tokens, grad_logprobs, gh, n, v,
-                                                                             inv_temperature, c, vec, out, st);
+      token_logprobs_backward_kernel<false, true>
+          <<<grid, kThreads, 0, s>>>(lg, tokens, grad_logprobs, gh, n, v, inv_temperature, c, vec, out, st);
     } else {
-      token_logprobs_backward_kernel<false, false><<<grid, kThreads, 0, s>>>(lg, tokens, grad_logprobs, gh, n, v,
-                                                                              inv_temperature, c, vec, out, st);
+      token_logprobs_backward_kernel<false, false>
+          <<<grid, kThreads, 0, s>>>(lg, tokens, grad_logprobs, gh, n, v, inv_temperature, c, vec, out, st);
     }
   }
   cuda::check_launch("token_logprobs_backward_kernel");

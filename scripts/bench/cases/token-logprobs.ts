@@ -57,9 +57,7 @@ const torchSetup = (n: number, v: number, dtype: LogitsDType, backward: boolean)
     `N, V = ${n}, ${v}`,
     `logits = (torch.randn(N, V, device=DEVICE) * 3).to(torch.${dtype === 'bf16' ? 'bfloat16' : 'float32'})`,
     'tokens = torch.randint(0, V, (N,), device=DEVICE)',
-    ...(backward
-      ? ['logits.requires_grad_()', 'g_lp = torch.rand(N, device=DEVICE) * 2 - 1', 'g_h = torch.rand(N, device=DEVICE) * 2 - 1']
-      : []),
+    ...(backward ? ['logits.requires_grad_()', 'g_lp = torch.rand(N, device=DEVICE) * 2 - 1', 'g_h = torch.rand(N, device=DEVICE) * 2 - 1'] : []),
   ].join('\n');
 
 // What a user writes: f32 log-softmax, gather, entropy from the log-probs.

@@ -24,9 +24,7 @@ export interface FakeServer {
 
 /** The prompt text of a chat request (all text parts joined). */
 export function promptText(body: ChatRequestBody): string {
-  return body.messages
-    .map((m) => (typeof m.content === 'string' ? m.content : m.content.map((p) => (p.type === 'text' ? p.text : '')).join('')))
-    .join('\n');
+  return body.messages.map((m) => (typeof m.content === 'string' ? m.content : m.content.map((p) => (p.type === 'text' ? p.text : '')).join(''))).join('\n');
 }
 
 export async function startFakeOpenAI(

@@ -127,8 +127,10 @@ void emulate(const Problem& p, int64_t splits, const std::vector<float>& A, cons
       for (int w = 0; w < kWarps; ++w)
         for (int kk = 0; kk < kBK; kk += kFK) {
           float a[2][kFM * kFK], b[2][kFK * kFN];
-          for (int i = 0; i < 2; ++i) load_frag(As, Tl::a_frag(warp_row(w) + i * kFM, kk), Tl::kLdA, TA, kFM, kFK, a[i], "A");
-          for (int j = 0; j < 2; ++j) load_frag(Bs, Tl::b_frag(kk, warp_col(w) + j * kFN), Tl::kLdB, TB, kFK, kFN, b[j], "B");
+          for (int i = 0; i < 2; ++i)
+            load_frag(As, Tl::a_frag(warp_row(w) + i * kFM, kk), Tl::kLdA, TA, kFM, kFK, a[i], "A");
+          for (int j = 0; j < 2; ++j)
+            load_frag(Bs, Tl::b_frag(kk, warp_col(w) + j * kFN), Tl::kLdB, TB, kFK, kFN, b[j], "B");
           for (int i = 0; i < 2; ++i)
             for (int j = 0; j < 2; ++j)
               for (int r = 0; r < kFM; ++r)
@@ -202,7 +204,8 @@ void run(const Problem& p, int64_t splits, std::mt19937& gen, double* worst_rati
   std::normal_distribution<float> nd(0.0f, 1.0f);
   const int64_t a_rows = p.ta ? p.K : p.M, b_rows = p.tb ? p.N : p.K;
   // One extra row of slack is NOT given: reads past the last row would be caught.
-  std::vector<float> A(static_cast<size_t>(std::max<int64_t>(a_rows * p.lda, 0))), B(static_cast<size_t>(std::max<int64_t>(b_rows * p.ldb, 0)));
+  std::vector<float> A(static_cast<size_t>(std::max<int64_t>(a_rows * p.lda, 0))),
+      B(static_cast<size_t>(std::max<int64_t>(b_rows * p.ldb, 0)));
   for (float& v : A) v = nd(gen);
   for (float& v : B) v = nd(gen);
   const float sentinel = 12345.0f;
@@ -234,10 +237,11 @@ void run(const Problem& p, int64_t splits, std::mt19937& gen, double* worst_rati
       const double budget = (u + (p.K + 4) * std::ldexp(1.0, -23)) * mag + 1e-30;
       if (!(err <= budget)) {
         char msg[256];
-        std::snprintf(msg, sizeof msg, "ta=%d tb=%d x3=%d splits=%lld M=%lld N=%lld K=%lld: C[%lld,%lld] = %g, expected %g (budget %g)",
-                      p.ta, p.tb, p.x3, static_cast<long long>(splits), static_cast<long long>(p.M), static_cast<long long>(p.N),
-                      static_cast<long long>(p.K), static_cast<long long>(i), static_cast<long long>(j),
-                      C[i * p.ldc + j], ref, budget);
+        std::snprintf(msg, sizeof msg,
+                      "ta=%d tb=%d x3=%d splits=%lld M=%lld N=%lld K=%lld: C[%lld,%lld] = %g, expected %g (budget %g)",
+                      p.ta, p.tb, p.x3, static_cast<long long>(splits), static_cast<long long>(p.M),
+                      static_cast<long long>(p.N), static_cast<long long>(p.K), static_cast<long long>(i),
+                      static_cast<long long>(j), C[i * p.ldc + j], ref, budget);
         fail(msg);
       }
       *worst_ratio = std::max(*worst_ratio, err / budget);
@@ -261,7 +265,7 @@ int main() {
           for (int64_t N : {int64_t(1), int64_t(19), int64_t(70)})
             for (int64_t K : ks) {
               if ((M * 7 + N * 3 + K) % 3 == 1 && M > 16) continue;  // thin the grid a little; every size still appears
-              const int64_t pad = (M + N + K) % 2 ? 3 : 0;            // strided rows too
+              const int64_t pad = (M + N + K) % 2 ? 3 : 0;           // strided rows too
               Problem p{ta == 1, tb == 1, x3 == 1, M, N, K, 0, 0, 0, 1.0f, 0.0f};
               p.lda = (ta ? M : K) + pad;
               p.ldb = (tb ? K : N) + pad;

@@ -47,7 +47,13 @@ const ORD2 = new RegExp(`\\b(?:the\\s+)?(?:second|2nd|latter)\\s+(?:${NOUN}|answ
 const BARE_VERDICT = /\b((?:final\s+)?(?:verdict|choice|decision)|final\s+answer)\s*(?:is|:)?\s*([12])\b(?![.,]\d)/g;
 
 function normalize(s: string): string {
-  let t = ' ' + s.toLowerCase().replace(/[\u2018\u2019]/g, "'").replace(/[*_`#>]+(?=\w)|(?<=\w)[*_`]+/g, '') + ' ';
+  let t =
+    ' ' +
+    s
+      .toLowerCase()
+      .replace(/[\u2018\u2019]/g, "'")
+      .replace(/[*_`#>]+(?=\w)|(?<=\w)[*_`]+/g, '') +
+    ' ';
   t = t.replace(/n't\b/g, ' not').replace(/\bcannot\b/g, 'can not');
   // References to a response become the tokens R1/R2 (upper case: never produced by lowercasing).
   t = t.replace(REF1, ' R1 ').replace(REF2, ' R2 ').replace(ORD1, ' R1 ').replace(ORD2, ' R2 ');
@@ -166,11 +172,13 @@ function sentencePreference(sentence: string): Preference {
 /** The response the conclusion of `analysis` prefers: 1, 2, 'both' (approves both / undecidable), or null. */
 export function conclusionPreferenceReference(analysis: string, lines = 3): Preference {
   const tail = normalize(lastLines(analysis, lines).replace(/\n/g, ' \n '));
-  const sentences = tail.split(/(?<=[.!?])\s+|\n/).map((s) => s.trim()).filter((s) => s !== '');
+  const sentences = tail
+    .split(/(?<=[.!?])\s+|\n/)
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (let i = sentences.length - 1; i >= 0; i--) {
     const p = sentencePreference(sentences[i]);
     if (p !== null) return p;
   }
   return null;
 }
-

@@ -34,7 +34,7 @@ const CFG = { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, imageSize: 8, patchSiz
   const metrics = new MetricsLog(path.join(runDir, 'metrics.jsonl'), 0, 0);
   let writes = 0;
   for (let step = 1; step <= 6; step++) {
-    const r = await model.logprobs([{ prompt: 'p\n', response: `<answer>${step % 2 + 1}</answer>` }]);
+    const r = await model.logprobs([{ prompt: 'p\n', response: `<answer>${(step % 2) + 1}</answer>` }]);
     await model.backward(meanNllGradient(r).grad);
     opt.step();
     model.zeroGrad();
@@ -42,8 +42,17 @@ const CFG = { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, imageSize: 8, patchSiz
     if (step % 2 !== 0) continue;
     metrics.sync();
     const state = {
-      version: CHECKPOINT_VERSION, phase: 'sft', step, optimizerSteps: opt.stepCount, rng: { seed: 0, scheme: 'derived(seed, purpose, step)', nextStep: step },
-      curriculumStep: 0, metricsBytes: metrics.bytes, metricsLines: metrics.lines, seconds: {}, results: {}, createdAt: new Date().toISOString(),
+      version: CHECKPOINT_VERSION,
+      phase: 'sft',
+      step,
+      optimizerSteps: opt.stepCount,
+      rng: { seed: 0, scheme: 'derived(seed, purpose, step)', nextStep: step },
+      curriculumStep: 0,
+      metricsBytes: metrics.bytes,
+      metricsLines: metrics.lines,
+      seconds: {},
+      results: {},
+      createdAt: new Date().toISOString(),
     };
     const n = ++writes;
     await saveCheckpoint(runDir, `sft-${String(step).padStart(6, '0')}`, model, opt, state, [], (p) => {

@@ -38,8 +38,8 @@ struct AttentionShape {
 
 void attention_forward_cpu(const AttentionShape& s, const float* q, const float* k, const float* v, float* out,
                            float* probs);
-void attention_backward_cpu(const AttentionShape& s, const float* q, const float* k, const float* v,
-                            const float* probs, const float* dout, float* dq, float* dk, float* dv, float* scratch);
+void attention_backward_cpu(const AttentionShape& s, const float* q, const float* k, const float* v, const float* probs,
+                            const float* dout, float* dq, float* dk, float* dv, float* scratch);
 
 // Sequence s of a batch: n query rows from packed row q_row (rows of q / out / dq), m keys from
 // element kv_off of k / v (row stride kv_stride), probabilities [heads, n, m] from probs_off.

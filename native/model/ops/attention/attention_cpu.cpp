@@ -76,8 +76,8 @@ void attention_forward_cpu(const AttentionShape& s, const float* q, const float*
   }
 }
 
-void attention_backward_cpu(const AttentionShape& s, const float* q, const float* k, const float* v,
-                            const float* probs, const float* dout, float* dq, float* dk, float* dv, float* scratch) {
+void attention_backward_cpu(const AttentionShape& s, const float* q, const float* k, const float* v, const float* probs,
+                            const float* dout, float* dq, float* dk, float* dv, float* scratch) {
   if (s.n <= 0) return;
   const int group = s.heads / s.kv_heads;
   for (int h = 0; h < s.heads; ++h) {

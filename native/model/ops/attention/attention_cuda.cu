@@ -222,8 +222,8 @@ void attention_forward_cuda(const AttnBatch& b, const float* q, const float* k, 
   if (b.rows <= 0) return;
   check_head_dim(b.hd);
   attn_forward_kernel<<<grid_items(b.rows * b.heads), kThreads, smem_bytes(b.hd), cuda::stream()>>>(
-      b.seqs_dev, b.row_seq_dev, b.rows, b.heads, b.heads / b.kv_heads, b.hd, b.q_stride, b.kv_stride, b.scale, q, k,
-      v, out, probs);
+      b.seqs_dev, b.row_seq_dev, b.rows, b.heads, b.heads / b.kv_heads, b.hd, b.q_stride, b.kv_stride, b.scale, q, k, v,
+      out, probs);
   cuda::check_launch("attn_forward_kernel (model attention)");
 }
 
@@ -246,8 +246,8 @@ void attention_backward_cuda(const AttnBatch& b, const float* q, const float* k,
 void kv_cache_write_cuda(const float* k, const float* v, float* cache_k, float* cache_v, const int64_t* slots,
                          const int32_t* pos, int64_t rows, int64_t cap, int64_t kvd) {
   if (rows <= 0 || kvd <= 0) return;
-  kv_write_kernel<<<cuda::grid_for(rows * kvd, 256), 256, 0, cuda::stream()>>>(k, v, cache_k, cache_v, slots, pos,
-                                                                               rows, cap, kvd);
+  kv_write_kernel<<<cuda::grid_for(rows * kvd, 256), 256, 0, cuda::stream()>>>(k, v, cache_k, cache_v, slots, pos, rows,
+                                                                               cap, kvd);
   cuda::check_launch("kv_write_kernel (model KV cache)");
 }
 

@@ -36,7 +36,8 @@ void extract_patches_cpu(const float* image, int size, int patch, float* patches
     for (int gc = 0; gc < grid; ++gc) {
       float* dst = patches + (static_cast<int64_t>(gr) * grid + gc) * pd;
       for (int py = 0; py < patch; ++py) {
-        const float* src = image + ((static_cast<int64_t>(gr) * patch + py) * size + static_cast<int64_t>(gc) * patch) * 3;
+        const float* src =
+            image + ((static_cast<int64_t>(gr) * patch + py) * size + static_cast<int64_t>(gc) * patch) * 3;
         std::memcpy(dst + static_cast<int64_t>(py) * patch * 3, src, sizeof(float) * 3 * patch);
       }
     }

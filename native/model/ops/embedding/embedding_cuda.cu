@@ -6,7 +6,7 @@ namespace sr::model {
 
 namespace {
 
-#define SR_GRID_STRIDE(i, n)                                                                     \
+#define SR_GRID_STRIDE(i, n)                                                             \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
 
@@ -81,7 +81,7 @@ void embed_rows_backward_cuda(const float* dout, const int64_t* by_id_off, const
                               int64_t d, float* dE) {
   if (vocab <= 0 || d <= 0) return;
   embed_rows_backward_kernel<<<cuda::grid_for(vocab * d, 256), 256, 0, cuda::stream()>>>(dout, by_id_off, by_id_rows,
-                                                                                          vocab, d, dE);
+                                                                                         vocab, d, dE);
   cuda::check_launch("embed_rows_backward_kernel (model embedding)");
 }
 

@@ -9,9 +9,8 @@ void lm_logprobs_forward_cuda(const float* logits, const int32_t* tokens, int64_
   check_lm_status(kernels::token_logprobs_cuda(logits, false, tokens, rows, V, 1.0f / temperature, logprobs, entropy));
 }
 
-void lm_logprobs_backward_cuda(const float* logits, const int32_t* tokens, const float* grad,
-                               const float* grad_entropy, int64_t rows, int64_t V, float temperature,
-                               float* dlogits) {
+void lm_logprobs_backward_cuda(const float* logits, const int32_t* tokens, const float* grad, const float* grad_entropy,
+                               int64_t rows, int64_t V, float temperature, float* dlogits) {
   check_lm_status(kernels::token_logprobs_backward_cuda(logits, false, tokens, grad, grad_entropy, rows, V,
                                                         1.0f / temperature, dlogits));
 }

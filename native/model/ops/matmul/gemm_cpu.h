@@ -38,8 +38,7 @@ const Kernel& generic_kernel();
 
 // Writes the valid m x n corner of an mr x nr tile held in `acc` (row stride
 // nr) to C with alpha/beta (beta == 0 never reads C): the shared edge path.
-inline void store_tile(const float* acc, int nr, float* c, int64_t ldc, float alpha, float beta, int64_t m,
-                       int64_t n) {
+inline void store_tile(const float* acc, int nr, float* c, int64_t ldc, float alpha, float beta, int64_t m, int64_t n) {
   for (int64_t i = 0; i < m; ++i) {
     float* cr = c + i * ldc;
     const float* ar = acc + i * nr;

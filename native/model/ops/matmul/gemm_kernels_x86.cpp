@@ -14,7 +14,7 @@ namespace {
 constexpr int kMr512 = 12, kNr512 = 32;
 
 __attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* ap, const float* bp, float* c,
-                                                      int64_t ldc, float alpha, float beta, int64_t m, int64_t n) {
+                                                     int64_t ldc, float alpha, float beta, int64_t m, int64_t n) {
   __m512 acc[kMr512][2];
 #pragma GCC unroll 12
   for (int i = 0; i < kMr512; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -52,8 +52,8 @@ __attribute__((target("avx512f"))) void micro_avx512(int64_t kc, const float* ap
 
 constexpr int kMr256 = 6, kNr256 = 16;
 
-__attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* ap, const float* bp, float* c,
-                                                     int64_t ldc, float alpha, float beta, int64_t m, int64_t n) {
+__attribute__((target("avx2,fma"))) void micro_avx2(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc,
+                                                    float alpha, float beta, int64_t m, int64_t n) {
   __m256 acc[kMr256][2];
 #pragma GCC unroll 6
   for (int i = 0; i < kMr256; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();

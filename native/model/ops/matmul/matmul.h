@@ -42,8 +42,9 @@ struct Kernel;
 }
 
 // The built-in GEMM with a given micro-kernel (tests and benchmarks; gemm_cpu uses the chosen one).
-void gemm_builtin(const cpugemm::Kernel& kernel, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
-                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+void gemm_builtin(const cpugemm::Kernel& kernel, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                  float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                  int64_t ldc);
 
 // The kernel named "avx512", "avx2", "generic" or "auto" (the best this CPU runs); null if unavailable.
 const cpugemm::Kernel* cpu_gemm_kernel(const std::string& name);

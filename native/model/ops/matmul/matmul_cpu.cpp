@@ -42,8 +42,7 @@ void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 }
 
 // op(A)[i0 + i, p0 + k] for i < rows, k < kc into mr-row slivers Ap[s][k][i], zero rows up to mr.
-void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t rows, int64_t p0, int64_t kc, int mr,
-            float* ap) {
+void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t rows, int64_t p0, int64_t kc, int mr, float* ap) {
   for (int64_t s = 0; s < rows; s += mr) {
     const int64_t h = std::min<int64_t>(mr, rows - s);
     float* dst = ap + s * kc;
@@ -65,8 +64,7 @@ void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t rows, int6
 }
 
 // op(B)[p0 + k, j0 + j] for k < kc, j < cols into nr-column slivers Bp[s][k][j], zero columns up to nr.
-void pack_b(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t cols, int nr,
-            float* bp) {
+void pack_b(bool tb, const float* B, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t cols, int nr, float* bp) {
   for (int64_t s = 0; s < cols; s += nr) {
     const int64_t w = std::min<int64_t>(nr, cols - s);
     float* dst = bp + s * kc;
@@ -196,8 +194,8 @@ void gemm_builtin(const Kernel& kr, bool trans_a, bool trans_b, int64_t M, int64
     const int64_t chunks = static_cast<double>(M) * N * K < kMinBlockMacs ? 1 : (N + kCols - 1) / kCols;
     const int64_t width = chunks == 1 ? N : kCols;
     auto run = [&](int64_t c) {
-      direct_rows(trans_a, trans_b, 0, M, c * width, std::min(N, (c + 1) * width), K, alpha, A, lda, B, ldb, beta,
-                  C, ldc);
+      direct_rows(trans_a, trans_b, 0, M, c * width, std::min(N, (c + 1) * width), K, alpha, A, lda, B, ldb, beta, C,
+                  ldc);
     };
     if (chunks == 1) {
       run(0);
@@ -257,13 +255,11 @@ void gemm_cpu(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float
     openblas::sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
-  gemm_builtin(*ch.kernel.load(std::memory_order_relaxed), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta,
-               C, ldc);
+  gemm_builtin(*ch.kernel.load(std::memory_order_relaxed), trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C,
+               ldc);
 }
 
-const Kernel* cpu_gemm_kernel(const std::string& name) {
-  return name == "auto" ? &best_kernel() : kernel_named(name);
-}
+const Kernel* cpu_gemm_kernel(const std::string& name) { return name == "auto" ? &best_kernel() : kernel_named(name); }
 
 void set_cpu_gemm(const std::string& engine, const std::string& kernel) {
   Choice& ch = choice();

@@ -110,7 +110,7 @@ __global__ void __launch_bounds__(kThreads, 3)
           for (int j = 0; j < 2; ++j)
 #pragma unroll
             for (int e = 0; e < b[j].num_elements; ++e) split_tf32(b[j].x[e], &b[j].x[e], &b_lo[j].x[e]);
-          // Small terms first; lo * lo (~2^-22 relative) is dropped.
+              // Small terms first; lo * lo (~2^-22 relative) is dropped.
 #pragma unroll
           for (int i = 0; i < 2; ++i)
 #pragma unroll

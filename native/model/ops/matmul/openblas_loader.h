@@ -6,8 +6,8 @@
 
 namespace sr::model::openblas {
 
-using SgemmFn = void (*)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float* a,
-                         int lda, const float* b, int ldb, float beta, float* c, int ldc);
+using SgemmFn = void (*)(int order, int trans_a, int trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                         const float* b, int ldb, float beta, float* c, int ldc);
 
 struct Library {
   SgemmFn sgemm = nullptr;  // cblas_sgemm, null when no usable libopenblas was found

@@ -38,9 +38,9 @@ void fill_zero_cuda(float* p, int64_t n) {
 
 void copy_floats_cuda(float* dst, const float* src, int64_t n) {
   if (n <= 0) return;
-  cuda::check(cudaMemcpyAsync(dst, src, sizeof(float) * static_cast<size_t>(n), cudaMemcpyDeviceToDevice,
-                              cuda::stream()),
-              "copy (model)");
+  cuda::check(
+      cudaMemcpyAsync(dst, src, sizeof(float) * static_cast<size_t>(n), cudaMemcpyDeviceToDevice, cuda::stream()),
+      "copy (model)");
 }
 
 }  // namespace sr::model
