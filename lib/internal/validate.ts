@@ -1,13 +1,17 @@
 /** Option checks shared by the kernel wrappers. Each error names the argument and what was expected. */
 
-/** A range as native.limits states it (lib/native's NativeLimit has this shape; internal imports no layer). */
+/** A range as native.limits states it (lib/native's NativeLimit; defined here, the lowest layer). */
 export interface RangeLimit {
+  /** How errors name the input (the TypeScript API's spelling, e.g. 'options.sigma'). */
   name: string;
   min: number;
   max: number;
+  /** value > min instead of >= min. */
   minOpen: boolean;
   maxOpen: boolean;
+  /** A whole number. */
   integer: boolean;
+  /** The words after "must be": '> 0', 'in [0, 1]', 'a positive integer', ... */
   text: string;
 }
 

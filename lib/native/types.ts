@@ -3,6 +3,7 @@
  * Calling convention (docs/CONTRIBUTING.md): every native function takes ONE object of named inputs
  * (tensors, numbers, strings, and `async?: boolean` for kernels), checked once, in the binding.
  */
+import type { RangeLimit } from '../internal/validate';
 
 export interface NativeTensor {
   dispose(): void;
@@ -25,19 +26,7 @@ export interface NativeTensorClass {
  * The range of a numeric input, as the kernel's header states it (native/core/limits.h). The binding
  * rejects a value outside it with the RangeError `${name} must be ${text}, got ${value}`.
  */
-export interface NativeLimit {
-  /** How errors name the input (the TypeScript API's spelling, e.g. 'options.sigma'). */
-  name: string;
-  min: number;
-  max: number;
-  /** value > min instead of >= min. */
-  minOpen: boolean;
-  maxOpen: boolean;
-  /** A whole number. */
-  integer: boolean;
-  /** The words after "must be": '> 0', 'in [0, 1]', 'a positive integer', ... */
-  text: string;
-}
+export type NativeLimit = RangeLimit;
 
 export interface NativeBackendInfo {
   cpu: { threads: number };
