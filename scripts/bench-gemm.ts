@@ -11,10 +11,11 @@
  */
 import * as fs from 'fs';
 import * as os from 'os';
-import { AdamW, MODEL_PRESETS, PolicyModel, Tensor, backends, meanNllGradient, setCpuGemm } from '../lib';
+import { AdamW, MODEL_PRESETS, PolicyModel, Tensor, backends, setCpuGemm } from '../lib';
 import type { ModelConfigInput } from '../lib';
 import { modelBinding } from '../lib/model/native';
 import { loadNative } from '../lib/native/loader';
+import { mulberry, syntheticBatch, trainingStep } from './bench/model-batch';
 import { RESULTS_FILE, today, writeSection } from './bench/results-file';
 
 const args = process.argv.slice(2);
@@ -63,19 +64,10 @@ function modelShapes(group: string, config: ModelConfigInput, rows: number, voca
   ];
 }
 
-function mulberry(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
-}
-
 /** Median GFLOP/s of each engine on one shape, the engines interleaved run by run. */
 function timeShape(s: Shape, engines: Engine[], minSeconds: number): Record<Engine, number> {
-  const rand = mulberry(s.m * 31 + s.n * 7 + s.k);
+  const uniform = mulberry(s.m * 31 + s.n * 7 + s.k);
+  const rand = () => uniform() - 0.5;
   const mk = (r: number, c: number) => Tensor.from(Float32Array.from({ length: r * c }, rand), [r, c]);
   const a = s.transA ? mk(s.k, s.m) : mk(s.m, s.k);
   const b = s.transB ? mk(s.n, s.k) : mk(s.k, s.n);
@@ -117,26 +109,9 @@ function timeShape(s: Shape, engines: Engine[], minSeconds: number): Record<Engi
 /** Training tokens/s (logprobs + backward + AdamW) and generation tokens/s of a model preset with the current engine. */
 async function modelThroughput(config: ModelConfigInput, batch: number, seqLen: number, steps: number) {
   const model = PolicyModel.create(config, { seed: 0 });
-  const cfg = model.config;
-  const nImg = (cfg.imageSize / cfg.patchSize) ** 2;
-  const rand = mulberry(1);
-  const promptLen = 31;
-  const resp = seqLen - nImg - 1 - promptLen;
-  const text = (n: number) => String.fromCharCode(...Array.from({ length: n }, () => 97 + Math.floor((rand() + 0.5) * 26)));
-  const rows = Array.from({ length: batch }, () => ({
-    image: Float32Array.from({ length: cfg.imageSize * cfg.imageSize * 3 }, () => rand() + 0.5),
-    prompt: text(promptLen),
-    response: Int32Array.from({ length: resp }, () => Math.floor((rand() + 0.5) * 256)),
-  }));
+  const rows = syntheticBatch(model, batch, seqLen, 31);
   const opt = new AdamW(model, { lr: 1e-4 });
-  const step = async () => {
-    const r = await model.logprobs(rows);
-    await model.backward(meanNllGradient(r).grad);
-    opt.step();
-    model.zeroGrad();
-    r.logprobs.dispose();
-    r.mask.dispose();
-  };
+  const step = () => trainingStep(model, opt, rows);
   await step();
   const times: number[] = [];
   for (let i = 0; i < steps; i++) {

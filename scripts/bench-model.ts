@@ -14,9 +14,10 @@
 import { spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
-import { AdamW, MODEL_PRESETS, PolicyModel, backends, meanNllGradient, synchronize } from '../lib';
+import { AdamW, MODEL_PRESETS, PolicyModel, backends, synchronize } from '../lib';
 import type { ModelConfigInput } from '../lib';
 import { packageRoot } from '../lib/native/loader';
+import { syntheticBatch, trainingStep } from './bench/model-batch';
 import { RESULTS_FILE, writeSection } from './bench/results-file';
 
 interface Case {
@@ -63,37 +64,11 @@ const CASES: Case[] = [
   },
 ].filter((c) => !only || c.name.startsWith(only));
 
-function mulberry(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 async function runNative(c: Case, device: BenchDevice): Promise<{ trainTokS: number; genTokS: number; genTokens: number; stepS: number }> {
   const model = PolicyModel.create(c.config, { seed: 0, device });
-  const cfg = model.config;
-  const nImg = (cfg.imageSize / cfg.patchSize) ** 2;
-  const rand = mulberry(1);
-  const resp = c.seqLen - nImg - 1 - c.promptLen;
-  const bytes = (n: number) => String.fromCharCode(...Array.from({ length: n }, () => 97 + Math.floor(rand() * 26)));
-  const batch = Array.from({ length: c.batch }, () => ({
-    image: Float32Array.from({ length: cfg.imageSize * cfg.imageSize * 3 }, rand),
-    prompt: bytes(c.promptLen),
-    response: Int32Array.from({ length: resp }, () => Math.floor(rand() * 256)),
-  }));
+  const batch = syntheticBatch(model, c.batch, c.seqLen, c.promptLen);
   const opt = new AdamW(model, { lr: 1e-4 });
-  const step = async () => {
-    const r = await model.logprobs(batch);
-    await model.backward(meanNllGradient(r).grad);
-    opt.step();
-    model.zeroGrad();
-    r.logprobs.dispose();
-    r.mask.dispose();
-  };
+  const step = () => trainingStep(model, opt, batch);
   await step();
   synchronize();
   const t0 = process.hrtime.bigint();
