@@ -113,6 +113,23 @@ export interface CheckpointState {
   createdAt: string;
 }
 
+/** The state of a run that has done nothing yet (a new run's, before its first checkpoint). */
+export function initialCheckpointState(seed: number): CheckpointState {
+  return {
+    version: CHECKPOINT_VERSION,
+    phase: 'sft',
+    step: 0,
+    optimizerSteps: 0,
+    rng: { seed, scheme: 'derived(seed, purpose, step)', nextStep: 0 },
+    curriculumStep: 0,
+    metricsBytes: 0,
+    metricsLines: 0,
+    seconds: {},
+    results: { evals: [], skippedUpdates: 0 },
+    createdAt: new Date().toISOString(),
+  };
+}
+
 export interface LatestPointer {
   checkpoint: string;
   phase: Phase;

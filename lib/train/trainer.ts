@@ -14,7 +14,7 @@
  * purpose, step), so a resumed run draws what the uninterrupted run would have drawn.
  */
 import * as path from 'path';
-import { CHECKPOINT_VERSION, type CheckpointState, findLatestCheckpoint, readJson, writeJsonAtomic } from './checkpoint';
+import { type CheckpointState, findLatestCheckpoint, initialCheckpointState, readJson, writeJsonAtomic } from './checkpoint';
 import type { TrainConfig } from './config';
 import { MetricsLog, type StepLine } from './metrics';
 import { prepareRun, modelDevice } from './phases/data';
@@ -83,19 +83,7 @@ async function trainInFolder(options: TrainOptions): Promise<TrainResult> {
         ? `resuming ${out} from checkpoint ${ckpt.name} (phase ${ckpt.state.phase}, step ${ckpt.state.step})`
         : `resuming ${out}: no checkpoint yet, starting from the beginning`,
     );
-  const state: CheckpointState = ckpt?.state ?? {
-    version: CHECKPOINT_VERSION,
-    phase: 'sft',
-    step: 0,
-    optimizerSteps: 0,
-    rng: { seed: c.seed, scheme: 'derived(seed, purpose, step)', nextStep: 0 },
-    curriculumStep: 0,
-    metricsBytes: 0,
-    metricsLines: 0,
-    seconds: {},
-    results: { evals: [], skippedUpdates: 0 },
-    createdAt: new Date().toISOString(),
-  };
+  const state: CheckpointState = ckpt?.state ?? initialCheckpointState(c.seed);
 
   const hooks = { log, onProgress: options.onProgress, onStep: options.onStep, signal: options.signal };
   const start = { config: c, out, device, state, resumedFrom: ckpt?.dir ?? null };

@@ -10,6 +10,7 @@ import * as path from 'path';
 import { Tensor, backends, setCpuGemm } from '../../lib';
 import { modelBinding } from '../../lib/model/native';
 import { Rng, seedNote } from '../helpers/random';
+import { gemmReference } from './helpers';
 
 type Engine = { engine: 'builtin' | 'openblas'; kernel?: 'avx512' | 'avx2' | 'generic' };
 
@@ -84,20 +85,7 @@ describe.each(ENGINES.map((e) => [label(e), e] as const))('CPU GEMM: %s', (_name
           for (let i = 0; i < m; i++) {
             for (let j = n; j < ldc; j++) if (out[i * ldc + j] !== SENTINEL) failures.push(`${m}x${n}x${k}: c[${i}, ${j}] written`);
             for (let j = 0; j < n; j++) {
-              let ref = 0;
-              let mag = 0;
-              for (let q = 0; q < k; q++) {
-                const x = ta ? A[q * lda + i] : A[i * lda + q];
-                const y = tb ? B[j * ldb + q] : B[q * ldb + j];
-                ref += x * y;
-                mag += Math.abs(x * y);
-              }
-              ref *= alpha;
-              mag *= Math.abs(alpha);
-              if (beta !== 0) {
-                ref += beta * C[i * ldc + j];
-                mag += Math.abs(beta * C[i * ldc + j]);
-              }
+              const { ref, mag } = gemmReference({ transA: ta, transB: tb, k, alpha, beta, A, lda, B, ldb, C, ldc }, i, j);
               // f32 accumulation over k terms, plus the alpha/beta update.
               const budget = (k + 8) * 2 ** -23 * mag + 1e-30;
               const err = Math.abs(out[i * ldc + j] - ref);

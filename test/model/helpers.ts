@@ -149,3 +149,37 @@ export async function trainSupervised(
   }
   return { first, last, skipped };
 }
+
+/** A GEMM problem as the matmul tests state it: row-major operands with row strides, C before the product. */
+export interface GemmProblem {
+  transA: boolean;
+  transB: boolean;
+  k: number;
+  alpha: number;
+  beta: number;
+  A: ArrayLike<number>;
+  lda: number;
+  B: ArrayLike<number>;
+  ldb: number;
+  C: ArrayLike<number>;
+  ldc: number;
+}
+
+/** C[i, j] after the product in float64, and the magnitude sum |alpha a b| (+ |beta c|) the error budgets scale with. */
+export function gemmReference(p: GemmProblem, i: number, j: number): { ref: number; mag: number } {
+  let ref = 0;
+  let mag = 0;
+  for (let q = 0; q < p.k; q++) {
+    const x = p.transA ? p.A[q * p.lda + i] : p.A[i * p.lda + q];
+    const y = p.transB ? p.B[j * p.ldb + q] : p.B[q * p.ldb + j];
+    ref += x * y;
+    mag += Math.abs(x * y);
+  }
+  ref *= p.alpha;
+  mag *= Math.abs(p.alpha);
+  if (p.beta !== 0) {
+    ref += p.beta * p.C[i * p.ldc + j];
+    mag += Math.abs(p.beta * p.C[i * p.ldc + j]);
+  }
+  return { ref, mag };
+}

@@ -8,6 +8,7 @@ import { Tensor } from '../../lib';
 import { modelBinding } from '../../lib/model/native';
 import { describeEachDevice } from '../helpers/backends';
 import { Rng, seedNote } from '../helpers/random';
+import { gemmReference } from './helpers';
 
 type Precision = 'tf32' | 'tf32x3';
 
@@ -67,20 +68,7 @@ async function runCase(device: 'cpu' | 'cuda', c: Case, precision: Precision, u:
   for (let i = 0; i < m; i++) {
     for (let j = n; j < n + pad; j++) if (out[i * ldc + j] !== SENTINEL) failures.push(`c[${i}, ${j}] outside the product was written`);
     for (let j = 0; j < n; j++) {
-      let ref = 0;
-      let mag = 0;
-      for (let q = 0; q < k; q++) {
-        const x = transA ? A[q * lda + i] : A[i * lda + q];
-        const y = transB ? B[j * ldb + q] : B[q * ldb + j];
-        ref += x * y;
-        mag += Math.abs(x * y);
-      }
-      ref *= alpha;
-      mag *= Math.abs(alpha);
-      if (beta !== 0) {
-        ref += beta * C[i * ldc + j];
-        mag += Math.abs(beta * C[i * ldc + j]);
-      }
+      const { ref, mag } = gemmReference({ transA, transB, k, alpha, beta, A, lda, B, ldb, C, ldc }, i, j);
       const err = Math.abs(out[i * ldc + j] - ref);
       const budget = (u + acc * (k + 8) * 2 ** -23) * mag + 1e-30;
       if (!(err <= budget)) failures.push(`c[${i}, ${j}] = ${out[i * ldc + j]}, expected ${ref} (budget ${budget.toExponential(2)})`);

@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AdamW, PolicyModel, meanNllGradient } from '../../lib/model';
-import { CHECKPOINT_VERSION, CheckpointState, CheckpointWritePoint, findLatestCheckpoint, loadOptimizer, saveCheckpoint } from '../../lib/train/checkpoint';
+import { CheckpointState, CheckpointWritePoint, findLatestCheckpoint, loadOptimizer, saveCheckpoint, initialCheckpointState } from '../../lib/train/checkpoint';
 import { MetricsLog, readMetrics } from '../../lib/train/metrics';
 import { openRunFolder } from '../../lib/train/run-folder';
 
@@ -75,19 +75,8 @@ async function writer(
 }
 
 function stateAt(step: number, metrics: MetricsLog, opt: AdamW): CheckpointState {
-  return {
-    version: CHECKPOINT_VERSION,
-    phase: 'sft',
-    step,
-    optimizerSteps: opt.stepCount,
-    rng: { seed: 0, scheme: 'derived(seed, purpose, step)', nextStep: step },
-    curriculumStep: 0,
-    metricsBytes: metrics.bytes,
-    metricsLines: metrics.lines,
-    seconds: {},
-    results: { evals: [], skippedUpdates: 0 },
-    createdAt: new Date().toISOString(),
-  };
+  const s = initialCheckpointState(0);
+  return { ...s, step, optimizerSteps: opt.stepCount, rng: { ...s.rng, nextStep: step }, metricsBytes: metrics.bytes, metricsLines: metrics.lines };
 }
 
 /** The uninterrupted writer's parameters, AdamW moments and losses after each step. */

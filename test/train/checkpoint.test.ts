@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { AdamW, PolicyModel, meanNllGradient } from '../../lib/model';
-import { CHECKPOINT_VERSION, CheckpointState, findLatestCheckpoint, loadOptimizer, saveCheckpoint, saveOptimizer } from '../../lib/train/checkpoint';
+import { CheckpointState, findLatestCheckpoint, loadOptimizer, saveCheckpoint, saveOptimizer, initialCheckpointState } from '../../lib/train/checkpoint';
 import { MetricsLog, readMetrics } from '../../lib/train/metrics';
 
 const CFG = { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, imageSize: 8, patchSize: 4, maxSeqLen: 64 };
@@ -19,19 +19,8 @@ async function step(model: PolicyModel, opt: AdamW): Promise<void> {
 const params = (m: PolicyModel) => m.parameters().map((p) => Array.from(p.value.toArray()));
 
 function state(step: number): CheckpointState {
-  return {
-    version: CHECKPOINT_VERSION,
-    phase: 'sft',
-    step,
-    optimizerSteps: step,
-    rng: { seed: 0, scheme: 'derived(seed, purpose, step)', nextStep: step },
-    curriculumStep: 0,
-    metricsBytes: 0,
-    metricsLines: 0,
-    seconds: {},
-    results: { evals: [], skippedUpdates: 0 },
-    createdAt: new Date().toISOString(),
-  };
+  const s = initialCheckpointState(0);
+  return { ...s, step, optimizerSteps: step, rng: { ...s.rng, nextStep: step } };
 }
 
 let dir: string;

@@ -19,7 +19,7 @@ require.extensions['.ts'] = (module, filename) => {
 };
 
 const { AdamW, PolicyModel, meanNllGradient } = require('../../../lib/model/index.ts');
-const { CHECKPOINT_VERSION, saveCheckpoint } = require('../../../lib/train/checkpoint.ts');
+const { initialCheckpointState, saveCheckpoint } = require('../../../lib/train/checkpoint.ts');
 const { MetricsLog } = require('../../../lib/train/metrics.ts');
 const { openRunFolder } = require('../../../lib/train/run-folder.ts');
 
@@ -41,18 +41,14 @@ const CFG = { dModel: 16, nLayers: 1, nHeads: 2, dFF: 32, imageSize: 8, patchSiz
     metrics.append({ stage: 'sft', step, globalStep: step, loss: meanNllGradient(r).loss });
     if (step % 2 !== 0) continue;
     metrics.sync();
+    const fresh = initialCheckpointState(0);
     const state = {
-      version: CHECKPOINT_VERSION,
-      phase: 'sft',
+      ...fresh,
       step,
       optimizerSteps: opt.stepCount,
-      rng: { seed: 0, scheme: 'derived(seed, purpose, step)', nextStep: step },
-      curriculumStep: 0,
+      rng: { ...fresh.rng, nextStep: step },
       metricsBytes: metrics.bytes,
       metricsLines: metrics.lines,
-      seconds: {},
-      results: {},
-      createdAt: new Date().toISOString(),
     };
     const n = ++writes;
     await saveCheckpoint(runDir, `sft-${String(step).padStart(6, '0')}`, model, opt, state, [], (p) => {
