@@ -179,6 +179,11 @@ export const SETTINGS = section('A training run', {
     levels: setting(listOf(int(1, 4), 'integers'), [1, 2, 3, 4], 'Synthetic data: generator levels to draw.'),
     imageSize: setting(int(8, 4096), 48, 'Synthetic data: image side in pixels.'),
     grid: setting(int(2, 8), 3, 'Synthetic data: grid side (cells per row and column).'),
+    captionFirst: setting(
+      bool,
+      false,
+      "Teacher analyses begin with the whole scene's caption (one line per cell, as the vision warm-up and the backbone's pretraining write it), then the evidence lines and the reasoning: the evidence is then read back from the model's own text by cell name, which the backbone has learnt, instead of looked up in the image.",
+    ),
     categories: setting(nullable(listOf(oneOf(CATEGORIES), 'categories')), null, 'Synthetic data: question categories to draw (null: all five).'),
     seed: setting(nullable(int(0)), null, "Seed of the synthetic data; null: the run's seed."),
     maxTrain: setting(nullable(int(1)), null, 'Use at most this many training rows (null: all).'),
@@ -194,6 +199,17 @@ export const SETTINGS = section('A training run', {
     patchSize: setting(int(1), 16, 'Side of an image patch (one token); must divide imageSize.'),
     maxSeqLen: setting(int(16), 512, 'Context length: image tokens + bos + prompt + response.'),
     initSeed: setting(nullable(int(0)), null, "Parameter initialisation seed; null: the run's seed."),
+    init: setting(
+      oneOf(['scratch', 'backbone'] as const),
+      'scratch',
+      "Where the weights start: 'backbone' = the pretrained built-in backbone shipped with the package (backbone/card.md; its tokenizer and pixel statistics too, so bpeMerges and imageNorm do not apply; the size settings must equal its own, maxSeqLen at most its own), 'scratch' = random weights.",
+      { name: 'from-scratch', value: 'scratch', help: "start from random weights instead of the preset's pretrained backbone (model.init)" },
+    ),
+    backboneDir: setting(
+      nullable(text),
+      null,
+      "With init 'backbone': a folder holding another backbone (config.json, tokenizer.json, model.safetensors, e.g. from `stable-reinforce pretrain --export`); null = the shipped one, whose sha256 is checked.",
+    ),
     imageNorm: setting(
       oneOf(['data', 'unit'] as const),
       'data',
@@ -492,6 +508,6 @@ export function effectiveRl(rl: RlConfig): EffectiveRl {
 
 /** The model's constructor input: config.model less the settings that only training reads. */
 export function modelConfigOf(c: TrainConfig): ModelConfigInput {
-  const { initSeed: _seed, imageNorm: _norm, bpeMerges: _merges, nKvHeads, ...arch } = c.model;
+  const { initSeed: _seed, init: _init, backboneDir: _dir, imageNorm: _norm, bpeMerges: _merges, nKvHeads, ...arch } = c.model;
   return { ...arch, ...(nKvHeads !== null ? { nKvHeads } : {}) };
 }

@@ -104,6 +104,10 @@ export async function prepareData(
   }
   let train = (await readRows(dir, 'train')).map((r, index) => ({ ...r, index }));
   let test = (await readRows(dir, 'test')).map((r, index) => ({ ...r, index }));
+  if (c.data.captionFirst) {
+    train = train.map(withCaptionFirst);
+    test = test.map(withCaptionFirst);
+  }
   if (c.data.maxTrain !== null) train = train.slice(0, c.data.maxTrain);
   if (c.data.maxTest !== null) test = test.slice(0, c.data.maxTest);
   const tokenizer = await tokenizerOf(train);
@@ -116,6 +120,13 @@ export async function prepareData(
   if (fitTrain.length === 0) throw new Error(`no training row fits config.model.maxSeqLen (${c.model.maxSeqLen}) with its prompt and teacher analysis`);
   if (fitTest.length === 0) throw new Error(`no test row fits config.model.maxSeqLen (${c.model.maxSeqLen})`);
   return { dir, train: fitTrain, test: fitTest, dropped: { train: train.length - fitTrain.length, test: test.length - fitTest.length }, tokenizer };
+}
+
+/** The row with its teacher analysis begun by the scene's caption (data.captionFirst); rows without a scene or teacher stay as they are. */
+export function withCaptionFirst<R extends PreferenceRow>(row: R): R {
+  const open = '<think>';
+  if (row.scene === undefined || typeof row.teacher !== 'string' || !row.teacher.startsWith(open)) return row;
+  return { ...row, teacher: `${open}${sceneCaption(row.scene)}\n${row.teacher.slice(open.length)}` };
 }
 
 /** Images decoded once to raw RGB bytes at the model's input size (what PolicyModel accepts as a Uint8Array). */

@@ -7,6 +7,7 @@
  */
 import * as path from 'path';
 import { backends } from '../../backends';
+import { backboneDir, loadBackbone } from '../../model/backbone';
 import { pixelStatistics } from '../../model/image';
 import { PolicyModel } from '../../model/policy-model';
 import { Tokenizer } from '../../model/tokenizer';
@@ -30,7 +31,10 @@ export async function prepareRun(start: RunStart, hooks: RunHooks): Promise<{ da
   const bar = c.data.dir === null ? new Progress('data', c.data.n, hooks.onProgress) : null;
   bar?.start(0, c.data.n);
   // The tokenizer: a resumed run's is saved with its model; a new run learns it from the training rows.
-  const tokenizerOf = (train: readonly TrainRow[]) => (resumedFrom ? Tokenizer.load(path.join(resumedFrom, 'model')) : runTokenizer(c, train));
+  // A run from the backbone uses the backbone's tokenizer (and weights and pixel statistics).
+  const backbone = !resumedFrom && c.model.init === 'backbone' ? await backboneFor(c, start.device) : null;
+  const tokenizerOf = (train: readonly TrainRow[]) =>
+    resumedFrom ? Tokenizer.load(path.join(resumedFrom, 'model')) : backbone ? backbone.tokenizer : runTokenizer(c, train);
   const data = await prepareData(c, out, tokenizerOf, (done) => bar?.update(done));
   bar?.finish();
   const images = new ImageCache(data.dir, c.model.imageSize);
@@ -41,6 +45,11 @@ export async function prepareRun(start: RunStart, hooks: RunHooks): Promise<{ da
     `data: ${data.train.length} train, ${data.test.length} test rows from ${data.dir}` + (dropped ? ` (${dropped} rows dropped: longer than the context)` : ''),
   );
   if (resumedFrom) return { data, images, model: await PolicyModel.load(path.join(resumedFrom, 'model'), { device: start.device }) };
+  if (backbone) {
+    const from = c.model.backboneDir !== null ? path.resolve(c.model.backboneDir) : `${backboneDir()}, card.md`;
+    hooks.log(`model: the backbone, ${backbone.numParameters.toLocaleString('en-US')} parameters (${from}) on ${backbone.device}`);
+    return { data, images, model: backbone };
+  }
 
   // The pixel statistics are stored in the model's config: inference normalises the same way.
   const norm = c.model.imageNorm === 'data' ? pixelStatistics(data.train.map((r) => images.get(r))) : null;
@@ -53,6 +62,28 @@ export async function prepareRun(start: RunStart, hooks: RunHooks): Promise<{ da
     `model: ${model.numParameters.toLocaleString('en-US')} parameters (d ${c.model.dModel}, ${c.model.nLayers} layers, context ${c.model.maxSeqLen}, ${tok}) on ${model.device}`,
   );
   return { data, images, model };
+}
+
+/** The shapes a run's model settings must share with the backbone (maxSeqLen may be smaller). */
+const BACKBONE_SHAPE = ['dModel', 'nLayers', 'nHeads', 'nKvHeads', 'dFF', 'imageSize', 'patchSize', 'imagePositions'] as const;
+
+/** The shipped backbone (sha256 checked), after checking that the run's model settings describe it. */
+async function backboneFor(c: TrainConfig, device: 'cpu' | 'cuda'): Promise<PolicyModel> {
+  const model = c.model.backboneDir !== null ? await PolicyModel.load(path.resolve(c.model.backboneDir), { device }) : await loadBackbone({ device });
+  const have = model.config as unknown as Record<string, unknown>;
+  const want = modelConfigOf(c) as unknown as Record<string, unknown>;
+  const differ: string[] = BACKBONE_SHAPE.filter((k) => want[k] !== undefined && want[k] !== null && want[k] !== have[k]);
+  if (want.nKvHeads === undefined && have.nKvHeads !== have.nHeads) differ.push('nKvHeads');
+  if (c.model.maxSeqLen > model.config.maxSeqLen) differ.push('maxSeqLen');
+  if (differ.length) {
+    model.dispose();
+    throw new RangeError(
+      `config.model.init is 'backbone', but the model settings differ from the backbone's: ` +
+        differ.map((k) => `${k} ${JSON.stringify(want[k])} (backbone: ${JSON.stringify(have[k])}${k === 'maxSeqLen' ? ' at most' : ''})`).join(', ') +
+        "; set them to the backbone's, or train with --from-scratch",
+    );
+  }
+  return model;
 }
 
 /**

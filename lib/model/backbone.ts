@@ -1,0 +1,33 @@
+/**
+ * The built-in backbone shipped with the package (backbone/ at the package root): the built-in model pretrained
+ * by `npm run pretrain` (lib/train/pretrain; what it learnt and its skill figures: backbone/card.md). Training
+ * runs start from it the way R1-Reward starts from a pretrained VLM. Its weights are checked against the sha256
+ * recorded here before they are used, so a damaged or swapped file is an error, not a silently different model.
+ */
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { packageRoot } from '../native/loader';
+import { PolicyModel, type DeviceOptions } from './policy-model';
+
+/** sha256 of backbone/model.safetensors (printed by `stable-reinforce pretrain --export`). */
+export const BACKBONE_SHA256 = 'unset';
+
+/** The folder of the shipped backbone. */
+export function backboneDir(): string {
+  return path.join(packageRoot(), 'backbone');
+}
+
+/** Checks the shipped weights' sha256; throws naming the file and both hashes when they differ. */
+export function verifyBackbone(dir: string = backboneDir(), sha256: string = BACKBONE_SHA256): void {
+  const file = path.join(dir, 'model.safetensors');
+  if (!fs.existsSync(file)) throw new Error(`the built-in backbone is missing: ${file} does not exist (reinstall the package, or train with --from-scratch)`);
+  const got = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  if (got !== sha256) throw new Error(`the built-in backbone ${file} is damaged or not the shipped one: sha256 ${got}, expected ${sha256}`);
+}
+
+/** The shipped backbone as a new model (weights, config with its pixel statistics, tokenizer), checked first. */
+export async function loadBackbone(options: DeviceOptions = {}): Promise<PolicyModel> {
+  verifyBackbone();
+  return PolicyModel.load(backboneDir(), options);
+}

@@ -1,0 +1,91 @@
+/**
+ * The shipped backbone from a pretraining run's checkpoint: model.safetensors in bf16 (half the bytes; the
+ * built-in model computes in f32 after loading), config.json, tokenizer.json, skills.json (the probe figures
+ * along the run) and card.md (what it was trained on, how long, on what, and its skill figures).
+ */
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { PolicyModel } from '../../model/policy-model';
+import { readJson } from '../checkpoint';
+import type { PretrainConfig, PretrainState, SkillFigures } from './pretrain';
+import { PRETRAIN_TASKS, TASK_MIX } from './tasks';
+
+export interface ExportResult {
+  dir: string;
+  step: number;
+  sha256: string;
+}
+
+export function sha256File(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+function card(c: PretrainConfig, state: PretrainState, params: number, curve: { step: number; seconds: number; skills: SkillFigures }[]): string {
+  const s = state.skills;
+  const rows = PRETRAIN_TASKS.map((t) => `| ${t} | ${(100 * TASK_MIX[t]).toFixed(0)}% | ${s ? pct(s[t].exact) : '-'} | ${s ? pct(s[t].lines) : '-'} |`);
+  const history = curve.map((l) => `| ${l.step} | ${l.seconds} | ${PRETRAIN_TASKS.map((t) => pct(l.skills[t].exact)).join(' | ')} |`);
+  return `# The built-in backbone (stable-reinforce)
+
+A ${params.toLocaleString('en-US')}-parameter built-in model (d ${c.model.dModel}, ${c.model.nLayers} layers, ${c.model.nHeads} heads, SwiGLU ${c.model.dFF},
+${c.model.imageSize}x${c.model.imageSize} images in ${c.model.patchSize}x${c.model.patchSize} patches, context ${c.model.maxSeqLen}, image positions ${c.model.imagePositions},
+its own ${c.bpeMerges}-merge BPE tokenizer), pretrained by \`npm run pretrain\` (lib/train/pretrain) so that the demo
+starts, like R1-Reward, from a model that already reads images and follows short instructions, and only has to be
+taught to judge. Weights in bf16.
+
+## Training
+
+- Data: every example drawn fresh from the synthetic generator (lib/data, levels ${c.levels.join(', ')}, ${c.grid}x${c.grid} grid) under
+  seeds of its own (tasks.ts \`PRETRAIN_SEED_BASE\` + ${c.seed}); a drawn (scene, question) that occurs in the demo's test split of
+  seeds 0-2 is skipped. No example shows a pair of responses or a verdict.
+- Tasks (share of the examples; lib/train/pretrain/tasks.ts): ${PRETRAIN_TASKS.map((t) => `${t} ${(100 * TASK_MIX[t]).toFixed(0)}%`).join(', ')}.
+- ${state.step} steps of ${c.batchSize} examples (schedule: ${c.steps} steps), AdamW lr ${c.lr} (warm-up ${c.warmupSteps}, cosine to
+  ${c.minLrRatio} of it), betas (0.9, 0.95), weight decay ${c.weightDecay}, gradient norm clipped at ${c.maxGradNorm}, seed ${c.seed}.
+- Wall time: ${(state.seconds / 3600).toFixed(2)} h on ${os.cpus()[0]?.model ?? 'an unknown CPU'} (${os.cpus().length} threads; the
+  time of the exporting machine's CPU is shown, the run may have moved between machines of one kind).
+
+## Skills (greedy, ${c.probePerTask} held-out probes per task, at step ${s?.step ?? '-'})
+
+| task | share | exact answers | lines right |
+| --- | --- | --- | --- |
+${rows.join('\n')}
+
+## Along the run (exact answers per task)
+
+| step | seconds | ${PRETRAIN_TASKS.join(' | ')} |
+| --- | --- | ${PRETRAIN_TASKS.map(() => '---').join(' | ')} |
+${history.join('\n')}
+`;
+}
+
+export async function exportBackbone(runDir: string, dir: string): Promise<ExportResult> {
+  const ckpt = path.join(runDir, 'checkpoint');
+  if (!fs.existsSync(path.join(ckpt, 'state.json'))) throw new Error(`${runDir} has no pretraining checkpoint (checkpoint/state.json)`);
+  const c = await readJson<PretrainConfig>(path.join(runDir, 'config.json'));
+  const state = await readJson<PretrainState>(path.join(ckpt, 'state.json'));
+  const model = await PolicyModel.load(path.join(ckpt, 'model'));
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    await model.save(dir, { dtype: 'bf16' });
+    const skillsFile = path.join(runDir, 'skills.jsonl');
+    const curve = fs.existsSync(skillsFile)
+      ? fs
+          .readFileSync(skillsFile, 'utf8')
+          .split('\n')
+          .filter((l) => l.trim() !== '')
+          .map((l) => JSON.parse(l))
+          .filter((l) => l.step <= state.step)
+      : [];
+    fs.writeFileSync(
+      path.join(dir, 'skills.json'),
+      JSON.stringify({ config: c, step: state.step, seconds: Math.round(state.seconds), final: state.skills, curve }, null, 2) + '\n',
+    );
+    fs.writeFileSync(path.join(dir, 'card.md'), card(c, state, model.numParameters, curve));
+    return { dir, step: state.step, sha256: sha256File(path.join(dir, 'model.safetensors')) };
+  } finally {
+    model.dispose();
+  }
+}
