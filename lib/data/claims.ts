@@ -32,6 +32,7 @@ import {
   answerQuestion,
   countPhrase,
   dirPhrase,
+  isEmptyFilter,
   noun,
   parseDirPhrase,
   parseNoun,
@@ -51,7 +52,11 @@ export type Claim =
   | { t: 'cellKind'; row: number; col: number; kind: ShapeKind }
   | { t: 'cellHas'; row: number; col: number; thing: Thing }
   | { t: 'cellEmpty'; row: number; col: number }
-  | { t: 'exists'; thing: Thing; value: boolean }
+  /** About the scene's only shape (level 0): "The shape is red." / "The shape is a circle." */
+  | { t: 'singleColour'; colour: Colour }
+  | { t: 'singleKind'; kind: ShapeKind }
+  /** `thing`: a colour and a kind, or one of them alone ("Yes, there is a red shape."). */
+  | { t: 'exists'; thing: Filter; value: boolean }
   | { t: 'more'; a: Filter; b: Filter; value: boolean }
   | { t: 'relation'; thing: Thing; dir: Direction; anchor: Thing };
 
@@ -69,8 +74,12 @@ export function claimText(grid: number, c: Claim): string {
       return `The ${cellName(grid, c.row, c.col)} cell has a ${describe(c.thing)}.`;
     case 'cellEmpty':
       return `The ${cellName(grid, c.row, c.col)} cell is empty.`;
+    case 'singleColour':
+      return `The shape is ${c.colour}.`;
+    case 'singleKind':
+      return `The shape is a ${c.kind}.`;
     case 'exists':
-      return c.value ? `Yes, there is a ${describe(c.thing)}.` : `No, there is no ${describe(c.thing)}.`;
+      return c.value ? `Yes, there is a ${noun(c.thing, false)}.` : `No, there is no ${noun(c.thing, false)}.`;
     case 'more':
       return `${c.value ? 'Yes, there are' : 'No, there are not'} more ${noun(c.a, true)} than ${noun(c.b, true)}.`;
     case 'relation':
@@ -88,7 +97,9 @@ const C_COLOUR = /^The shape in the (.+) cell is (\w+)\.$/;
 const C_KIND = /^The shape in the (.+) cell is an? (\w+)\.$/;
 const C_HAS = new RegExp(`^The (.+) cell has an? ${THING_SRC}\\.$`);
 const C_EMPTY = /^The (.+) cell is empty\.$/;
-const C_EXISTS = new RegExp(`^(?:Yes, there is an?|No, there is no) ${THING_SRC}\\.$`);
+const C_SINGLE_COLOUR = /^The shape is (\w+)\.$/;
+const C_SINGLE_KIND = /^The shape is an? (\w+)\.$/;
+const C_EXISTS = new RegExp(`^(?:Yes, there is an?|No, there is no) ${NOUN_SRC}\\.$`);
 const C_MORE = new RegExp(`^(Yes, there are|No, there are not) more ${NOUN_SRC} than ${NOUN_SRC}\\.$`);
 const C_REL = new RegExp(`^There is an? ${THING_SRC} (${DIR_SRC}) the ${THING_SRC}\\.$`);
 
@@ -116,7 +127,12 @@ export function parseClaim(grid: number, sentence: string): Claim {
   if ((m = C_KIND.exec(sentence)) && isKind(m[2])) return { t: 'cellKind', ...cell(m[1]), kind: m[2] };
   if ((m = C_COLOUR.exec(sentence)) && isColour(m[2])) return { t: 'cellColour', ...cell(m[1]), colour: m[2] };
   if ((m = C_HAS.exec(sentence))) return { t: 'cellHas', ...cell(m[1]), thing: thing(m[2], m[3]) };
-  if ((m = C_EXISTS.exec(sentence))) return { t: 'exists', thing: thing(m[1], m[2]), value: sentence.startsWith('Yes') };
+  if ((m = C_SINGLE_KIND.exec(sentence)) && isKind(m[1])) return { t: 'singleKind', kind: m[1] };
+  if ((m = C_SINGLE_COLOUR.exec(sentence)) && isColour(m[1])) return { t: 'singleColour', colour: m[1] };
+  if ((m = C_EXISTS.exec(sentence))) {
+    const { filter, plural } = parseNoun(m[1], m[2]);
+    if (!plural && !isEmptyFilter(filter)) return { t: 'exists', thing: filter, value: sentence.startsWith('Yes') };
+  }
   if ((m = C_MORE.exec(sentence))) {
     const a = parseNoun(m[2], m[3]);
     const b = parseNoun(m[4], m[5]);
@@ -162,6 +178,10 @@ export function claimHolds(scene: Scene, c: Claim): boolean {
     }
     case 'cellEmpty':
       return objectAt(scene, c.row, c.col) === undefined;
+    case 'singleColour':
+      return scene.objects.length === 1 && scene.objects[0].colour === c.colour;
+    case 'singleKind':
+      return scene.objects.length === 1 && scene.objects[0].kind === c.kind;
     case 'exists':
       return countMatching(scene, c.thing) > 0 === c.value;
     case 'more':
@@ -184,8 +204,12 @@ export function claimedAnswer(q: Question, c: Claim): Answer | null {
         if (q.attr === 'kind' && c.t === 'cellKind') return c.kind;
       }
       return null;
+    case 'single':
+      if (q.attr === 'colour' && c.t === 'singleColour') return c.colour;
+      if (q.attr === 'kind' && c.t === 'singleKind') return c.kind;
+      return null;
     case 'existence':
-      return c.t === 'exists' && sameThing(c.thing, q.thing) ? (c.value ? 'yes' : 'no') : null;
+      return c.t === 'exists' && sameFilter(c.thing, q.thing) ? (c.value ? 'yes' : 'no') : null;
     case 'comparison':
       return c.t === 'more' && sameFilter(c.a, q.a) && sameFilter(c.b, q.b) ? (c.value ? 'yes' : 'no') : null;
     case 'relation':

@@ -9,7 +9,7 @@
  */
 import { Claim, checkResponse, responseText } from './claims';
 import { buildCompactPrompt } from '../eval/prompt';
-import { Category, Question, answerQuestion, countPhrase, dirPhrase, questionText, relationTarget } from './questions';
+import { CATEGORIES, Category, Question, answerQuestion, countPhrase, dirPhrase, isThing, noun, questionText, relationTarget, singleObject } from './questions';
 import { Rng, Seed } from './rng';
 import {
   Colour,
@@ -27,11 +27,18 @@ import {
   sortObjects,
 } from './scene';
 
-export type Level = 1 | 2 | 3 | 4;
-export const LEVEL_IDS: readonly Level[] = [1, 2, 3, 4];
+export type Level = 0 | 1 | 2 | 3 | 4;
+/** Every level. */
+export const LEVEL_IDS: readonly Level[] = [0, 1, 2, 3, 4];
+/** The levels drawn when none are named (level 0 is opt-in). */
+export const DEFAULT_LEVELS: readonly Level[] = [1, 2, 3, 4];
+
+/** The scene edits behind a flawed response. */
+export const EDIT_OPS = ['recolour', 'reshape', 'add', 'remove', 'move', 'swap'] as const;
+export type EditOp = (typeof EDIT_OPS)[number];
 
 export interface LevelSpec {
-  /** Objects per scene on a 3x3 grid (scaled by area on other grids). */
+  /** Objects per scene on a 3x3 grid (scaled by area on other grids; level 0's one object on every grid). */
   objects: readonly [number, number];
   /** Distinct colours per scene (0 = any enabled colour). Fewer colours, more look-alike distractors. */
   sceneColours: number;
@@ -46,26 +53,50 @@ export interface LevelSpec {
   subtle: boolean;
   /** Scene edits behind the flawed response (more edits, grosser errors). */
   edits: readonly [number, number];
+  /** The edits drawn from (default: all of EDIT_OPS). */
+  editOps?: readonly EditOp[];
+  /** The question categories this level asks (default: all of CATEGORIES). */
+  categories?: readonly Category[];
 }
 
 /** Difficulty levels: more objects and distractors, subtler errors, longer responses. */
 export const LEVELS: Record<Level, LevelSpec> = {
+  // One shape anywhere on the grid; questions about "the shape" need no cell name, and the flawed response
+  // is about the shape recoloured or reshaped (adding, removing or moving it would leave no single shape).
+  0: {
+    objects: [1, 1],
+    sceneColours: 0,
+    sceneKinds: 0,
+    sizeRange: [0.75, 0.75],
+    support: [0, 0],
+    detailErrorRate: 0,
+    subtle: false,
+    edits: [1, 1],
+    editOps: ['recolour', 'reshape'],
+    categories: ['attribute', 'existence'],
+  },
   1: { objects: [2, 3], sceneColours: 0, sceneKinds: 0, sizeRange: [0.75, 0.75], support: [0, 0], detailErrorRate: 0, subtle: false, edits: [1, 2] },
   2: { objects: [3, 5], sceneColours: 3, sceneKinds: 3, sizeRange: [0.7, 0.8], support: [0, 1], detailErrorRate: 0, subtle: false, edits: [1, 2] },
   3: { objects: [4, 6], sceneColours: 3, sceneKinds: 3, sizeRange: [0.6, 0.85], support: [1, 1], detailErrorRate: 0.3, subtle: true, edits: [1, 1] },
   4: { objects: [5, 7], sceneColours: 3, sceneKinds: 3, sizeRange: [0.55, 0.9], support: [1, 2], detailErrorRate: 0.5, subtle: true, edits: [1, 1] },
 };
 
+/** The categories of `categories` (default: all) that a level asks, in that order. */
+export function levelCategories(level: Level, categories: readonly Category[] = CATEGORIES): Category[] {
+  const asked = LEVELS[level].categories ?? CATEGORIES;
+  return categories.filter((c) => asked.includes(c));
+}
+
 /**
- * Byte budgets per level (index 0 = level 1): compact prompt (question and
+ * Byte budgets per level (index = level, 0-4): compact prompt (question and
  * both responses, see buildCompactPrompt) and teacher reasoning (the text
  * inside <think> after the evidence lines, which are not counted: a budget on
  * them would favour scenes with fewer matching objects). A sample over budget
  * is drawn again.
  */
 export const DEFAULT_BUDGETS = {
-  prompt: [200, 280, 320, 380],
-  analysis: [160, 170, 200, 220],
+  prompt: [140, 200, 280, 320, 380],
+  analysis: [140, 160, 170, 200, 220],
 } as const;
 
 export interface GeneratorOptions {
@@ -106,6 +137,7 @@ export interface SynthSample {
 function makeQuestion(rng: Rng, scene: Scene, category: Category, level: Level, opts: GeneratorOptions): Question | undefined {
   const objs = scene.objects;
   if (objs.length === 0) return undefined;
+  if (level === 0) return singleShapeQuestion(rng, scene, category, opts);
   switch (category) {
     case 'count': {
       // Mostly about something present; sometimes a zero count.
@@ -157,6 +189,22 @@ function makeQuestion(rng: Rng, scene: Scene, category: Category, level: Level, 
   }
 }
 
+/**
+ * Level 0: about the scene's one shape, no cell named. Its colour or its kind ("What colour is the shape?",
+ * "What shape is in the image?"), or whether there is a shape of a colour or of a kind ("Is there a red
+ * shape?", "Is there a circle?"), half the time the shape's own value, half the time another one.
+ */
+function singleShapeQuestion(rng: Rng, scene: Scene, category: Category, opts: GeneratorOptions): Question | undefined {
+  if (scene.objects.length !== 1) return undefined;
+  const o = scene.objects[0];
+  const byColour = rng.chance(0.5);
+  if (category === 'attribute') return { type: 'single', attr: byColour ? 'colour' : 'kind' };
+  if (category !== 'existence') return undefined;
+  const own = rng.chance(0.5);
+  if (byColour) return { type: 'existence', thing: { colour: own ? o.colour : rng.pick(opts.colours.filter((c) => c !== o.colour)) } };
+  return { type: 'existence', thing: { kind: own ? o.kind : rng.pick(opts.kinds.filter((k) => k !== o.kind)) } };
+}
+
 // ---- responses -----------------------------------------------------------------------------------
 
 /** The first sentence: the question answered from `scene` (the true one or an edited copy). */
@@ -168,6 +216,11 @@ function mainClaim(scene: Scene, q: Question): Claim | undefined {
       const o = objectAt(scene, q.row, q.col);
       if (!o) return { t: 'cellEmpty', row: q.row, col: q.col };
       return q.attr === 'colour' ? { t: 'cellColour', row: q.row, col: q.col, colour: o.colour } : { t: 'cellKind', row: q.row, col: q.col, kind: o.kind };
+    }
+    case 'single': {
+      if (scene.objects.length !== 1) return undefined;
+      const o = scene.objects[0];
+      return q.attr === 'colour' ? { t: 'singleColour', colour: o.colour } : { t: 'singleKind', kind: o.kind };
     }
     case 'existence':
       return { t: 'exists', thing: q.thing, value: countMatching(scene, q.thing) > 0 };
@@ -204,7 +257,11 @@ function supportClaims(scene: Scene, q: Question, extraCell: { row: number; col:
     }
     case 'attribute':
       return [cellClaim(scene, q.row, q.col), cellClaim(scene, extraCell.row, extraCell.col)];
+    case 'single':
+      return scene.objects.map((o) => cellClaim(scene, o.row, o.col));
     case 'existence': {
+      // A colour or a kind alone (level 0): where each shape is and what it is.
+      if (!isThing(q.thing)) return scene.objects.map((o) => cellClaim(scene, o.row, o.col));
       const hit = scene.objects.find((o) => matches(o, q.thing));
       return hit
         ? [cellClaim(scene, hit.row, hit.col), countClaim(scene, { colour: q.thing.colour })]
@@ -253,7 +310,7 @@ function editScene(rng: Rng, s: Scene, opts: GeneratorOptions, lv: LevelSpec): b
   for (let row = 0; row < s.grid; row++) for (let col = 0; col < s.grid; col++) if (!objectAt(s, row, col)) empty.push({ row, col });
   const colours = s.objects.map((o) => o.colour);
   const kinds = s.objects.map((o) => o.kind);
-  const op = rng.pick(['recolour', 'reshape', 'add', 'remove', 'move', 'swap'] as const);
+  const op = rng.pick(lv.editOps ?? EDIT_OPS);
   if (op === 'add') {
     if (empty.length === 0) return false;
     const cell = rng.pick(empty);
@@ -314,6 +371,10 @@ function gist(c: Claim): string {
       return `a ${c.kind}`;
     case 'cellEmpty':
       return 'empty';
+    case 'singleColour':
+      return c.colour;
+    case 'singleKind':
+      return `a ${c.kind}`;
     case 'exists':
     case 'more':
       return c.value ? 'yes' : 'no';
@@ -332,8 +393,12 @@ function fact(scene: Scene, q: Question): string {
       const o = objectAt(scene, q.row, q.col);
       return o ? `a ${describe(o)} in the ${cellName(scene.grid, q.row, q.col)} cell` : `nothing in the ${cellName(scene.grid, q.row, q.col)} cell`;
     }
+    case 'single':
+      return `a ${describe(singleObject(scene))}`;
     case 'existence': {
       const o = scene.objects.find((x) => matches(x, q.thing));
+      // A colour or a kind alone (level 0): the cell is not part of the question (nor of the answer).
+      if (!isThing(q.thing)) return o ? `a ${describe(o)}` : `no ${noun(q.thing, false)}`;
       return o ? `a ${describe(o)} in the ${cellName(scene.grid, o.row, o.col)} cell` : `no ${describe(q.thing)}`;
     }
     case 'comparison':
@@ -365,10 +430,14 @@ export function evidenceLines(scene: Scene, q: Question): string[] {
   switch (q.type) {
     case 'attribute':
       return [line(q.row, q.col)];
+    case 'single':
+      return scene.objects.map((o) => line(o.row, o.col));
     case 'count':
       return hits(q.filter);
     case 'existence':
-      return hits(q.thing);
+      // A colour or a kind alone (level 0): every shape, matching or not (at level 0 the one shape, whose line
+      // decides the answer either way).
+      return isThing(q.thing) ? hits(q.thing) : scene.objects.map((o) => line(o.row, o.col));
     case 'comparison':
       return [...hits(q.a), ...hits(q.b)];
     case 'relation': {
@@ -407,6 +476,7 @@ export function teacherOutput(analysis: string, label: 1 | 2): string {
 
 function objectRange(level: Level, grid: number): [number, number] {
   const [lo, hi] = LEVELS[level].objects;
+  if (level === 0) return [lo, hi]; // one shape on any grid
   const scale = (grid * grid) / 9;
   const max = grid * grid - 1;
   return [Math.max(1, Math.min(max, Math.round(lo * scale))), Math.max(1, Math.min(max, Math.round(hi * scale)))];
@@ -416,11 +486,15 @@ function objectRange(level: Level, grid: number): [number, number] {
 export function generateSample(spec: SampleSpec, opts: GeneratorOptions, reject?: (s: SynthSample) => boolean): SynthSample {
   const lv = LEVELS[spec.level];
   if (!lv) throw new RangeError(`level must be one of ${LEVEL_IDS.join(', ')}, got ${spec.level}`);
+  if (!levelCategories(spec.level).includes(spec.category)) {
+    throw new RangeError(`level ${spec.level} asks no ${spec.category} questions (only ${levelCategories(spec.level).join(', ')})`);
+  }
   const [lo, hi] = objectRange(spec.level, opts.grid);
-  const budgetPrompt = opts.budgets.prompt[spec.level - 1];
-  const budgetAnalysis = opts.budgets.analysis[spec.level - 1];
+  const budgetPrompt = opts.budgets.prompt[spec.level];
+  const budgetAnalysis = opts.budgets.analysis[spec.level];
   // Drawn once, outside the retry loop: retries then cannot drift toward the easier kind of error.
   const wantDetail = lv.support[1] > 0 && Rng.derive(spec.seed, 'error-kind', spec.index).chance(lv.detailErrorRate);
+  let rejected = 0;
   for (let attempt = 0; attempt < opts.maxAttempts; attempt++) {
     const rng = Rng.derive(spec.seed, 'sample', spec.index, attempt);
     const colours = lv.sceneColours > 0 && lv.sceneColours < opts.colours.length ? rng.sample(opts.colours, lv.sceneColours) : opts.colours;
@@ -456,8 +530,20 @@ export function generateSample(spec: SampleSpec, opts: GeneratorOptions, reject?
       error: wantDetail ? 'detail' : 'answer',
       attempts: attempt + 1,
     };
-    if (reject?.(sample)) continue;
+    if (reject?.(sample)) {
+      rejected++;
+      continue;
+    }
     return sample;
+  }
+  // Mostly refused by `reject` (synthesize: a (scene, question) pair already drawn): the level has run out of
+  // distinct samples, which level 0 (one shape) does first.
+  if (rejected * 2 > opts.maxAttempts) {
+    throw new Error(
+      `could not draw sample ${spec.index} (level ${spec.level}, ${spec.category}) within ${opts.maxAttempts} attempts: ` +
+        `${rejected} of them were refused (already drawn); level ${spec.level} has too few distinct ${spec.category} samples ` +
+        `for this many rows (fewer samples, more kinds/colours, or another grid)`,
+    );
   }
   throw new Error(
     `could not draw sample ${spec.index} (level ${spec.level}, ${spec.category}) within ${opts.maxAttempts} attempts: ` +

@@ -18,12 +18,22 @@ export {
   CAPTION_PROMPT,
 } from './scene';
 export type { Scene, SceneObject, ShapeKind, Colour, Filter, Direction } from './scene';
-export { CATEGORIES, questionText, parseQuestion, answerQuestion, answerQuestionText } from './questions';
+export { CATEGORIES, questionText, questionCategory, parseQuestion, answerQuestion, answerQuestionText } from './questions';
 export type { Category, Question, Answer } from './questions';
 export { claimText, parseClaim, parseResponse, claimHolds, checkResponse } from './claims';
 export type { Claim, ResponseCheck } from './claims';
-export { LEVELS, LEVEL_IDS, DEFAULT_BUDGETS, generateSample, teacherAnalysis, teacherReasoning, teacherOutput } from './generate';
-export type { Level, LevelSpec, GeneratorOptions, SampleSpec, SynthSample } from './generate';
+export {
+  LEVELS,
+  LEVEL_IDS,
+  DEFAULT_LEVELS,
+  DEFAULT_BUDGETS,
+  levelCategories,
+  generateSample,
+  teacherAnalysis,
+  teacherReasoning,
+  teacherOutput,
+} from './generate';
+export type { Level, LevelSpec, EditOp, GeneratorOptions, SampleSpec, SynthSample } from './generate';
 export { renderScene, renderScenePng, encodePng, decodeImage, cellCentrePixel, insideShape, BACKGROUND_RGB, DEFAULT_IMAGE_SIZE, PREVIEW_SIZE } from './render';
 export type { RgbImage, RenderOptions } from './render';
 // The prompt builders live in lib/eval/prompt.ts (one prompt module); lib/data has always exported them too.

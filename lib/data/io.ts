@@ -12,6 +12,7 @@
 import { promises as fsp } from 'fs';
 import * as path from 'path';
 import type { SyntheticRow as BenchmarkRow } from '../eval/types';
+import { LEVEL_IDS, type Level } from './generate';
 import type { Category } from './questions';
 import { CATEGORIES } from './questions';
 import { Scene, validateScene } from './scene';
@@ -28,7 +29,7 @@ export interface PreferenceRow extends BenchmarkRow {
 
 /** A row of the built-in synthetic data: every field present. */
 export interface SyntheticRow extends PreferenceRow {
-  difficulty: 1 | 2 | 3 | 4;
+  difficulty: Level;
   category: Category;
   teacher: string;
   scene: Scene;
@@ -44,8 +45,8 @@ export function validateRow(value: unknown, where = 'row'): PreferenceRow {
   if ((r.id as string) === '') throw new RangeError(`${where}: id must not be empty`);
   if ((r.image as string) === '') throw new RangeError(`${where}: image must not be empty`);
   if (r.label !== 1 && r.label !== 2) throw new RangeError(`${where}: label must be 1 or 2, got ${JSON.stringify(r.label)}`);
-  if (r.difficulty !== undefined && (!Number.isInteger(r.difficulty) || (r.difficulty as number) < 1)) {
-    throw new RangeError(`${where}: difficulty must be a positive integer, got ${JSON.stringify(r.difficulty)}`);
+  if (r.difficulty !== undefined && (!Number.isInteger(r.difficulty) || (r.difficulty as number) < 0)) {
+    throw new RangeError(`${where}: difficulty must be a non-negative integer, got ${JSON.stringify(r.difficulty)}`);
   }
   if (r.category !== undefined && typeof r.category !== 'string') throw new TypeError(`${where}: category must be a string, got ${describeType(r.category)}`);
   if (r.teacher !== undefined && typeof r.teacher !== 'string') throw new TypeError(`${where}: teacher must be a string, got ${describeType(r.teacher)}`);
@@ -56,7 +57,9 @@ export function validateRow(value: unknown, where = 'row'): PreferenceRow {
 /** validateRow plus the fields the synthetic data always has. */
 export function validateSyntheticRow(value: unknown, where = 'row'): SyntheticRow {
   const r = validateRow(value, where);
-  if (![1, 2, 3, 4].includes(r.difficulty as number)) throw new RangeError(`${where}: difficulty must be 1, 2, 3 or 4, got ${JSON.stringify(r.difficulty)}`);
+  if (!(LEVEL_IDS as readonly unknown[]).includes(r.difficulty)) {
+    throw new RangeError(`${where}: difficulty must be one of ${LEVEL_IDS.join(', ')}, got ${JSON.stringify(r.difficulty)}`);
+  }
   if (!(CATEGORIES as readonly unknown[]).includes(r.category)) {
     throw new RangeError(`${where}: category must be one of ${CATEGORIES.join(', ')}, got ${JSON.stringify(r.category)}`);
   }

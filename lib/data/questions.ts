@@ -13,6 +13,7 @@ import {
   PLURAL,
   SHAPE_KINDS,
   Scene,
+  SceneObject,
   ShapeKind,
   cellName,
   countMatching,
@@ -34,7 +35,10 @@ export interface Thing {
 export type Question =
   | { type: 'count'; filter: Filter }
   | { type: 'attribute'; attr: 'colour' | 'kind'; row: number; col: number }
-  | { type: 'existence'; thing: Thing }
+  /** The colour or kind of the scene's only shape, no cell named (level 0); category 'attribute'. */
+  | { type: 'single'; attr: 'colour' | 'kind' }
+  /** `thing`: a colour and a kind ("a red circle"), or one of them alone ("a red shape", "a circle"; level 0). */
+  | { type: 'existence'; thing: Filter }
   | { type: 'comparison'; a: Filter; b: Filter }
   | { type: 'relation'; dir: Direction; anchor: Thing };
 
@@ -81,6 +85,16 @@ export function sameFilter(a: Filter, b: Filter): boolean {
   return a.colour === b.colour && a.kind === b.kind;
 }
 
+/** A filter that names neither a colour nor a kind ("shape"). */
+export function isEmptyFilter(f: Filter): boolean {
+  return f.colour === undefined && f.kind === undefined;
+}
+
+/** A filter that names a colour and a kind ("red circle"), as the existence questions of levels 1-4 do. */
+export function isThing(f: Filter): f is Thing {
+  return f.colour !== undefined && f.kind !== undefined;
+}
+
 export function sameThing(a: Thing, b: Thing): boolean {
   return a.colour === b.colour && a.kind === b.kind;
 }
@@ -103,8 +117,9 @@ export function parseDirPhrase(text: string): Direction {
 
 // ---- question text ---------------------------------------------------------------------------
 
+/** The category a question is reported under: its type, except that a 'single' question is an 'attribute' one. */
 export function questionCategory(q: Question): Category {
-  return q.type;
+  return q.type === 'single' ? 'attribute' : q.type;
 }
 
 export function questionText(grid: number, q: Question): string {
@@ -115,8 +130,10 @@ export function questionText(grid: number, q: Question): string {
       return q.attr === 'colour'
         ? `What colour is the shape in the ${cellName(grid, q.row, q.col)} cell?`
         : `What shape is in the ${cellName(grid, q.row, q.col)} cell?`;
+    case 'single':
+      return q.attr === 'colour' ? 'What colour is the shape?' : 'What shape is in the image?';
     case 'existence':
-      return `Is there a ${describe(q.thing)}?`;
+      return `Is there a ${noun(q.thing, false)}?`;
     case 'comparison':
       return `Are there more ${noun(q.a, true)} than ${noun(q.b, true)}?`;
     case 'relation':
@@ -127,7 +144,9 @@ export function questionText(grid: number, q: Question): string {
 const Q_COUNT = new RegExp(`^How many ${NOUN_SRC} are there\\?$`);
 const Q_COLOUR = /^What colour is the shape in the (.+) cell\?$/;
 const Q_KIND = /^What shape is in the (.+) cell\?$/;
-const Q_EXIST = new RegExp(`^Is there a ${THING_SRC}\\?$`);
+const Q_SINGLE_COLOUR = /^What colour is the shape\?$/;
+const Q_SINGLE_KIND = /^What shape is in the image\?$/;
+const Q_EXIST = new RegExp(`^Is there a ${NOUN_SRC}\\?$`);
 const Q_MORE = new RegExp(`^Are there more ${NOUN_SRC} than ${NOUN_SRC}\\?$`);
 const Q_REL = new RegExp(`^What is (${DIR_SRC}) the ${THING_SRC}\\?$`);
 
@@ -140,8 +159,11 @@ export function parseQuestion(grid: number, text: string): Question {
   } else if ((m = Q_COLOUR.exec(text)) || (m = Q_KIND.exec(text))) {
     const cell = parseCellName(grid, m[1]);
     if (cell) return { type: 'attribute', attr: text.startsWith('What colour') ? 'colour' : 'kind', ...cell };
+  } else if (Q_SINGLE_COLOUR.test(text) || Q_SINGLE_KIND.test(text)) {
+    return { type: 'single', attr: text.startsWith('What colour') ? 'colour' : 'kind' };
   } else if ((m = Q_EXIST.exec(text))) {
-    return { type: 'existence', thing: { colour: m[1] as Colour, kind: m[2] as ShapeKind } };
+    const { filter, plural } = parseNoun(m[1], m[2]);
+    if (!plural && !isEmptyFilter(filter)) return { type: 'existence', thing: filter };
   } else if ((m = Q_MORE.exec(text))) {
     const a = parseNoun(m[1], m[2]);
     const b = parseNoun(m[3], m[4]);
@@ -171,8 +193,21 @@ export function relationTarget(scene: Scene, dir: Direction, anchor: Thing) {
 }
 
 /**
- * The true answer of a question on a scene. A relation question that is not
- * well posed (see relationTarget) throws a RangeError rather than guessing.
+ * The only object of the scene, which "the shape" of a 'single' question
+ * refers to. A scene with no object or several throws a RangeError: the
+ * question is not well posed there.
+ */
+export function singleObject(scene: Scene): SceneObject {
+  if (scene.objects.length !== 1) {
+    throw new RangeError(`"the shape" is ambiguous on this scene: it needs exactly one shape, the scene has ${scene.objects.length}`);
+  }
+  return scene.objects[0];
+}
+
+/**
+ * The true answer of a question on a scene. A relation or single question
+ * that is not well posed (see relationTarget, singleObject) throws a
+ * RangeError rather than guessing.
  */
 export function answerQuestion(scene: Scene, q: Question): Answer {
   switch (q.type) {
@@ -181,6 +216,10 @@ export function answerQuestion(scene: Scene, q: Question): Answer {
     case 'attribute': {
       const o = objectAt(scene, q.row, q.col);
       if (!o) return 'none';
+      return q.attr === 'colour' ? o.colour : o.kind;
+    }
+    case 'single': {
+      const o = singleObject(scene);
       return q.attr === 'colour' ? o.colour : o.kind;
     }
     case 'existence':

@@ -6,7 +6,7 @@
  */
 import { promises as fsp } from 'fs';
 import * as path from 'path';
-import { DEFAULT_BUDGETS, GeneratorOptions, LEVEL_IDS, Level, generateSample } from './generate';
+import { DEFAULT_BUDGETS, DEFAULT_LEVELS, GeneratorOptions, LEVEL_IDS, Level, generateSample, levelCategories } from './generate';
 import { SyntheticRow, orderRow, writeRows } from './io';
 import { CATEGORIES, Category } from './questions';
 import { DEFAULT_IMAGE_SIZE, MAX_IMAGE_SIZE, MIN_IMAGE_SIZE, PREVIEW_SIZE, renderScenePng } from './render';
@@ -18,7 +18,7 @@ export interface SynthOptions {
   n: number;
   /** Non-negative integer. */
   seed: number;
-  /** Difficulty levels to draw, evenly (default 1-4). */
+  /** Difficulty levels to draw, evenly: 0-4 (default 1-4). */
   levels?: readonly number[];
   /** Share of samples in the test split (default 0.2). */
   testFraction?: number;
@@ -29,7 +29,7 @@ export interface SynthOptions {
   kinds?: readonly ShapeKind[];
   colours?: readonly Colour[];
   categories?: readonly Category[];
-  /** Byte budgets per level (index 0 = level 1); see DEFAULT_BUDGETS. */
+  /** Byte budgets per level (index = level, 0-4); see DEFAULT_BUDGETS. */
   budgets?: { prompt?: readonly number[]; analysis?: readonly number[] };
   /** Draws per sample before giving up (default 400). */
   maxAttempts?: number;
@@ -73,7 +73,9 @@ function subsetOf<T extends string>(v: readonly unknown[] | undefined, name: str
 
 function budgetList(v: readonly number[] | undefined, name: string, fallback: readonly number[]): number[] {
   const list = v ?? fallback;
-  if (!Array.isArray(list) || list.length !== 4) throw new RangeError(`${name} must list 4 byte budgets (levels 1-4)`);
+  if (!Array.isArray(list) || list.length !== LEVEL_IDS.length) {
+    throw new RangeError(`${name} must list ${LEVEL_IDS.length} byte budgets (levels ${LEVEL_IDS[0]}-${LEVEL_IDS[LEVEL_IDS.length - 1]})`);
+  }
   return list.map((b, i) => intIn(b, `${name}[${i}]`, 16, 1 << 20));
 }
 
@@ -81,13 +83,19 @@ export function resolveSynthOptions(o: SynthOptions): ResolvedSynthOptions {
   if (o === null || typeof o !== 'object') throw new TypeError('options must be an object');
   const n = intIn(o.n, 'n', 1, 10_000_000);
   const seed = intIn(o.seed, 'seed', 0, Number.MAX_SAFE_INTEGER);
-  const rawLevels = o.levels ?? LEVEL_IDS;
+  const rawLevels = o.levels ?? DEFAULT_LEVELS;
   if (!Array.isArray(rawLevels) || rawLevels.length === 0) throw new RangeError('levels must be a non-empty array');
-  rawLevels.forEach((l, i) => intIn(l, `levels[${i}]`, 1, 4));
+  rawLevels.forEach((l, i) => intIn(l, `levels[${i}]`, LEVEL_IDS[0], LEVEL_IDS[LEVEL_IDS.length - 1]));
   const levels = [...new Set(rawLevels as Level[])].sort((a, b) => a - b);
   const testFraction = o.testFraction ?? 0.2;
   if (typeof testFraction !== 'number' || !(testFraction >= 0 && testFraction < 1)) {
     throw new RangeError(`testFraction must be a number in [0, 1), got ${JSON.stringify(testFraction)}`);
+  }
+  const categories = subsetOf(o.categories, 'categories', CATEGORIES, CATEGORIES, 1);
+  for (const l of levels) {
+    if (levelCategories(l, categories).length === 0) {
+      throw new RangeError(`categories: level ${l} asks only ${levelCategories(l).join(', ')} questions, none of ${categories.join(', ')}`);
+    }
   }
   return {
     n,
@@ -98,7 +106,7 @@ export function resolveSynthOptions(o: SynthOptions): ResolvedSynthOptions {
     grid: intIn(o.grid ?? 3, 'grid', MIN_GRID, MAX_GRID),
     kinds: subsetOf(o.kinds, 'kinds', SHAPE_KINDS, DEFAULT_KINDS, 2),
     colours: subsetOf(o.colours, 'colours', COLOURS, DEFAULT_COLOURS, 2),
-    categories: subsetOf(o.categories, 'categories', CATEGORIES, CATEGORIES, 1),
+    categories,
     budgets: {
       prompt: budgetList(o.budgets?.prompt, 'budgets.prompt', DEFAULT_BUDGETS.prompt),
       analysis: budgetList(o.budgets?.analysis, 'budgets.analysis', DEFAULT_BUDGETS.analysis),
@@ -133,17 +141,30 @@ function gcd(a: number, b: number): number {
 
 /**
  * (level, category) for m samples of one split, in random order. Slot k gets
- * level k mod L and category (k + floor(k / lcm(L, C))) mod C: every run of
- * L*C consecutive slots holds each pair once, and any prefix is balanced to
- * within one sample per level, per category and per pair.
+ * level k mod L. Levels that ask the same categories (all levels but 0, which
+ * asks only attribute and existence) form a group of G levels and C
+ * categories; the group's r-th slot gets category (j + floor(j / lcm(G, C)))
+ * mod C, j = r mod G*C. Every run of G*C consecutive slots of a group holds
+ * each of its pairs once, and any prefix is balanced to within one sample per
+ * level, per pair, and per category within a group (across groups too, when
+ * there is one).
  */
 function designSlots(o: ResolvedSynthOptions, m: number, split: string): { level: Level; category: Category }[] {
   const L = o.levels.length;
-  const C = o.categories.length;
-  const lcm = (L * C) / gcd(L, C);
+  const asked = o.levels.map((l) => levelCategories(l, o.categories));
+  const group = asked.map((c) => c.join(','));
+  const size = new Map<string, number>();
+  for (const g of group) size.set(g, (size.get(g) ?? 0) + 1);
+  const seen = new Map<string, number>();
   const slots = Array.from({ length: m }, (_, k) => {
-    const j = k % (L * C);
-    return { level: o.levels[j % L], category: o.categories[(j + Math.floor(j / lcm)) % C] };
+    const a = k % L;
+    const r = seen.get(group[a]) ?? 0;
+    seen.set(group[a], r + 1);
+    const G = size.get(group[a])!;
+    const C = asked[a].length;
+    const lcm = (G * C) / gcd(G, C);
+    const j = r % (G * C);
+    return { level: o.levels[a], category: asked[a][(j + Math.floor(j / lcm)) % C] };
   });
   return Rng.derive(o.seed, 'slots', split).shuffle(slots);
 }

@@ -7,7 +7,7 @@ import { checkResponse } from './claims';
 import { teacherAnalysis, teacherOutput } from './generate';
 import type { SyntheticRow } from './io';
 import { validateSyntheticRow } from './io';
-import { Answer, parseQuestion, answerQuestion } from './questions';
+import { Answer, parseQuestion, answerQuestion, questionCategory } from './questions';
 import { BACKGROUND_RGB, RgbImage, cellCentrePixel } from './render';
 import { COLOUR_RGB, Scene, objectAt } from './scene';
 
@@ -19,6 +19,8 @@ export function verifySyntheticRow(value: unknown, where = 'row'): RowVerdict {
   try {
     row = validateSyntheticRow(value, where);
     const q = parseQuestion(row.scene.grid, row.question);
+    if (questionCategory(q) !== row.category)
+      return { ok: false, reason: `${where}: category is ${row.category} but the question is a ${questionCategory(q)} question` };
     truth = answerQuestion(row.scene, q);
     const checks = [checkResponse(row.scene, q, row.response1), checkResponse(row.scene, q, row.response2)];
     const right = checks.map((c) => c.correct);

@@ -12,7 +12,8 @@
  * (`config.rl.lr must be a number > 0 and <= 1, got -1`), and unknown keys are errors (a typo never silently
  * falls back to a default).
  */
-import { CATEGORIES } from '../data/questions';
+import { type Level, levelCategories } from '../data/generate';
+import { CATEGORIES, type Category } from '../data/questions';
 import { resolveConfig as resolveModelConfig, type ModelConfigInput } from '../model/config';
 import { VOCAB_SIZE } from '../model/tokenizer';
 import { parseSchedule } from './curriculum';
@@ -176,7 +177,11 @@ export const SETTINGS = section('A training run', {
     dir: setting(nullable(text), null, 'An existing dataset folder (DIR/train.jsonl, DIR/test.jsonl, images); null: synthesise into OUT/data.'),
     n: setting(int(4, 10_000_000), 600, 'Synthetic data: total samples (train + test).'),
     testFraction: setting(num(0, 1, { minOpen: true, maxOpen: true }), 0.2, 'Synthetic data: share of the samples in the test split.'),
-    levels: setting(listOf(int(1, 4), 'integers'), [1, 2, 3, 4], 'Synthetic data: generator levels to draw.'),
+    levels: setting(
+      listOf(int(0, 4), 'integers'),
+      [1, 2, 3, 4],
+      'Synthetic data: generator levels to draw (0: one shape, questions about the whole image; lib/data/README.md).',
+    ),
     imageSize: setting(int(8, 4096), 48, 'Synthetic data: image side in pixels.'),
     grid: setting(int(2, 8), 3, 'Synthetic data: grid side (cells per row and column).'),
     captionFirst: setting(
@@ -476,6 +481,14 @@ export function checkConfig(c: TrainConfig): void {
     const nTest = Math.round(c.data.n * c.data.testFraction);
     if (nTest < 2 || c.data.n - nTest < 2)
       throw new RangeError(`config.data.n (${c.data.n}) x testFraction (${c.data.testFraction}) leaves fewer than 2 samples in a split`);
+    const categories = (c.data.categories ?? CATEGORIES) as readonly Category[];
+    for (const level of c.data.levels as Level[]) {
+      if (levelCategories(level, categories).length === 0) {
+        throw new RangeError(
+          `config.data.categories: level ${level} asks only ${levelCategories(level).join(', ')} questions, none of ${categories.join(', ')}`,
+        );
+      }
+    }
   }
 }
 

@@ -8,7 +8,7 @@
  *
  * Curriculum: the RL sampling pool grows over the steps, from the easiest
  * bucket to all of them. Buckets are the values of a key of each item: its
- * synthetic `level` (1-4) or its `hardness` (the difficulty above). Schedules:
+ * synthetic `level` (0-4) or its `hardness` (the difficulty above). Schedules:
  *   - none:   every bucket from step 0;
  *   - linear: `start` buckets at step 0, one more at equal intervals, all from
  *             `rampEnd` * totalSteps on;
@@ -92,7 +92,7 @@ export function difficultyHistogram(difficulties: readonly number[], maxAttempts
 // ---- curriculum ------------------------------------------------------------------------------------------
 
 export interface CurriculumItem {
-  /** Synthetic difficulty level (1-4), when known. */
+  /** Synthetic difficulty level (0-4), when known. */
   level?: number;
   /** Attempts-needed difficulty (2..maxAttempts+1 for hard samples). */
   hardness?: number;

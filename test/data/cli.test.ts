@@ -105,6 +105,21 @@ describe('stable-reinforce data', () => {
     expect(c.err()).toMatch(/train\.jsonl row 1: image .* centre is/);
   });
 
+  test('--levels 0-4 draws level 0 (one shape) with the others, and verify passes it', async () => {
+    const dir = path.join(tmp, 'l0');
+    const c = capture();
+    expect(
+      await main(['data', 'synth', '--out', dir, '--n', '20', '--seed', '3', '--levels', '0-4', '--test-fraction', '0.5', '--image-size', '32'], c.io),
+    ).toBe(0);
+    expect(c.out()).toMatch(/levels: L0 4, L1 4, L2 4, L3 4, L4 4\n/);
+    const rows = [...(await readRows(dir, 'train')), ...(await readRows(dir, 'test'))];
+    expect(rows.filter((r) => r.difficulty === 0).map((r) => r.scene!.objects.length)).toEqual([1, 1, 1, 1]);
+    const v = capture();
+    expect(await main(['data', 'verify', '--dir', dir], v.io)).toBe(0);
+    expect(v.out()).toMatch(/20\/20 rows verified/);
+    expect(JSON.parse(await fsp.readFile(path.join(dir, 'meta.json'), 'utf8')).options.levels).toEqual([0, 1, 2, 3, 4]);
+  });
+
   test('to-r1 and from-r1 round trip the rows', async () => {
     const dir = path.join(tmp, 'r');
     expect(await runData(['synth', '--out', dir, ...SYNTH, '--quiet'], capture().io)).toBe(0);
@@ -127,7 +142,8 @@ describe('stable-reinforce data', () => {
   test.each([
     [['synth', '--n', '4', '--seed', '1'], /--out is required/],
     [['synth', '--out', 'x', '--seed', '1'], /--n is required/],
-    [['synth', '--out', 'x', '--n', '4', '--seed', '1', '--levels', '0-9'], /--levels must be within 1-4/],
+    [['synth', '--out', 'x', '--n', '4', '--seed', '1', '--levels', '0-9'], /--levels must be within 0-4/],
+    [['synth', '--out', 'x', '--n', '4', '--seed', '1', '--levels', '0', '--categories', 'count'], /categories: level 0 asks only attribute, existence/],
     [['synth', '--out', 'x', '--n', '4', '--seed', '1', '--kinds', 'circle,star'], /kinds: "star"/],
     [['synth', '--out', 'x', '--n', '4', '--seed', '1', '--test-fraction', '1.5'], /--test-fraction/],
     [['synth', '--out', 'x', '--n', '4', '--seed', '1', '--bogus'], /bogus/],

@@ -151,7 +151,8 @@ describe('dataset rows', () => {
     const r = rows[0];
     expect(() => validateRow({ ...r, label: 0 }, 'x.jsonl row 3')).toThrow(/x\.jsonl row 3: label must be 1 or 2/);
     expect(() => validateRow({ ...r, question: 5 })).toThrow(/question must be a string, got number/);
-    expect(() => validateRow({ ...r, difficulty: 0 })).toThrow(/difficulty must be a positive integer/);
+    expect(() => validateRow({ ...r, difficulty: -1 })).toThrow(/difficulty must be a non-negative integer/);
+    expect(() => validateRow({ ...r, difficulty: 0 })).not.toThrow(); // level 0 of the synthetic data
     expect(() => validateRow({ ...r, scene: { grid: 3, objects: [{ kind: 'circle', colour: 'red', row: 0, col: 9, size: 0.7 }] } })).toThrow(
       /scene\.objects\[0\]\.col/,
     );

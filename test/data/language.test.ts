@@ -1,5 +1,5 @@
 import { checkResponse, claimHolds, claimText, parseClaim, parseResponse } from '../../lib/data/claims';
-import { Question, answerQuestion, answerQuestionText, parseQuestion, questionText } from '../../lib/data/questions';
+import { Question, answerQuestion, answerQuestionText, parseQuestion, questionCategory, questionText } from '../../lib/data/questions';
 import { Scene, cellName, parseCellName, validateScene } from '../../lib/data/scene';
 
 // 3x3:  red circle | .            | blue square
@@ -129,6 +129,67 @@ describe('claims', () => {
     // A first sentence that does not answer the question is not a right answer.
     expect(checkResponse(scene, q, 'There are 5 shapes.').answer).toBeNull();
     expect(parseResponse(3, 'There are 3 red shapes. The center cell has a green cross.')).toHaveLength(2);
+  });
+});
+
+describe("level 0: the scene's one shape, no cell named", () => {
+  const one: Scene = { grid: 3, objects: [{ kind: 'triangle', colour: 'blue', row: 2, col: 1, size: 0.75 }] };
+  const cases: [Question, string, string][] = [
+    [{ type: 'single', attr: 'colour' }, 'What colour is the shape?', 'blue'],
+    [{ type: 'single', attr: 'kind' }, 'What shape is in the image?', 'triangle'],
+    [{ type: 'existence', thing: { colour: 'blue' } }, 'Is there a blue shape?', 'yes'],
+    [{ type: 'existence', thing: { colour: 'red' } }, 'Is there a red shape?', 'no'],
+    [{ type: 'existence', thing: { kind: 'triangle' } }, 'Is there a triangle?', 'yes'],
+    [{ type: 'existence', thing: { kind: 'circle' } }, 'Is there a circle?', 'no'],
+  ];
+  test.each(cases)('%j -> text, parse back, answer', (q, text, answer) => {
+    expect(questionText(3, q)).toBe(text);
+    expect(parseQuestion(3, text)).toEqual(q);
+    expect(answerQuestion(one, q)).toBe(answer);
+  });
+  test('categories: a single question is an attribute question', () => {
+    expect(questionCategory({ type: 'single', attr: 'kind' })).toBe('attribute');
+    expect(questionCategory({ type: 'existence', thing: { kind: 'circle' } })).toBe('existence');
+  });
+  test('"the shape" on a scene without exactly one shape throws; existence by colour or kind works on any scene', () => {
+    expect(() => answerQuestionText(scene, 'What colour is the shape?')).toThrow(/exactly one shape, the scene has 5/);
+    expect(() => answerQuestionText({ grid: 3, objects: [] }, 'What shape is in the image?')).toThrow(/has 0/);
+    expect(answerQuestionText(scene, 'Is there a green shape?')).toBe('yes');
+    expect(answerQuestionText(scene, 'Is there a diamond?')).toBe('no');
+  });
+  test('outside the grammar: no colour and no kind, a plural', () => {
+    expect(() => parseQuestion(3, 'Is there a shape?')).toThrow(/grammar/);
+    expect(() => parseQuestion(3, 'Is there a circles?')).toThrow(/grammar/);
+    expect(() => parseClaim(3, 'Yes, there is a shape.')).toThrow(/grammar/);
+    expect(() => parseClaim(3, 'The shape is tall.')).toThrow(/grammar/);
+  });
+  test.each([
+    ['The shape is blue.', true],
+    ['The shape is a triangle.', true],
+    ['Yes, there is a blue shape.', true],
+    ['No, there is no red shape.', true],
+    ['Yes, there is a triangle.', true],
+    ['No, there is no circle.', true],
+    ['The shape is red.', false],
+    ['The shape is a square.', false],
+    ['No, there is no blue shape.', false],
+    ['Yes, there is a circle.', false],
+  ])('%s (%s)', (sentence, holds) => {
+    const c = parseClaim(3, sentence);
+    expect(claimText(3, c)).toBe(sentence);
+    expect(claimHolds(one, c)).toBe(holds);
+  });
+  test('"The shape is ..." is false of a scene with several shapes; checkResponse reads the answers', () => {
+    expect(claimHolds(scene, parseClaim(3, 'The shape is red.'))).toBe(false);
+    const q = parseQuestion(3, 'What shape is in the image?');
+    expect(checkResponse(one, q, 'The shape is a triangle.')).toMatchObject({ answer: 'triangle', truth: 'triangle', correct: true });
+    expect(checkResponse(one, q, 'The shape is a cross.')).toMatchObject({ answer: 'cross', answerCorrect: false, correct: false });
+    // A colour does not answer "what shape".
+    expect(checkResponse(one, q, 'The shape is blue.').answer).toBeNull();
+    const e = parseQuestion(3, 'Is there a red shape?');
+    expect(checkResponse(one, e, 'No, there is no red shape.')).toMatchObject({ answer: 'no', correct: true });
+    // An answer about a red triangle does not answer "a red shape".
+    expect(checkResponse(one, e, 'No, there is no red triangle.').answer).toBeNull();
   });
 });
 

@@ -62,7 +62,13 @@ describe('render', () => {
     for (let i = 0; i < 20; i++) {
       const s = generateSample(
         { seed: 11, index: i, level: 4, category: 'count', label: 1 },
-        { grid: 3, kinds: DEFAULT_KINDS, colours: DEFAULT_COLOURS, budgets: { prompt: [999, 999, 999, 999], analysis: [999, 999, 999, 999] }, maxAttempts: 50 },
+        {
+          grid: 3,
+          kinds: DEFAULT_KINDS,
+          colours: DEFAULT_COLOURS,
+          budgets: { prompt: [999, 999, 999, 999, 999], analysis: [999, 999, 999, 999, 999] },
+          maxAttempts: 50,
+        },
       ).scene;
       const img = renderScene(s, 48);
       for (const o of s.objects) {

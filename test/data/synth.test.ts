@@ -1,8 +1,10 @@
-import { checkResponse, parseClaim } from '../../lib/data/claims';
-import { DEFAULT_BUDGETS } from '../../lib/data/generate';
+import * as fs from 'fs';
+import * as path from 'path';
+import { checkResponse, parseClaim, splitSentences } from '../../lib/data/claims';
+import { DEFAULT_BUDGETS, generateSample } from '../../lib/data/generate';
 import { buildCompactPrompt } from '../../lib/eval/prompt';
 import { parseQuestion } from '../../lib/data/questions';
-import { type Scene, sceneCaption } from '../../lib/data/scene';
+import { DEFAULT_COLOURS, DEFAULT_KINDS, type Scene, cellName, sceneCaption } from '../../lib/data/scene';
 import { synthesize, testSize } from '../../lib/data/synth';
 import { verifySyntheticRow } from '../../lib/data/verify';
 import type { SyntheticRow } from '../../lib/data/io';
@@ -10,6 +12,7 @@ import type { SyntheticRow } from '../../lib/data/io';
 // ---- an independent oracle: its own reading of the question texts, its own scene queries ----------------
 
 const KIND_OF: Record<string, string> = { shapes: '', circles: 'circle', squares: 'square', triangles: 'triangle', crosses: 'cross', diamonds: 'diamond' };
+const SINGULAR_KIND: Record<string, string> = { shape: '', circle: 'circle', square: 'square', triangle: 'triangle', cross: 'cross', diamond: 'diamond' };
 const CELLS: Record<string, [number, number]> = {
   'top-left': [0, 0],
   'top-middle': [0, 1],
@@ -40,7 +43,16 @@ function oracle(scene: Scene, q: string): string {
     const o = scene.objects.find((x) => x.row === r && x.col === c);
     return o ? (m[1].startsWith('colour') ? o.colour : o.kind) : 'none';
   }
-  if ((m = /^Is there a (\w+) (\w+)\?$/.exec(q))) return scene.objects.some((o) => o.colour === m![1] && o.kind === m![2]) ? 'yes' : 'no';
+  // Level 0: "the shape" is the scene's only shape.
+  if ((m = /^What (colour is the shape|shape is in the image)\?$/.exec(q))) {
+    expect(scene.objects).toHaveLength(1);
+    return m[1].startsWith('colour') ? scene.objects[0].colour : scene.objects[0].kind;
+  }
+  // "Is there a red circle?", and at level 0 "Is there a red shape?" / "Is there a circle?".
+  if ((m = /^Is there a (?:(\w+) )?(\w+)\?$/.exec(q))) {
+    const kind = SINGULAR_KIND[m[2]];
+    return scene.objects.some((o) => (m![1] === undefined || o.colour === m![1]) && (kind === '' || o.kind === kind)) ? 'yes' : 'no';
+  }
   if ((m = /^Are there more (.+) than (.+)\?$/.exec(q))) return count(scene, m[1]) > count(scene, m[2]) ? 'yes' : 'no';
   if ((m = /^What is (to the left of|to the right of|above|below) the (\w+) (\w+)\?$/.exec(q))) {
     const anchors = scene.objects.filter((o) => o.colour === m![2] && o.kind === m![3]);
@@ -67,7 +79,7 @@ function statedAnswer(text: string): string {
   let m: RegExpExecArray | null;
   if ((m = /^There (?:is|are) (no|\d+) /.exec(first))) return m[1] === 'no' ? '0' : m[1];
   if (/cell is empty\.$/.test(first)) return 'none';
-  if ((m = /^The shape in the .+ cell is (?:an? )?(\w+)\.$/.exec(first))) return m[1];
+  if ((m = /^The shape (?:in the .+ cell )?is (?:an? )?(\w+)\.$/.exec(first))) return m[1];
   if ((m = /^(Yes|No),/.exec(first))) return m[1].toLowerCase();
   if ((m = /^There is an? (\w+ \w+) (?:to the|above|below)/.exec(first))) return m[1];
   throw new Error(`cannot read the answer of ${first}`);
@@ -186,18 +198,24 @@ describe('synthesize', () => {
   });
 
   test('texts stay within the byte budgets (level 1: prompt <= 200, reasoning after the evidence lines <= 160)', () => {
-    expect(DEFAULT_BUDGETS.prompt[0]).toBeLessThanOrEqual(200);
+    expect(DEFAULT_BUDGETS.prompt[1]).toBeLessThanOrEqual(200);
     for (const d of datasets)
       for (const r of rowsOf(d)) {
         const think = /^<think>([\s\S]*)<\/think>/.exec(r.teacher)![1];
         const analysis = think.slice(think.indexOf('The image shows '));
-        expect(Buffer.byteLength(buildCompactPrompt(r.question, r.response1, r.response2))).toBeLessThanOrEqual(DEFAULT_BUDGETS.prompt[r.difficulty - 1]);
-        expect(Buffer.byteLength(analysis)).toBeLessThanOrEqual(DEFAULT_BUDGETS.analysis[r.difficulty - 1]);
+        expect(Buffer.byteLength(buildCompactPrompt(r.question, r.response1, r.response2))).toBeLessThanOrEqual(DEFAULT_BUDGETS.prompt[r.difficulty]);
+        expect(Buffer.byteLength(analysis)).toBeLessThanOrEqual(DEFAULT_BUDGETS.analysis[r.difficulty]);
       }
-    const tight = synthesize({ n: 20, seed: 9, levels: [1], categories: ['count'], budgets: { prompt: [105, 999, 999, 999], analysis: [120, 999, 999, 999] } });
+    const tight = synthesize({
+      n: 20,
+      seed: 9,
+      levels: [1],
+      categories: ['count'],
+      budgets: { prompt: [999, 105, 999, 999, 999], analysis: [999, 120, 999, 999, 999] },
+    });
     for (const r of [...tight.train, ...tight.test])
       expect(Buffer.byteLength(buildCompactPrompt(r.question, r.response1, r.response2))).toBeLessThanOrEqual(105);
-    expect(() => synthesize({ n: 4, seed: 1, levels: [1], budgets: { prompt: [20, 999, 999, 999] }, maxAttempts: 20 })).toThrow(/budgets/);
+    expect(() => synthesize({ n: 4, seed: 1, levels: [1], budgets: { prompt: [999, 20, 999, 999, 999] }, maxAttempts: 20 })).toThrow(/budgets/);
   });
 
   test('higher levels: more objects, longer responses, and errors in details as well as answers', () => {
@@ -266,10 +284,15 @@ describe('synthesize', () => {
     expect(() => synthesize({ n: 0, seed: 1 })).toThrow(/^n must be/);
     expect(() => synthesize({ n: 10, seed: -1 })).toThrow(/^seed must be/);
     expect(() => synthesize({ n: 10, seed: 1, levels: [5] })).toThrow(/levels\[0\]/);
+    expect(() => synthesize({ n: 10, seed: 1, levels: [-1] })).toThrow(/levels\[0\] must be an integer in \[0, 4\]/);
+    expect(() => synthesize({ n: 10, seed: 1, levels: [0, 1], categories: ['count', 'relation'] })).toThrow(
+      /^categories: level 0 asks only attribute, existence questions/,
+    );
     expect(() => synthesize({ n: 10, seed: 1, testFraction: 1 })).toThrow(/testFraction/);
     expect(() => synthesize({ n: 10, seed: 1, kinds: ['circle', 'star' as never] })).toThrow(/kinds/);
     expect(() => synthesize({ n: 10, seed: 1, colours: ['red'] })).toThrow(/colours needs at least 2/);
-    expect(() => synthesize({ n: 10, seed: 1, budgets: { analysis: [1, 2] } })).toThrow(/budgets\.analysis/);
+    expect(() => synthesize({ n: 10, seed: 1, budgets: { analysis: [1, 2] } })).toThrow(/budgets\.analysis must list 5 byte budgets \(levels 0-4\)/);
+    expect(() => synthesize({ n: 10, seed: 1, budgets: { prompt: [200, 280, 320, 380] } })).toThrow(/budgets\.prompt must list 5/);
   });
 
   test('verifySyntheticRow catches a flipped label, a wrong teacher and a broken scene', () => {
@@ -277,6 +300,8 @@ describe('synthesize', () => {
     expect(verifySyntheticRow({ ...r, label: 3 - r.label })).toMatchObject({ ok: false, reason: expect.stringMatching(/label is/) });
     expect(verifySyntheticRow({ ...r, teacher: r.teacher.replace('Therefore', 'So') })).toMatchObject({ ok: false, reason: expect.stringMatching(/teacher/) });
     expect(verifySyntheticRow({ ...r, scene: { grid: 3, objects: [{ kind: 'blob' }] } })).toMatchObject({ ok: false, reason: expect.stringMatching(/kind/) });
+    const other = r.category === 'count' ? 'existence' : 'count';
+    expect(verifySyntheticRow({ ...r, category: other })).toMatchObject({ ok: false, reason: expect.stringMatching(/category is/) });
     expect(verifySyntheticRow({ ...r, response1: r.response2 })).toMatchObject({ ok: false });
     expect(() => parseClaim(3, 'Nonsense.')).toThrow();
   });
@@ -289,4 +314,193 @@ test('no response repeats a sentence', () => {
       expect(new Set(sentences).size).toBe(sentences.length);
     }
   }
+});
+
+// ---- level 0: one shape, questions about the whole image ----------------------------------------------------
+
+describe('level 0', () => {
+  const level0 = [11, 12, 13, 14, 15].map((seed) => synthesize({ n: 400, seed, levels: [0] }));
+  const rows0 = level0.flatMap(rowsOf);
+  const objectOf = (r: SyntheticRow) => r.scene.objects[0];
+  const FORMS = /^(?:What colour is the shape|What shape is in the image|Is there an? (?:(\w+) )?(\w+))\?$/;
+
+  test('one shape anywhere; the four question forms, no cell named; every label re-derived (seeds 11-15)', () => {
+    expect(rows0).toHaveLength(2000);
+    const cells = new Set<string>();
+    for (const r of rows0) {
+      expect(r.difficulty).toBe(0);
+      expect(r.scene.objects).toHaveLength(1);
+      cells.add(`${objectOf(r).row},${objectOf(r).col}`);
+      const form = FORMS.exec(r.question);
+      expect(form).not.toBeNull();
+      expect(r.category).toBe(r.question.startsWith('Is there') ? 'existence' : 'attribute');
+      // Existence names a colour or a kind, not both.
+      if (form![2] !== undefined) expect((form![1] === undefined) !== (form![2] === 'shape')).toBe(true);
+      for (const text of [r.question, r.response1, r.response2]) expect(text).not.toMatch(/cell|top|bottom|left|right|center|middle|row \d/);
+      const truth = oracle(r.scene, r.question);
+      expect(statedAnswer(good(r))).toBe(truth);
+      // No details at level 0: the flawed response is wrong in its answer.
+      expect(statedAnswer(bad(r))).not.toBe(truth);
+      const q = parseQuestion(r.scene.grid, r.question);
+      expect(checkResponse(r.scene, q, good(r)).correct).toBe(true);
+      expect(checkResponse(r.scene, q, bad(r)).correct).toBe(false);
+      expect(verifySyntheticRow(r)).toEqual({ ok: true, truth });
+    }
+    expect(cells.size).toBe(9);
+  });
+
+  test('teacher: one evidence line (the shape in caption form), what the image shows, one line per response, the verdict', () => {
+    for (const r of rows0) {
+      const m = /^<think>([\s\S]+)<\/think><answer>([12])<\/answer>$/.exec(r.teacher)!;
+      expect(Number(m[2])).toBe(r.label);
+      const o = objectOf(r);
+      const line = sceneCaption(r.scene).split('\n')[o.row * 3 + o.col];
+      expect(line).toBe(`${cellName(3, o.row, o.col)}: ${o.colour} ${o.kind}`);
+      const truth = oracle(r.scene, r.question);
+      const asked = FORMS.exec(r.question)!;
+      const shows = truth === 'no' ? `no ${asked[1] === undefined ? '' : `${asked[1]} `}${asked[2]}` : `a ${o.colour} ${o.kind}`;
+      expect(m[1].split('\n')).toEqual([
+        line,
+        `The image shows ${shows}.`,
+        r.label === 1 ? 'Response 1 is correct.' : expect.stringMatching(/^Response 1 says .+: wrong\.$/),
+        r.label === 2 ? 'Response 2 is correct.' : expect.stringMatching(/^Response 2 says .+: wrong\.$/),
+        `Therefore Response ${r.label} is better.`,
+      ]);
+      const think = m[1];
+      expect(Buffer.byteLength(think.slice(think.indexOf('The image shows ')))).toBeLessThanOrEqual(DEFAULT_BUDGETS.analysis[0]);
+      expect(Buffer.byteLength(buildCompactPrompt(r.question, r.response1, r.response2))).toBeLessThanOrEqual(DEFAULT_BUDGETS.prompt[0]);
+    }
+  });
+
+  test('the flawed response is the faithful one about the shape recoloured or reshaped, in the same words', () => {
+    for (const r of rows0) {
+      const q = parseQuestion(r.scene.grid, r.question);
+      const o = objectOf(r);
+      const edits: Scene[] = [
+        ...DEFAULT_COLOURS.filter((c) => c !== o.colour).map((colour) => ({ ...r.scene, objects: [{ ...o, colour }] })),
+        ...DEFAULT_KINDS.filter((k) => k !== o.kind).map((kind) => ({ ...r.scene, objects: [{ ...o, kind }] })),
+      ];
+      expect(edits.some((s) => checkResponse(s, q, bad(r)).correct)).toBe(true);
+      // One sentence each, of the same form: the texts differ only in the answer.
+      const [g, b] = [good(r), bad(r)].map((t) => parseClaim(3, t));
+      expect(g.t).toBe(b.t);
+      expect(splitSentences(bad(r))).toHaveLength(1);
+    }
+  });
+
+  test('labels 1:1 in each split; attribute/existence, colour/kind and yes/no about evenly split', () => {
+    for (const d of level0) {
+      for (const split of [d.train, d.test]) {
+        expect(split.filter((r) => r.label === 1).length * 2).toBe(split.length);
+        expect(split.filter((r) => r.category === 'attribute').length * 2).toBe(split.length);
+        for (const category of ['attribute', 'existence']) {
+          const group = split.filter((r) => r.category === category);
+          expect(Math.abs(group.filter((r) => r.label === 1).length * 2 - group.length)).toBeLessThanOrEqual(1);
+        }
+      }
+    }
+    const existence = rows0.filter((r) => r.category === 'existence');
+    const yes = existence.filter((r) => oracle(r.scene, r.question) === 'yes').length / existence.length;
+    const byColour = rows0.filter((r) => /colour|Is there a (red|green|blue|yellow|purple) shape/.test(r.question)).length / rows0.length;
+    expect(Math.abs(yes - 0.5)).toBeLessThan(0.05);
+    expect(Math.abs(byColour - 0.5)).toBeLessThan(0.05);
+  });
+
+  test('a bag-of-words judge of the response texts sits at chance; given the shape it is not blind', () => {
+    const words = (t: string) => [...new Set(t.toLowerCase().match(/[a-z]+/g) ?? [])];
+    // Weight of a feature: how often it is in the right response minus how often in the wrong one (train rows).
+    const fit = (rows: SyntheticRow[], features: (r: SyntheticRow, text: string) => string[]) => {
+      const w = new Map<string, number>();
+      for (const r of rows) {
+        for (const f of features(r, good(r))) w.set(f, (w.get(f) ?? 0) + 1);
+        for (const f of features(r, bad(r))) w.set(f, (w.get(f) ?? 0) - 1);
+      }
+      return (r: SyntheticRow) => {
+        const score = (t: string) => features(r, t).reduce((s, f) => s + (w.get(f) ?? 0), 0);
+        const d = score(r.response1) - score(r.response2);
+        return d === 0 ? 0.5 : (d > 0 ? 1 : 2) === r.label ? 1 : 0;
+      };
+    };
+    const accuracy = (judge: (r: SyntheticRow) => number, rows: SyntheticRow[]) => rows.reduce((s, r) => s + judge(r), 0) / rows.length;
+    const fitted = level0.slice(0, 2).flatMap(rowsOf);
+    const heldOut = level0.slice(2).flatMap(rowsOf);
+    // Blind: the question's and the response's words (each response word, and each pair with a question word).
+    const blind = (r: SyntheticRow, t: string) => words(t).flatMap((x) => [x, ...words(r.question).map((y) => `${y}|${x}`)]);
+    const chance = accuracy(fit(fitted, blind), heldOut);
+    expect(Math.abs(chance - 0.5)).toBeLessThan(0.05);
+    // The same judge told what the shape is (words of the response paired with the shape's colour and kind)
+    // reads the attribute questions: the judge can learn when the texts carry the label.
+    const seeing = (r: SyntheticRow, t: string) => words(t).flatMap((x) => [objectOf(r).colour, objectOf(r).kind].map((y) => `${y}|${x}`));
+    const attribute = (rows: SyntheticRow[]) => rows.filter((r) => r.category === 'attribute');
+    expect(accuracy(fit(attribute(fitted), seeing), attribute(heldOut))).toBeGreaterThan(0.95);
+  });
+
+  test('deterministic per seed', () => {
+    expect(JSON.stringify(synthesize({ n: 400, seed: 11, levels: [0] }))).toBe(JSON.stringify(level0[0]));
+    expect(JSON.stringify(level0[1].train.slice(0, 10))).not.toBe(JSON.stringify(level0[0].train.slice(0, 10)));
+  });
+
+  test("levels 0-4 together: levels, pairs and each level group's categories spread evenly, labels 1:1", () => {
+    const d = synthesize({ n: 250, seed: 4, levels: [0, 1, 2, 3, 4] });
+    expect(d.options.levels).toEqual([0, 1, 2, 3, 4]);
+    const spread = (rows: SyntheticRow[], key: (r: SyntheticRow) => string, groups: number) => {
+      const counts = new Map<string, number>();
+      for (const r of rows) counts.set(key(r), (counts.get(key(r)) ?? 0) + 1);
+      expect(counts.size).toBe(groups);
+      expect(Math.max(...counts.values()) - Math.min(...counts.values())).toBeLessThanOrEqual(1);
+    };
+    for (const split of [d.train, d.test]) {
+      expect(split.filter((r) => r.label === 1).length * 2).toBe(split.length);
+      spread(split, (r) => String(r.difficulty), 5);
+      // Level 0 asks attribute and existence questions only; levels 1-4 all five categories.
+      spread(
+        split.filter((r) => r.difficulty === 0),
+        (r) => r.category,
+        2,
+      );
+      const upper = split.filter((r) => r.difficulty > 0);
+      spread(upper, (r) => r.category, 5);
+      spread(upper, (r) => `${r.difficulty}/${r.category}`, 20);
+      for (const r of split) expect(verifySyntheticRow(r).ok).toBe(true);
+    }
+    // Only attribute and existence asked: one group of five levels, every pair.
+    const ae = synthesize({ n: 20, seed: 2, levels: [0, 1, 2, 3, 4], categories: ['attribute', 'existence'], testFraction: 0 }).train;
+    spread(ae, (r) => `${r.difficulty}/${r.category}`, 10);
+    expect(synthesize({ n: 8, seed: 2, levels: [0], categories: ['attribute', 'relation'] }).train.every((r) => r.category === 'attribute')).toBe(true);
+  });
+
+  test("other grids: still one shape, named in the evidence line the grid's way", () => {
+    for (const grid of [2, 4, 8]) {
+      for (const r of rowsOf(synthesize({ n: 40, seed: 5, grid, levels: [0] }))) {
+        expect(r.scene.objects).toHaveLength(1);
+        expect(verifySyntheticRow(r).ok).toBe(true);
+        const o = objectOf(r);
+        expect(r.teacher.startsWith(`<think>${cellName(grid, o.row, o.col)}: ${o.colour} ${o.kind}\n`)).toBe(true);
+      }
+    }
+  });
+
+  test('few distinct samples: 9 cells x 2 kinds x 2 colours x 2 questions = 72 attribute rows at most, then a clear error', () => {
+    const small = { seed: 3, levels: [0], categories: ['attribute'] as const, kinds: ['circle', 'square'] as const, colours: ['red', 'blue'] as const };
+    const all = rowsOf(synthesize({ ...small, n: 72, testFraction: 0.25 }));
+    expect(new Set(all.map((r) => r.question + JSON.stringify(r.scene.objects.map((o) => [o.row, o.col, o.colour, o.kind])))).size).toBe(72);
+    expect(() => synthesize({ ...small, n: 74 })).toThrow(/refused \(already drawn\); level 0 has too few distinct attribute samples/);
+  });
+
+  test('generateSample refuses a category level 0 does not ask', () => {
+    const opts = { grid: 3, kinds: DEFAULT_KINDS, colours: DEFAULT_COLOURS, budgets: DEFAULT_BUDGETS, maxAttempts: 10 };
+    expect(() => generateSample({ seed: 1, index: 0, level: 0, category: 'count', label: 1 }, opts)).toThrow(/level 0 asks no count questions/);
+    expect(generateSample({ seed: 1, index: 0, level: 0, category: 'existence', label: 2 }, opts).scene.objects).toHaveLength(1);
+  });
+});
+
+test("the README's example rows: the first train row of --n 2000 --seed 1 (levels 1-4 unchanged), a level-0 teacher", () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'lib', 'data', 'README.md'), 'utf8');
+  const example = /first train row of `--n 2000 --seed 1`\):\n\n```json\n([\s\S]+?)\n```/.exec(readme);
+  expect(example).not.toBeNull();
+  expect(synthesize({ n: 2000, seed: 1 }).train[0]).toEqual(JSON.parse(example![1]));
+  // And its level-0 teacher example.
+  const level0 = /\(row (s1-\d+) of `--n 40 --seed 1 --levels 0`\):\n\n```\n([\s\S]+?)\n```/.exec(readme);
+  expect(level0).not.toBeNull();
+  expect(synthesize({ n: 40, seed: 1, levels: [0] }).train.find((r) => r.id === level0![1])?.teacher).toBe(level0![2]);
 });

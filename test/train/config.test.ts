@@ -4,6 +4,7 @@ import * as path from 'path';
 import { backends } from '../../lib/backends';
 import { main } from '../../lib/cli/main';
 import { effectiveRl, settingRows } from '../../lib/train/config';
+import { synthOptions } from '../../lib/train/dataset';
 import { PRESETS, resolveTrainConfig } from '../../lib/train/presets';
 
 function io() {
@@ -50,6 +51,8 @@ describe('training configuration', () => {
     [{ model: { patchSize: 10 } }, /config\.model\.patchSize \(10\) must divide config\.model\.imageSize/],
     [{ vision: { lookupShare: 1.5 } }, /config\.vision\.lookupShare must be a number >= 0 and <= 1, got 1.5/],
     [{ eval: { hardLevels: [5] } }, /config\.eval\.hardLevels\[0\] must be an integer from 1 to 4, got 5/],
+    [{ data: { levels: [5] } }, /config\.data\.levels\[0\] must be an integer from 0 to 4, got 5/],
+    [{ data: { levels: [0, 1], categories: ['count'] } }, /config\.data\.categories: level 0 asks only attribute, existence questions, none of count/],
     [{ data: { n: 4, testFraction: 0.1 } }, /config\.data\.n \(4\).*fewer than 2 samples/],
     [{ device: 'tpu' }, /config\.device must be one of "auto", "cpu", "cuda"/],
     [{ preset: 'demo' }, /choose the preset with --preset/],
@@ -57,6 +60,15 @@ describe('training configuration', () => {
     [[1, 2], /config must be a JSON object/],
   ])('rejects %j with an error naming the field', (override, message) => {
     expect(() => resolveTrainConfig('smoke', override)).toThrow(message);
+  });
+
+  test('data.levels: default 1-4, level 0 allowed, the hard levels stay 3 and 4', () => {
+    expect(resolveTrainConfig('demo').data.levels).toEqual([1, 2, 3, 4]);
+    const c = resolveTrainConfig('smoke', { data: { levels: [0, 1, 2, 3, 4] } });
+    expect(c.data.levels).toEqual([0, 1, 2, 3, 4]);
+    expect(c.eval.hardLevels).toEqual([3, 4]);
+    expect(synthOptions(c).levels).toEqual([0, 1, 2, 3, 4]);
+    expect(resolveTrainConfig('smoke', { data: { levels: [0], categories: ['existence'] } }).data.categories).toEqual(['existence']);
   });
 
   test('unknown preset', () => {

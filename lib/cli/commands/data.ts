@@ -30,7 +30,8 @@ export const usage = `Usage: stable-reinforce data <subcommand> [flags]
            [--preview K] [--preview-size 240] [--quiet]
            Draw the built-in synthetic preference data: DIR/train.jsonl, DIR/test.jsonl,
            DIR/images/*.png, DIR/meta.json (and K larger images in DIR/preview/ for people).
-           Same flags, same bytes. Other kinds: diamond; other colours: cyan, white.
+           Same flags, same bytes. Levels 0-4 (0: one shape; default 1-4). Other kinds: diamond;
+           other colours: cyan, white.
   verify   --dir DIR [--split train|test|all]
            Recompute every label, response check and teacher text from the stored scene; check images.
   to-r1    --dir DIR --split train --out FILE [--absolute]
@@ -49,7 +50,7 @@ function listFlag(flags: Flags, name: string): string[] | undefined {
         .filter((s) => s !== '');
 }
 
-/** "1-4", "2", "1,3", "1-2,4" -> sorted distinct levels. */
+/** "1-4", "0-4", "2", "1,3", "1-2,4" -> sorted distinct levels. */
 export function parseLevels(text: string): number[] {
   const out = new Set<number>();
   for (const part of text.split(',')) {
@@ -57,7 +58,7 @@ export function parseLevels(text: string): number[] {
     if (!m) throw new UsageError(`--levels must look like 1-4 or 1,3, got ${JSON.stringify(text)}`);
     const lo = Number(m[1]);
     const hi = m[2] === undefined ? lo : Number(m[2]);
-    if (lo < 1 || hi > 4 || lo > hi) throw new UsageError(`--levels must be within 1-4, got ${JSON.stringify(text)}`);
+    if (lo < 0 || hi > 4 || lo > hi) throw new UsageError(`--levels must be within 0-4, got ${JSON.stringify(text)}`);
     for (let l = lo; l <= hi; l++) out.add(l);
   }
   return [...out].sort((a, b) => a - b);
