@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import type { TrainConfig } from '../train/config';
-import { effectiveRl } from '../train/config';
+import { algoDefaults, effectiveRl } from '../train/config';
 import type { GreedyOutput } from '../train/evaluate';
 import { readMetrics, type StepLine } from '../train/metrics';
 import type { RunSummary } from '../train/types';
@@ -56,7 +56,14 @@ export function loadRun(dir: string): ReportRun {
 function label(r: ReportRun, distinct: boolean): string {
   if (!distinct) return r.name;
   const e = effectiveRl(r.config.rl);
-  const off = [!e.preClip && 'no Pre-CLIP', !e.filter && 'no filter', !e.consistency && 'no consistency'].filter(Boolean);
+  const d = algoDefaults(r.config.rl.algo);
+  const off = [
+    !e.preClip && 'no Pre-CLIP',
+    !e.filter && 'no filter',
+    !e.consistency && 'no consistency',
+    e.baseline !== d.baseline && `baseline ${e.baseline}`,
+    e.dynamicFilter !== d.dynamicFilter && `dynamic filter ${e.dynamicFilter ? 'on' : 'off'}`,
+  ].filter(Boolean);
   return `${r.name} (${r.config.rl.algo}${off.length ? ', ' + off.join(', ') : ''}, seed ${r.config.seed})`;
 }
 

@@ -109,6 +109,19 @@ function listOf<T>(item: Kind<T>, what: string, { nonEmpty = true } = {}): Kind<
   };
 }
 
+/** Exactly two `item`s (e.g. AdamW's betas). */
+function pairOf<T>(item: Kind<T>): Kind<[T, T]> {
+  return {
+    range: `2 ${item.range.replace(/^number /, 'numbers ')}`,
+    check(v, p) {
+      if (!Array.isArray(v) || v.length !== 2)
+        throw new TypeError(`${p} must be an array of 2 numbers, got ${Array.isArray(v) ? `${v.length} values` : describe(v)}`);
+      v.forEach((x, i) => item.check(x, `${p}[${i}]`));
+      return v as [T, T];
+    },
+  };
+}
+
 const schedule: Kind<string> = {
   range: 'schedule text (curriculum.ts parseSchedule)',
   check(v, p) {
@@ -165,6 +178,8 @@ export type ValueOf<E> = E extends Setting<infer T> ? T : E extends Section<infe
 
 export const ALGOS = ['stable-reinforce', 'reinforce++', 'grpo'] as const;
 export type Algo = (typeof ALGOS)[number];
+export const BASELINES = ['none', 'rloo', 'verdict', 'grpo'] as const;
+export type Baseline = (typeof BASELINES)[number];
 export const DEVICES = ['auto', 'cpu', 'cuda'] as const;
 export type TrainDevice = (typeof DEVICES)[number];
 
@@ -278,18 +293,60 @@ export const SETTINGS = section('A training run', {
       'Measure at most this many training samples (a seeded random subset; null: all, as the paper does). Only measured samples can enter stage 2. A time-budget knob.',
     ),
   }),
-  rl: section('Stage 2 (phases/rl.ts, rl.ts): StableReinforce or a baseline on the hard samples, with a curriculum.', {
-    algo: setting(oneOf(ALGOS), 'stable-reinforce', 'The RL algorithm; it sets the defaults of preClip, filter and consistency.', { name: 'algo', arg: 'A' }),
+  rl: section('Stage 2 (phases/rl.ts, rl.ts): StableReinforce or a baseline on the hard samples; defaults: docs/research/rl-regime.md.', {
+    algo: setting(
+      oneOf(ALGOS),
+      'stable-reinforce',
+      'The RL algorithm; it sets the defaults of preClip, filter, consistency, baseline and dynamicFilter (when they are null).',
+      { name: 'algo', arg: 'A' },
+    ),
     steps: setting(int(0), 30, 'RL steps (0: no stage 2; the final model is the stage-1 model).'),
-    promptsPerStep: setting(int(1), 8, 'Prompts per rollout batch; each is sampled samplesPerPrompt times.'),
-    samplesPerPrompt: setting(int(1, 1024), 4, 'Samples per prompt (at least 2 for grpo: its baselines need a group).'),
-    ppoEpochs: setting(int(1, 100), 2, 'Passes over each rollout batch, in minibatches of miniBatchSize sequences (one AdamW step each).'),
-    miniBatchSize: setting(int(1), 16, 'Sequences per minibatch.'),
-    lr: setting(num(0, 1, { minOpen: true }), 2e-4, 'Learning rate (AdamW).'),
-    warmupSteps: setting(int(0), 2, 'Linear learning-rate warm-up steps, then constant.'),
-    weightDecay: setting(num(0, 10), 0.01, 'AdamW weight decay.'),
+    promptsPerStep: setting(int(1), 32, 'Prompts per step; each is sampled samplesPerPrompt times (32 x 4 = 128 rollouts per step).'),
+    samplesPerPrompt: setting(
+      int(1, 1024),
+      4,
+      'Samples per prompt: the group a per-prompt baseline (rloo, grpo) and the dynamic filter compare; at least 2 for those. 8 changed nothing measurable on the bench.',
+    ),
+    baseline: setting(
+      nullable(oneOf(BASELINES)),
+      null,
+      "What a rollout's reward is compared with before the global standardisation; null: what algo implies (stable-reinforce rloo, reinforce++ none, grpo grpo). 'none' = REINFORCE++ (the reward itself), 'rloo' = the mean reward of the prompt's other samples, 'verdict' = the mean reward of the step's rollouts with the same verdict (1, 2 or none; an update then cannot move the share of \"1\" verdicts as a whole: an alternative for a position-biased stage-1 model), 'grpo' = the mean and std of the prompt's samples (not standardised again unless the filter is on).",
+    ),
+    dynamicFilter: setting(
+      nullable(bool),
+      null,
+      'Dynamic filtering: drop the prompts whose samples all got the same reward (no signal under a per-prompt baseline; kept, they would only dilute the update); a step that keeps none makes no update. null: what algo implies (on for stable-reinforce).',
+    ),
+    ppoEpochs: setting(
+      int(1, 100),
+      1,
+      "Passes over each step's rollouts (the released recipe: 1, the ratio stays ~1; the old regime's 2 passes of 2 updates swung the position bias).",
+    ),
+    rolloutsPerUpdate: setting(
+      nullable(int(1)),
+      null,
+      "Rollouts per AdamW step: each pass splits the step's kept rollouts into updates of this many; null: all of them, one AdamW step per pass (128 rollouts per step by default; 4 AdamW steps per 32 rollouts drifted the bias on the bench).",
+    ),
+    miniBatchSize: setting(
+      int(1),
+      16,
+      "Sequences per forward/backward pass (micro-batch). The micro-batches of one update are accumulated into one AdamW step (the loss's normaliser is the update's rollouts), so this trades memory for speed and leaves the update as it is (up to float rounding).",
+    ),
+    lr: setting(num(0, 1, { minOpen: true }), 1e-4, 'Peak learning rate (AdamW): ~5% of the SFT rate (3x that lost 2-5 points on the bench).'),
+    lrWarmup: setting(num(0, 1, { maxOpen: true }), 0.05, 'Share of the steps with a linear learning-rate warm-up (rounded to whole steps).'),
+    minLrRatio: setting(num(0, 1), 0.1, 'After the warm-up the learning rate decays (cosine) from lr to lr * minLrRatio at the last step; 1: constant.'),
+    betas: setting(
+      pairOf(num(0, 1, { maxOpen: true })),
+      [0.9, 0.95],
+      "AdamW's betas (the released recipe's: the second moment follows stage 2's few, noisy updates).",
+    ),
+    weightDecay: setting(num(0, 10), 0, 'AdamW weight decay (the released recipe: 0; the KL term anchors the policy to the stage-1 model instead).'),
     maxGradNorm: setting(num(0, Infinity), 1, 'Gradient norm clip (0: none).'),
-    temperature: setting(num(0, 10, { minOpen: true }), 1, 'Sampling temperature of the rollouts (and of the log-probs).'),
+    temperature: setting(
+      num(0, 10, { minOpen: true }),
+      1,
+      'Sampling temperature of the rollouts (and of the log-probs); 0.7 changed nothing measurable on the bench.',
+    ),
     maxNewTokens: setting(int(1), 224, 'Longest rollout, in tokens.'),
     preClip: setting(nullable(bool), null, 'Pre-CLIP of the probability ratio to [minRatio, maxRatio]; null: what algo implies.', {
       name: 'no-preclip',
@@ -315,9 +372,22 @@ export const SETTINGS = section('A training run', {
       consistency: setting(num(-10, 10), 0.5, 'Weight of the consistency reward C.'),
       format: setting(num(-10, 10), 0.5, 'Weight of the format reward F.'),
     }),
-    klCoef: setting(num(0, 1e6), 0, 'KL penalty against the frozen stage-1 model (the paper: 0).'),
-    klEstimator: setting(oneOf(['k1', 'k2', 'k3'] as const), 'k1', 'Token KL estimator of the penalty.'),
-    trackRefKl: setting(bool, false, 'Measure the KL to the stage-1 model even when klCoef is 0 (one extra forward pass per step).'),
+    klCoef: setting(
+      num(0, 1e6),
+      0.05,
+      'KL penalty coefficient against the frozen stage-1 model, applied where klIn says (the paper: 0; the released script: 1e-3, k1, in the returns; the bench: 0.05, k3, in the loss, where the KL stayed ~0.001 per token).',
+    ),
+    klEstimator: setting(
+      oneOf(['k1', 'k2', 'k3'] as const),
+      'k3',
+      'Token KL estimator, x the log-ratio to the stage-1 model: k1 = x, k2 = x^2/2, k3 = exp(-x) - 1 + x (never negative; its gradient pulls back toward the reference).',
+    ),
+    klIn: setting(
+      oneOf(['loss', 'reward'] as const),
+      'loss',
+      "Where the KL penalty enters, once: 'loss' = klCoef * k(logp_new - logp_ref) added to every token's loss (its gradient anchors the policy; GRPO and the bench); 'reward' = -klCoef * k(logp_old - logp_ref) per token in the REINFORCE++ returns (reward shaping, the trainer before issue 15), then through the baseline and the standardisation.",
+    ),
+    trackRefKl: setting(bool, false, 'Load the stage-1 model and measure the KL to it even when klCoef is 0 (one extra forward pass per step).'),
     pool: setting(oneOf(['hard', 'all'] as const), 'hard', "RL samples: 'hard' (the paper: needed >= 2 attempts or failed all) or 'all' measured ones."),
     swapAugment: setting(
       bool,
@@ -469,8 +539,17 @@ export function checkConfig(c: TrainConfig): void {
   const m = c.model;
   if (m.maxSeqLen <= (m.imageSize / m.patchSize) ** 2 + 2)
     throw new RangeError(`config.model.maxSeqLen (${m.maxSeqLen}) leaves no room after the ${(m.imageSize / m.patchSize) ** 2} image tokens`);
-  if (c.rl.algo === 'grpo' && c.rl.samplesPerPrompt < 2)
-    throw new RangeError(`config.rl.samplesPerPrompt must be >= 2 for algo "grpo" (group baselines need a group), got ${c.rl.samplesPerPrompt}`);
+  const rl = effectiveRl(c.rl);
+  if ((rl.baseline === 'rloo' || rl.baseline === 'grpo') && c.rl.samplesPerPrompt < 2) {
+    throw new RangeError(
+      `config.rl.samplesPerPrompt must be >= 2 for the "${rl.baseline}" baseline${c.rl.baseline === null ? ` (algo "${c.rl.algo}"'s)` : ''} (a per-prompt baseline needs a group), got ${c.rl.samplesPerPrompt}`,
+    );
+  }
+  if (rl.dynamicFilter && c.rl.samplesPerPrompt < 2) {
+    throw new RangeError(
+      `config.rl.samplesPerPrompt must be >= 2 with config.rl.dynamicFilter (a group of one always has one reward: every prompt would be dropped), got ${c.rl.samplesPerPrompt}`,
+    );
+  }
   if (!(c.rl.minRatio < c.rl.maxRatio)) throw new RangeError('config.rl.minRatio must be below config.rl.maxRatio');
   if (c.difficulty.hardThreshold > c.difficulty.attempts + 1) {
     throw new RangeError(
@@ -503,20 +582,29 @@ export function parseConfigText(text: string, file: string): unknown {
 
 // ---- what the settings imply ------------------------------------------------------------------------------
 
-/** The switches an algorithm implies; explicit booleans in the config win. */
+/** The switches and the baseline an algorithm implies; explicit values in the config (not null) win. */
 export function algoDefaults(algo: Algo): EffectiveRl {
-  return algo === 'stable-reinforce' ? { preClip: true, filter: true, consistency: true } : { preClip: false, filter: false, consistency: false };
+  if (algo === 'stable-reinforce') return { preClip: true, filter: true, consistency: true, baseline: 'rloo', dynamicFilter: true };
+  return { preClip: false, filter: false, consistency: false, baseline: algo === 'grpo' ? 'grpo' : 'none', dynamicFilter: false };
 }
 
 export interface EffectiveRl {
   preClip: boolean;
   filter: boolean;
   consistency: boolean;
+  baseline: Baseline;
+  dynamicFilter: boolean;
 }
 
 export function effectiveRl(rl: RlConfig): EffectiveRl {
   const d = algoDefaults(rl.algo);
-  return { preClip: rl.preClip ?? d.preClip, filter: rl.filter ?? d.filter, consistency: rl.consistency ?? d.consistency };
+  return {
+    preClip: rl.preClip ?? d.preClip,
+    filter: rl.filter ?? d.filter,
+    consistency: rl.consistency ?? d.consistency,
+    baseline: rl.baseline ?? d.baseline,
+    dynamicFilter: rl.dynamicFilter ?? d.dynamicFilter,
+  };
 }
 
 /** The model's constructor input: config.model less the settings that only training reads. */

@@ -31,18 +31,10 @@ export const PRESETS: Readonly<Record<string, TrainConfigOverrides>> = Object.fr
     vision: { steps: 2500, untilLoss: 0.03, batchSize: 8, lr: 3e-3, captionShare: 0.25 },
     sft: { epochs: 2, batchSize: 16, lr: 2e-3, checkpointEvery: 100 },
     difficulty: { limit: 256, batchSize: 64, maxNewTokens: 96 },
-    rl: {
-      steps: 120,
-      promptsPerStep: 8,
-      samplesPerPrompt: 4,
-      ppoEpochs: 2,
-      miniBatchSize: 16,
-      lr: 5e-5,
-      maxNewTokens: 96,
-      checkpointEvery: 10,
-      evalEvery: 40,
-      trackRefKl: true,
-    },
+    // Stage 2 in the regime of docs/research/rl-regime.md (the defaults): 30 steps of 32 prompts x 4 samples, one
+    // AdamW step each (RLOO + dynamic filtering, k3 KL 0.05 in the loss, lr 5% of the SFT rate, warm-up + cosine).
+    // 3,840 rollouts, as many as the 120 steps of 8 x 4 before issue 15, in one pass instead of two.
+    rl: { steps: 30, lr: 1e-4, maxNewTokens: 96, checkpointEvery: 5, evalEvery: 10, trackRefKl: true },
     eval: { batchSize: 48, maxNewTokens: 96, votingK: 15, votingLimit: 48 },
   },
 });

@@ -2,6 +2,7 @@
  * What a training run produces, as the phases (phases/*.ts) hand it on, the checkpoint carries it and
  * summary.json and the report (lib/report) read it.
  */
+import type { EffectiveRl } from './config';
 import type { AccuracySummary, VisionSummary, VotingSummary } from './evaluate';
 import type { PairedChange } from './summary';
 
@@ -39,7 +40,8 @@ export interface RunSummary {
   preset: string;
   seed: number;
   algo: string;
-  switches: { preClip: boolean; filter: boolean; consistency: boolean };
+  /** The algorithm's switches and baseline as the run used them (config.ts effectiveRl). */
+  switches: EffectiveRl;
   device: { requested: string; model: string };
   data: { dir: string; train: number; test: number; dropped: { train: number; test: number } };
   sftSteps: number;

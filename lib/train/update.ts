@@ -27,6 +27,18 @@ export async function guardedUpdate(model: PolicyModel, opt: AdamW, loss: number
   }
   if (corrupt) grad.fill(NaN);
   await model.backward(grad);
+  return guardedStep(model, opt, loss);
+}
+
+/**
+ * The AdamW step on the gradients already accumulated in the model (e.g. of several micro-batches), then zeroes
+ * them; a non-finite `loss` skips the step ('loss'), a non-finite gradient norm makes AdamW skip it ('grad-norm').
+ */
+export function guardedStep(model: PolicyModel, opt: AdamW, loss: number): UpdateResult {
+  if (!Number.isFinite(loss)) {
+    model.zeroGrad();
+    return { loss, gradNorm: NaN, skipped: true, reason: 'loss' };
+  }
   const r = opt.step();
   model.zeroGrad();
   return { loss, gradNorm: r.gradNorm, skipped: r.skipped, reason: r.skipped ? 'grad-norm' : null };

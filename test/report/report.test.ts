@@ -166,12 +166,15 @@ describe('training report', () => {
     const a = fakeRun('full', {}, 0.65);
     const b = fakeRun('nofilter', { rl: { filter: false } }, 0.55);
     const c = fakeRun('rpp', { rl: { algo: 'reinforce++' } }, 0.5);
+    const d = fakeRun('verdict', { rl: { baseline: 'verdict', dynamicFilter: false } }, 0.5);
     const out = path.join(root, 'cmp', 'report.html');
-    const files = await writeReport([a, b, c], { out, png: path.join(root, 'cmp', 'plots') });
+    const files = await writeReport([a, b, c, d], { out, png: path.join(root, 'cmp', 'plots') });
     const html = fs.readFileSync(out, 'utf8');
     expect(html).toContain('full (stable-reinforce, seed 0)');
     expect(html).toContain('nofilter (stable-reinforce, no filter, seed 0)');
     expect(html).toContain('rpp (reinforce++, no Pre-CLIP, no filter, no consistency, seed 0)');
+    // a baseline or dynamic filter other than the algorithm's is named too
+    expect(html).toContain('verdict (stable-reinforce, baseline verdict, dynamic filter off, seed 0)');
     expect(html).toContain('on / off / on');
     expect(files.filter((f) => f.endsWith('.png'))).toHaveLength(6);
     for (const f of files.filter((x) => x.endsWith('.png'))) {

@@ -24,8 +24,17 @@ describe('training configuration', () => {
       expect(c.preset).toBe(name);
       expect(c.rl.algo).toBe('stable-reinforce');
       expect(c.difficulty.attempts).toBe(3);
-      expect(c.rl.klCoef).toBe(0);
+      // the stage-2 regime of docs/research/rl-regime.md
+      expect(effectiveRl(c.rl)).toMatchObject({ baseline: 'rloo', dynamicFilter: true });
+      expect(c.rl).toMatchObject({ klCoef: 0.05, klEstimator: 'k3', klIn: 'loss', ppoEpochs: 1, rolloutsPerUpdate: null, betas: [0.9, 0.95], weightDecay: 0 });
+      expect(c.rl).toMatchObject({ lrWarmup: 0.05, minLrRatio: 0.1, temperature: 1 });
     }
+    const demo = resolveTrainConfig('demo');
+    // 128 rollouts per AdamW step; lr 5% of the SFT rate; as many rollouts in all as the demo's old 120 x 8 x 4
+    expect(demo.rl.promptsPerStep * demo.rl.samplesPerPrompt).toBe(128);
+    expect(demo.rl.samplesPerPrompt).toBe(4);
+    expect(demo.rl.lr).toBeCloseTo(0.05 * demo.sft.lr, 12);
+    expect(demo.rl.steps * 128).toBe(3840);
     expect(resolveTrainConfig('smoke').model.dModel).toBeLessThan(resolveTrainConfig('demo').model.dModel);
   });
 
@@ -44,7 +53,24 @@ describe('training configuration', () => {
     [{ rl: { lr: 'fast' } }, /config\.rl\.lr must be a number/],
     [{ sft: { batchSize: 2.5 } }, /config\.sft\.batchSize must be an integer/],
     [{ rl: { algo: 'ppo' } }, /config\.rl\.algo must be one of "stable-reinforce", "reinforce\+\+", "grpo", got "ppo"/],
-    [{ rl: { algo: 'grpo', samplesPerPrompt: 1 } }, /config\.rl\.samplesPerPrompt must be >= 2 for algo "grpo"/],
+    [{ rl: { algo: 'grpo', samplesPerPrompt: 1 } }, /config\.rl\.samplesPerPrompt must be >= 2 for the "grpo" baseline \(algo "grpo"'s\)/],
+    [{ rl: { samplesPerPrompt: 1 } }, /config\.rl\.samplesPerPrompt must be >= 2 for the "rloo" baseline \(algo "stable-reinforce"'s\)/],
+    [
+      { rl: { algo: 'reinforce++', baseline: 'rloo', samplesPerPrompt: 1 } },
+      /config\.rl\.samplesPerPrompt must be >= 2 for the "rloo" baseline \(a per-prompt/,
+    ],
+    [{ rl: { baseline: 'none', samplesPerPrompt: 1 } }, /config\.rl\.samplesPerPrompt must be >= 2 with config\.rl\.dynamicFilter/],
+    [{ rl: { baseline: 'mean' } }, /config\.rl\.baseline must be one of "none", "rloo", "verdict", "grpo", got "mean"/],
+    [{ rl: { dynamicFilter: 1 } }, /config\.rl\.dynamicFilter must be true or false, got 1/],
+    [{ rl: { rolloutsPerUpdate: 0 } }, /config\.rl\.rolloutsPerUpdate must be an integer >= 1, got 0/],
+    [{ rl: { lrWarmup: 1 } }, /config\.rl\.lrWarmup must be a number >= 0 and < 1, got 1/],
+    [{ rl: { minLrRatio: -0.1 } }, /config\.rl\.minLrRatio must be a number >= 0 and <= 1, got -0\.1/],
+    [{ rl: { betas: [0.9] } }, /config\.rl\.betas must be an array of 2 numbers, got 1 values/],
+    [{ rl: { betas: 0.9 } }, /config\.rl\.betas must be an array of 2 numbers, got 0\.9/],
+    [{ rl: { betas: [0.9, 1] } }, /config\.rl\.betas\[1\] must be a number >= 0 and < 1, got 1/],
+    [{ rl: { klIn: 'returns' } }, /config\.rl\.klIn must be one of "loss", "reward", got "returns"/],
+    [{ rl: { klEstimator: 'k4' } }, /config\.rl\.klEstimator must be one of "k1", "k2", "k3", got "k4"/],
+    [{ rl: { warmupSteps: 2 } }, /config\.rl\.warmupSteps is not a known setting/],
     [{ rl: { curriculum: 'linear:colour' } }, /config\.rl\.curriculum: .*level' or 'hardness'/],
     [{ rl: { preClip: 'no' } }, /config\.rl\.preClip must be true or false/],
     [{ model: { dModel: 100, nHeads: 3 } }, /config\.model\.nHeads \(3\) must divide config\.model\.dModel \(100\)/],
@@ -77,10 +103,22 @@ describe('training configuration', () => {
 
   test('the algorithm sets the ablation switches unless they are given', () => {
     const sr = resolveTrainConfig('smoke');
-    expect(effectiveRl(sr.rl)).toEqual({ preClip: true, filter: true, consistency: true });
-    expect(effectiveRl(resolveTrainConfig('smoke', { rl: { algo: 'reinforce++' } }).rl)).toEqual({ preClip: false, filter: false, consistency: false });
-    expect(effectiveRl(resolveTrainConfig('smoke', { rl: { algo: 'grpo' } }).rl)).toEqual({ preClip: false, filter: false, consistency: false });
-    expect(effectiveRl(resolveTrainConfig('smoke', { rl: { filter: false } }).rl)).toEqual({ preClip: true, filter: false, consistency: true });
+    const off = { preClip: false, filter: false, consistency: false, dynamicFilter: false };
+    expect(effectiveRl(sr.rl)).toEqual({ preClip: true, filter: true, consistency: true, baseline: 'rloo', dynamicFilter: true });
+    expect(effectiveRl(resolveTrainConfig('smoke', { rl: { algo: 'reinforce++' } }).rl)).toEqual({ ...off, baseline: 'none' });
+    expect(effectiveRl(resolveTrainConfig('smoke', { rl: { algo: 'grpo' } }).rl)).toEqual({ ...off, baseline: 'grpo' });
+    expect(effectiveRl(resolveTrainConfig('smoke', { rl: { filter: false } }).rl)).toEqual({
+      preClip: true,
+      filter: false,
+      consistency: true,
+      baseline: 'rloo',
+      dynamicFilter: true,
+    });
+    expect(effectiveRl(resolveTrainConfig('smoke', { rl: { algo: 'reinforce++', baseline: 'verdict', dynamicFilter: true } }).rl)).toEqual({
+      ...off,
+      baseline: 'verdict',
+      dynamicFilter: true,
+    });
   });
 });
 
@@ -134,7 +172,8 @@ describe('train command line', () => {
     const t = io();
     expect(await main(['train', '--help-config'], t.io)).toBe(0);
     for (const r of settingRows()) if (!r.section) expect(t.out()).toContain(`  ${r.path} = ${JSON.stringify(r.default)}  (${r.range})`);
-    expect(t.out()).toContain('rl.lr = 0.0002');
+    expect(t.out()).toContain('rl.lr = 0.0001');
+    expect(t.out()).toContain('rl.betas = [0.9,0.95]');
   });
 
   test('--help lists the flags', async () => {

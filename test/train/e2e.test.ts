@@ -21,9 +21,14 @@ let root: string;
 let cfgFile: string;
 beforeAll(() => {
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'sr-e2e-'));
-  // The smoke preset with a few more steps, so that there is time to kill the run in each phase.
+  // The smoke preset with a few more steps, so that there is time to kill the run in each phase. The smoke model's
+  // rollouts all get reward 0, so the dynamic filter would drop every prompt: off here, every step makes its update
+  // (8 rollouts in micro-batches of 4, one AdamW step).
   cfgFile = path.join(root, 'longer.json');
-  fs.writeFileSync(cfgFile, JSON.stringify({ sft: { epochs: 3, checkpointEvery: 3 }, rl: { steps: 6, checkpointEvery: 2, evalEvery: 3 } }));
+  fs.writeFileSync(
+    cfgFile,
+    JSON.stringify({ sft: { epochs: 3, checkpointEvery: 3 }, rl: { steps: 6, checkpointEvery: 2, evalEvery: 3, dynamicFilter: false } }),
+  );
 });
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -83,6 +88,10 @@ const DETERMINISTIC = [
   'clipFraction',
   'filtered',
   'kl',
+  'klEstimate',
+  'share1',
+  'keptGroups',
+  'rolloutsPerUpdate',
   'updates',
   'eval',
 ];
@@ -100,6 +109,9 @@ describe('smoke preset, end to end', () => {
     if (r.code !== 0) throw new Error(`reference run failed (${r.code}):\n${r.stderr}`);
     expect(r.stdout).toMatch(/Test accuracy after stage 1 \(SFT\): \d+\.\d%/);
     expect(r.stdout).toMatch(/Report: .*report\.html/);
+    expect(r.stderr).toMatch(
+      /stage 2 regime: baseline rloo, dynamic filter off, KL k3 0\.05 in the loss; 1 pass\(es\) per step, one AdamW step per pass; lr 0\.0001 \(warm-up 0 steps, cosine to 0\.1x\), betas 0\.9\/0\.95, weight decay 0/,
+    );
     ref = { out, metrics: readMetrics(path.join(out, 'metrics.jsonl')), summary: JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) };
   });
 
@@ -129,12 +141,16 @@ describe('smoke preset, end to end', () => {
         'clipFraction',
         'filtered',
         'kl',
+        'klEstimate',
+        'share1',
+        'lr',
         'gradNorm',
         'seconds',
       ]) {
         expect(l).toHaveProperty(k);
       }
-      expect(l.updates).toBe(4); // 4 prompts x 2 samples = 8 sequences, minibatches of 4, 2 PPO epochs
+      // 4 prompts x 2 samples = 8 rollouts, all kept (no dynamic filter here): one AdamW step of 8, 1 pass
+      expect(l).toMatchObject({ groups: 4, keptGroups: 4, rolloutsPerUpdate: 8, updates: 1 });
     }
     // evaluations: after stage 1 (last SFT step), every 3 RL steps, at the end
     expect(metrics.filter((l) => l.eval).map((l) => (l.eval as { tag: string }).tag)).toEqual(['stage1', 'rl-3', 'stage2']);
@@ -219,9 +235,13 @@ describe('smoke preset, end to end', () => {
   });
 
   test.each([
-    [['--algo', 'grpo'], 'grpo', { preClip: false, filter: false, consistency: false }],
-    [['--algo', 'reinforce++'], 'reinforce++', { preClip: false, filter: false, consistency: false }],
-    [['--no-preclip', '--no-filter', '--no-consistency'], 'stable-reinforce', { preClip: false, filter: false, consistency: false }],
+    [['--algo', 'grpo'], 'grpo', { preClip: false, filter: false, consistency: false, baseline: 'grpo', dynamicFilter: false }],
+    [['--algo', 'reinforce++'], 'reinforce++', { preClip: false, filter: false, consistency: false, baseline: 'none', dynamicFilter: false }],
+    [
+      ['--no-preclip', '--no-filter', '--no-consistency'],
+      'stable-reinforce',
+      { preClip: false, filter: false, consistency: false, baseline: 'rloo', dynamicFilter: true },
+    ],
   ])('%j runs through and records the algorithm and switches', async (flags, algo, switches) => {
     const out = path.join(root, `algo-${(flags as string[]).join('').replace(/\W+/g, '')}`);
     const cfg = path.join(root, 'short.json');
@@ -233,7 +253,12 @@ describe('smoke preset, end to end', () => {
     expect(summary.switches).toEqual(switches);
     const rl = readMetrics(path.join(out, 'metrics.jsonl')).filter((l) => l.stage === 'rl');
     expect(rl).toHaveLength(2);
-    for (const l of rl) expect(l.updates).toBe(4);
+    for (const l of rl) {
+      // one AdamW step of the kept rollouts per step (none when the dynamic filter keeps no prompt)
+      if (!(switches as { dynamicFilter: boolean }).dynamicFilter) expect(l.keptGroups).toBe(4);
+      expect(l.updates).toBe((l.keptGroups as number) > 0 ? 1 : 0);
+      expect(l.rolloutsPerUpdate).toBe((l.keptGroups as number) > 0 ? 2 * (l.keptGroups as number) : null);
+    }
   });
 
   test('vision.untilLoss ends the warm-up on the caption loss, then vision.lookupSteps, the same after kill -9 and --resume', async () => {
@@ -284,21 +309,24 @@ describe('smoke preset, end to end', () => {
   test('injected non-finite gradients are skipped, logged, and training continues', async () => {
     const out = path.join(root, 'nonfinite');
     const cfg = path.join(root, 'nonfinite.json');
-    fs.writeFileSync(cfg, JSON.stringify({ rl: { steps: 3, evalEvery: 3 }, eval: { votingK: 0 }, debug: { nonFiniteSteps: { sft: [2], rl: [1] } } }));
+    fs.writeFileSync(
+      cfg,
+      JSON.stringify({ rl: { steps: 3, evalEvery: 3, dynamicFilter: false }, eval: { votingK: 0 }, debug: { nonFiniteSteps: { sft: [2], rl: [1] } } }),
+    );
     const r = await start(['--preset', 'smoke', '--config', cfg, '--out', out, '--no-progress']).done;
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/stage 1 step 2: skipped \(non-finite grad-norm\); the weights were not updated/);
-    expect(r.stderr).toMatch(/stage 2 step 1: 4 of 4 update\(s\) skipped/);
+    expect(r.stderr).toMatch(/stage 2 step 1: 1 of 1 update\(s\) skipped/);
     const m = readMetrics(path.join(out, 'metrics.jsonl'));
     const sft2 = m.find((l) => l.stage === 'sft' && l.step === 2)!;
     expect(sft2).toMatchObject({ skipped: true, skipReason: 'grad-norm', gradNorm: null });
     expect(m.filter((l) => l.stage === 'sft' && l.step !== 2).every((l) => l.skipped === false && Number.isFinite(l.loss as number))).toBe(true);
     const rl1 = m.find((l) => l.stage === 'rl' && l.step === 1)!;
-    expect(rl1).toMatchObject({ skippedUpdates: 4, updates: 4, gradNorm: null, skipReasons: ['grad-norm'] });
+    expect(rl1).toMatchObject({ skippedUpdates: 1, updates: 1, gradNorm: null, skipReasons: ['grad-norm'] });
     expect(m.find((l) => l.stage === 'rl' && l.step === 2)).toMatchObject({ skippedUpdates: 0 });
     const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) as RunSummary;
-    expect(summary.skippedUpdates).toBe(5);
-    expect(summary.lines.join('\n')).toMatch(/5 update\(s\) had a non-finite loss or gradient and were skipped/);
+    expect(summary.skippedUpdates).toBe(2);
+    expect(summary.lines.join('\n')).toMatch(/2 update\(s\) had a non-finite loss or gradient and were skipped/);
     const model = await PolicyModel.load(path.join(out, 'model'));
     for (const p of model.parameters()) expect((p.value.toArray() as Float32Array).every(Number.isFinite)).toBe(true);
     model.dispose();

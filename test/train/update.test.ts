@@ -77,7 +77,8 @@ describe('guarded updates', () => {
 
   test('an RL step whose gradients are not finite leaves the weights alone and reports it', async () => {
     const rows: TrainRow[] = [0, 1].map((i) => ({ index: i, id: `r${i}`, image: 'x.png', question: `q${i}`, response1: 'a', response2: 'b', label: 1 }));
-    const rl = { ...DEFAULTS.rl, samplesPerPrompt: 2, ppoEpochs: 2, miniBatchSize: 2, maxNewTokens: 12 };
+    // Every rollout trained (no dynamic filter), no KL (no reference): 4 sequences, AdamW steps of 2 in micro-batches of 1.
+    const rl = { ...DEFAULTS.rl, samplesPerPrompt: 2, ppoEpochs: 2, rolloutsPerUpdate: 2, miniBatchSize: 1, dynamicFilter: false, klCoef: 0, maxNewTokens: 12 };
     const ctx = {
       model,
       ref: null,
@@ -90,7 +91,7 @@ describe('guarded updates', () => {
     };
     const before = snapshot(model);
     const m = await rlStep(ctx, 0, rows, true);
-    expect(m.updates).toBe(4); // 4 sequences, minibatches of 2, 2 epochs
+    expect(m.updates).toBe(4); // 4 sequences, updates of 2, 2 epochs
     expect(m.skippedUpdates).toBe(4);
     expect(m.skipReasons).toEqual(['grad-norm']);
     expect(m.gradNorm).toBeNull();

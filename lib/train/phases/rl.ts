@@ -18,7 +18,7 @@ import { Curriculum, isHard, parseSchedule } from '../curriculum';
 import { type TrainRow, withSwapped } from '../dataset';
 import { type AccuracySummary, evalFields } from '../evaluate';
 import type { StepLine } from '../metrics';
-import { rlStep } from '../rl';
+import { rlLearningRate, rlStep } from '../rl';
 import { INTERRUPTED, type Interrupted, type Run } from '../run';
 import { pct } from '../summary';
 import type { DifficultyFile } from './difficulty';
@@ -52,15 +52,21 @@ export async function rl(run: Run, input: Stage2Input): Promise<Stage2Result | I
   );
   if (c.rl.steps > 0) {
     const onOff = (b: boolean) => (b ? 'on' : 'off');
+    const kl = c.rl.klCoef > 0 ? `KL ${c.rl.klEstimator} ${c.rl.klCoef} in the ${c.rl.klIn}` : 'no KL';
+    const perUpdate = c.rl.rolloutsPerUpdate === null ? 'one AdamW step per pass' : `AdamW steps of ${c.rl.rolloutsPerUpdate} rollouts`;
     run.log(
       `stage 2 (${c.rl.algo}; Pre-CLIP ${onOff(on.preClip)}, Advantage Filter ${onOff(on.filter)}, consistency reward ${onOff(on.consistency)}): ` +
         `${c.rl.steps} steps of ${c.rl.promptsPerStep} prompts x ${c.rl.samplesPerPrompt} samples from ${pool.length} ${fallback ? 'training (no hard ones)' : c.rl.pool} samples` +
         `${c.rl.swapAugment ? ' (each in both response orders)' : ''}` +
         `${fallback ? '' : `; curriculum ${c.rl.curriculum}`}`,
     );
+    run.log(
+      `stage 2 regime: baseline ${on.baseline}, dynamic filter ${onOff(on.dynamicFilter)}, ${kl}; ${c.rl.ppoEpochs} pass(es) per step, ${perUpdate}; ` +
+        `lr ${c.rl.lr} (warm-up ${Math.round(c.rl.lrWarmup * c.rl.steps)} steps, cosine to ${c.rl.minLrRatio}x), betas ${c.rl.betas.join('/')}, weight decay ${c.rl.weightDecay}`,
+    );
   }
   using ref = c.rl.klCoef > 0 || c.rl.trackRefKl ? await PolicyModel.load(path.join(run.out, 'stage1-model'), { device: run.model.device }) : null;
-  using opt = new AdamW(run.model, { lr: c.rl.lr, weightDecay: c.rl.weightDecay, maxGradNorm: c.rl.maxGradNorm });
+  using opt = new AdamW(run.model, { lr: c.rl.lr, betas: [c.rl.betas[0], c.rl.betas[1]], weightDecay: c.rl.weightDecay, maxGradNorm: c.rl.maxGradNorm });
   await run.restoreOptimizer(opt);
   // Judge counters continue across resumes (they are part of the checkpointed results).
   const rewardStats = Object.assign(createRewardStats(), results.rewardJudge ?? {});
@@ -74,7 +80,7 @@ export async function rl(run: Run, input: Stage2Input): Promise<Stage2Result | I
       return INTERRUPTED;
     }
     const t = Date.now();
-    opt.lr = c.rl.warmupSteps > 0 && step < c.rl.warmupSteps ? (c.rl.lr * (step + 1)) / c.rl.warmupSteps : c.rl.lr;
+    opt.lr = rlLearningRate(c.rl, step);
     const phase = curriculum.phaseAt(step);
     const rows = curriculum.batch(step).map((i) => pool[i]);
     const m = await rlStep(ctx, step, rows, c.debug.nonFiniteSteps.rl.includes(step + 1));
