@@ -56,7 +56,7 @@ export interface PretrainConfig {
 /** The shipped backbone's recipe. The model is the demo's size, one layer deeper for the chained lookups. */
 export const PRETRAIN_DEFAULTS: Readonly<PretrainConfig> = Object.freeze<PretrainConfig>({
   seed: 0,
-  steps: 40000,
+  steps: 30000,
   batchSize: 16,
   lr: 2e-3,
   warmupSteps: 200,

@@ -12,7 +12,7 @@
  * | recall | a caption as text, "Describe the X, Y cells." | the named cells' lines, in the order named | finding a line by its cell name (associative recall) |
  * | evidence | image, a question, "List the image, then the cells the question needs." | the caption, then the needed cells' lines | reading its own text back by name |
  * | fact | a caption as text, a question | the needed cells' lines, then "The image shows ..." | short VQA over what was read |
- * | check | "The image shows ...", a question, one answer | "The answer is correct." / "The answer says ...: wrong." / "The answer wrongly says ..." | checking a claim against the facts |
+ * | check | a caption and "The image shows ..." as text, a question, one answer | "The answer is correct." / "The answer says ...: wrong." / "The answer wrongly says ..." | checking a claim against the facts |
  */
 import { DEFAULT_BUDGETS, generateSample, type GeneratorOptions, type Level, type SynthSample } from '../../data/generate';
 import { CATEGORIES } from '../../data/questions';
@@ -25,7 +25,7 @@ export const PRETRAIN_TASKS = ['caption', 'recall', 'evidence', 'fact', 'check']
 export type PretrainTask = (typeof PRETRAIN_TASKS)[number];
 
 /** Share of each task in a batch (drawn per example). */
-export const TASK_MIX: Readonly<Record<PretrainTask, number>> = Object.freeze({ caption: 0.15, recall: 0.2, evidence: 0.25, fact: 0.2, check: 0.2 });
+export const TASK_MIX: Readonly<Record<PretrainTask, number>> = Object.freeze({ caption: 0.1, recall: 0.15, evidence: 0.25, fact: 0.25, check: 0.25 });
 
 export const EVIDENCE_PROMPT = 'List the image, then the cells the question needs.\n';
 export const CHECK_PROMPT = 'Check the answer.\n';
@@ -116,7 +116,8 @@ export function taskExample(task: PretrainTask, s: SynthSample, r: Rng, imageSiz
     case 'check': {
       const n: 1 | 2 = r.chance(0.5) ? 1 : 2;
       const answer = n === 1 ? s.response1 : s.response2;
-      return { task, image: null, prompt: `${fact}\n${question}A: ${answer}\n${CHECK_PROMPT}`, response: asAnswerLine(checks[n - 1], n) };
+      // The caption too: an answer can be wrong in a detail the fact line does not cover.
+      return { task, image: null, prompt: `${caption}\n${fact}\n${question}A: ${answer}\n${CHECK_PROMPT}`, response: asAnswerLine(checks[n - 1], n) };
     }
   }
 }
