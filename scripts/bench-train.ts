@@ -16,6 +16,7 @@ import { backends } from '../lib/backends';
 import { progressBars } from '../lib/cli/progress';
 import { PRESET_NAMES, resolveTrainConfig } from '../lib/train/presets';
 import { train } from '../lib/train/trainer';
+import { signTestP } from '../lib/train/summary';
 import type { RunSummary } from '../lib/train/types';
 import { machineDescription, today, writeSection } from './bench/results-file';
 
@@ -122,6 +123,63 @@ async function main(): Promise<void> {
       .reduce((a, b) => a + b, 0)
       .toFixed(0)} |`;
   });
+  // Pooled over seeds: the per-seed flips summed, one exact sign test (the issue's paired test).
+  const pooled = (pick: (r: RunSummary) => { fixed: number; broken: number } | null) => {
+    const fixed = runs.reduce((a, r) => a + (pick(r)?.fixed ?? 0), 0);
+    const broken = runs.reduce((a, r) => a + (pick(r)?.broken ?? 0), 0);
+    return { fixed, broken, p: signTestP(fixed, broken) };
+  };
+  const pooledAll = pooled((r) => r.change.overall);
+  const pooledHard = pooled((r) => r.change.hard);
+  const share1 = (r: RunSummary) => r.evals.map((e) => ({ tag: e.tag, step: e.globalStep, share1: e.summary.answersOne, accuracy: e.summary.accuracy }));
+  const levels = [...new Set(runs.flatMap((r) => Object.keys(r.stage1.byLevel)))].sort();
+  rows.push([
+    'pooled paired change, all test pairs (fixed / broken, exact sign test)',
+    `${pooledAll.fixed} / ${pooledAll.broken}, p = ${pooledAll.p.toPrecision(2)}`,
+  ]);
+  rows.push(['pooled paired change, hard subset', `${pooledHard.fixed} / ${pooledHard.broken}, p = ${pooledHard.p.toPrecision(2)}`]);
+  rows.push([
+    'share of "1" verdicts at every evaluation (per seed)',
+    runs
+      .map(
+        (r) =>
+          `seed ${r.seed}: ${share1(r)
+            .map((e) => `${(100 * e.share1).toFixed(0)}%`)
+            .join(' / ')}`,
+      )
+      .join('; '),
+  ]);
+  for (const lv of levels) {
+    rows.push([
+      `level ${lv}: stage 1 -> stage 2`,
+      `${pct(stat(runs.map((r) => r.stage1.byLevel[lv]?.accuracy ?? NaN)))} -> ${pct(stat(runs.map((r) => s2(r).byLevel[lv]?.accuracy ?? NaN)))}`,
+    ]);
+  }
+  if (write) {
+    const json = {
+      preset,
+      date: today(),
+      machine: machineDescription(),
+      testPairs: runs[0].stage1.n,
+      seeds: runs.map((r) => ({
+        seed: r.seed,
+        stage1: {
+          accuracy: r.stage1.accuracy,
+          hard: r.stage1.hard.accuracy,
+          share1: r.stage1.answersOne,
+          byLevel: r.stage1.byLevel,
+          byCategory: r.stage1.byCategory,
+        },
+        stage2: { accuracy: s2(r).accuracy, hard: s2(r).hard.accuracy, share1: s2(r).answersOne, byLevel: s2(r).byLevel, byCategory: s2(r).byCategory },
+        change: r.change,
+        share1: share1(r),
+        voting: r.voting ? { k: r.voting.k, votingAtK: r.voting.votingAtK, anyCorrectAtK: r.voting.anyCorrectAtK } : null,
+        seconds: r.seconds,
+      })),
+      pooled: { overall: pooledAll, hard: pooledHard, gainPoints: 100 * stat(runs.map((r) => s2(r).accuracy - r.stage1.accuracy)).mean },
+    };
+    fs.writeFileSync(path.join(__dirname, '..', '..', 'bench', `train${preset === 'demo' ? '' : '-' + preset}.json`), JSON.stringify(json, null, 2) + '\n');
+  }
   const cuda = backends().cuda;
   const c0 = resolveTrainConfig(preset);
   const md = [

@@ -852,6 +852,9 @@ function cliCases(): FuzzCase[] {
     out.push(cliCase(['train', '--seed', j], ['--seed']));
     out.push(cliCase(['eval', '--bench', 'vl-rewardbench', '--data', 'x.jsonl', '--model', 'm', '--samples', j], ['--samples', '--data', 'x.jsonl']));
     out.push(cliCase(['data', 'synth', '--out', 'd', '--seed', '1', '--n', j], ['--n']));
+    out.push(cliCase(['pretrain', '--out', 'p', '--steps', j], ['--steps']));
+    out.push(cliCase(['pretrain', '--out', 'p', '--total-steps', j], ['--total-steps']));
+    out.push(cliCase(['pretrain', '--out', 'p', '--seed', j], ['--seed']));
   }
   out.push(
     cliCase(['serve', '--port', '70000'], ['--port']),
@@ -892,6 +895,22 @@ function cliCases(): FuzzCase[] {
       (env) => ['train', '--preset', 'smoke', '--out', folderWith(env, 'foreign-run', { 'model/important.txt': 'x' })],
       ['--force', 'not empty'],
       'train --preset smoke --out foreign-run/',
+    ),
+    cliCase(['pretrain', '--nope'], ['--nope']),
+    cliCase(
+      (env) => ['pretrain', '--out', path.join(env.tmp, 'no-run'), '--export', path.join(env.tmp, 'bb')],
+      ['no pretraining checkpoint'],
+      'pretrain --out no-run --export bb',
+    ),
+    cliCase(
+      (env) => ['pretrain', '--out', folderWith(env, 'foreign-pretrain', { 'notes.txt': 'x' }), '--steps', '1'],
+      ['not empty'],
+      'pretrain --out foreign-pretrain/ --steps 1',
+    ),
+    cliCase(
+      (env) => ['pretrain', '--resume', '--out', folderWith(env, 'corrupt-pretrain', { 'config.json': '{"seed": ' }), '--steps', '1'],
+      ['config.json'],
+      'pretrain --resume --out corrupt-pretrain/ --steps 1',
     ),
     cliCase(['eval'], ['--bench']),
     cliCase(['eval', '--bench', 'nope', '--data', 'x', '--model', 'm'], ['--bench']),

@@ -24,11 +24,11 @@ ${PRETRAIN_DEFAULTS.probeEvery} steps in DIR/skills.jsonl, a checkpoint every ${
 Ctrl-C stops after the current step with a checkpoint.
 `;
 
-function positiveInt(v: string | undefined, name: string): number | undefined {
+/** A flag's decimal integer (at least `min`, at most 2^31 - 1), or undefined when the flag is absent. */
+function intFlag(v: string | undefined, name: string, min: number): number | undefined {
   if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || (name !== 'seed' && n === 0))
-    throw new UsageError(`--${name} must be a ${name === 'seed' ? 'non-negative' : 'positive'} integer, got ${v}`);
+  const n = /^\d{1,10}$/.test(v) ? Number(v) : NaN;
+  if (!(n >= min && n <= 2 ** 31 - 1)) throw new UsageError(`--${name} must be an integer from ${min} to ${2 ** 31 - 1}, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -48,9 +48,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(`wrote ${r.dir} (step ${r.step}); model.safetensors sha256 ${r.sha256}\n`);
     return 0;
   }
-  const stopAfter = positiveInt(str(flags, 'steps'), 'steps');
-  const steps = positiveInt(str(flags, 'total-steps'), 'total-steps');
-  const seed = positiveInt(str(flags, 'seed'), 'seed');
+  const stopAfter = intFlag(str(flags, 'steps'), 'steps', 1);
+  const steps = intFlag(str(flags, 'total-steps'), 'total-steps', 1);
+  const seed = intFlag(str(flags, 'seed'), 'seed', 0);
   let stop = false;
   const onSignal = () => {
     stop = true;
