@@ -190,7 +190,7 @@ async function main(): Promise<void> {
       `(seeds ${seeds.join(', ')}, run one after the other). CUDA: not measured: the built-in model's CUDA path has not run on a GPU yet` +
       `${cuda.usable ? ` (a GPU was usable: ${cuda.name})` : ''}.`,
     '',
-    `Setup: ${c0.data.n} synthetic samples (test share ${c0.data.testFraction}); model d=${c0.model.dModel}, ${c0.model.nLayers} layers, ${c0.model.bpeMerges ? `BPE tokens (up to ${c0.model.bpeMerges} merges)` : 'byte tokens'}; ` +
+    `Setup: ${c0.data.n} synthetic samples (test share ${c0.data.testFraction}); model d=${c0.model.dModel}, ${c0.model.nLayers} layers, ${c0.model.init === 'backbone' ? 'from the shipped backbone (backbone/card.md)' : 'from scratch'}${c0.data.captionFirst ? ', caption-first analyses' : ''}, ${c0.model.bpeMerges ? `BPE tokens (up to ${c0.model.bpeMerges} merges)` : 'byte tokens'}; ` +
       `stage 1 ${c0.vision.untilLoss !== null ? `up to ${c0.vision.steps} caption steps of ${c0.vision.batchSize} (until the caption loss < ${c0.vision.untilLoss})` : `${c0.vision.steps} caption steps of ${c0.vision.batchSize}`}, then ${c0.sft.epochs} epoch(s) of batch ${c0.sft.batchSize} (+ ${Math.round(c0.vision.captionShare * c0.sft.batchSize)} captions); difficulty of ${c0.difficulty.limit ?? 'all'} training samples; ` +
       `stage 2 ${c0.rl.algo}, ${c0.rl.steps} steps of ${c0.rl.promptsPerStep} prompts x ${c0.rl.samplesPerPrompt} samples. ` +
       `Accuracy is greedy on the test split; hard subset = generator levels ${c0.eval.hardLevels.join(', ')}. Values: mean ± sample sd (min–max) over seeds.`,

@@ -24,15 +24,15 @@ export function sha256File(file: string): string {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-function card(c: PretrainConfig, state: PretrainState, params: number, curve: { step: number; seconds: number; skills: SkillFigures }[]): string {
+function card(c: PretrainConfig, state: PretrainState, model: PolicyModel, curve: { step: number; seconds: number; skills: SkillFigures }[]): string {
   const s = state.skills;
   const rows = PRETRAIN_TASKS.map((t) => `| ${t} | ${(100 * TASK_MIX[t]).toFixed(0)}% | ${s ? pct(s[t].exact) : '-'} | ${s ? pct(s[t].lines) : '-'} |`);
   const history = curve.map((l) => `| ${l.step} | ${l.seconds} | ${PRETRAIN_TASKS.map((t) => pct(l.skills[t].exact)).join(' | ')} |`);
   return `# The built-in backbone (stable-reinforce)
 
-A ${params.toLocaleString('en-US')}-parameter built-in model (d ${c.model.dModel}, ${c.model.nLayers} layers, ${c.model.nHeads} heads, SwiGLU ${c.model.dFF},
+A ${model.numParameters.toLocaleString('en-US')}-parameter built-in model (d ${c.model.dModel}, ${c.model.nLayers} layers, ${c.model.nHeads} heads, SwiGLU ${c.model.dFF},
 ${c.model.imageSize}x${c.model.imageSize} images in ${c.model.patchSize}x${c.model.patchSize} patches, context ${c.model.maxSeqLen}, image positions ${c.model.imagePositions},
-its own ${c.bpeMerges}-merge BPE tokenizer), pretrained by \`npm run pretrain\` (lib/train/pretrain) so that the demo
+its own BPE tokenizer: ${model.tokenizer.merges.length} merges learnt, at most ${c.bpeMerges}, ${model.tokenizer.vocabSize} tokens), pretrained by \`npm run pretrain\` (lib/train/pretrain) so that the demo
 starts, like R1-Reward, from a model that already reads images and follows short instructions, and only has to be
 taught to judge. Weights in bf16.
 
@@ -83,7 +83,7 @@ export async function exportBackbone(runDir: string, dir: string): Promise<Expor
       path.join(dir, 'skills.json'),
       JSON.stringify({ config: c, step: state.step, seconds: Math.round(state.seconds), final: state.skills, curve }, null, 2) + '\n',
     );
-    fs.writeFileSync(path.join(dir, 'card.md'), card(c, state, model.numParameters, curve));
+    fs.writeFileSync(path.join(dir, 'card.md'), card(c, state, model, curve));
     return { dir, step: state.step, sha256: sha256File(path.join(dir, 'model.safetensors')) };
   } finally {
     model.dispose();
