@@ -18,11 +18,16 @@ export function backboneDir(): string {
   return path.join(packageRoot(), 'backbone');
 }
 
+/** The sha256 of a file, in hex (the backbone's recorded hash; printed by the export). */
+export function sha256File(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
 /** Checks the shipped weights' sha256; throws naming the file and both hashes when they differ. */
 export function verifyBackbone(dir: string = backboneDir(), sha256: string = BACKBONE_SHA256): void {
   const file = path.join(dir, 'model.safetensors');
   if (!fs.existsSync(file)) throw new Error(`the built-in backbone is missing: ${file} does not exist (reinstall the package, or train with --from-scratch)`);
-  const got = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  const got = sha256File(file);
   if (got !== sha256) throw new Error(`the built-in backbone ${file} is damaged or not the shipped one: sha256 ${got}, expected ${sha256}`);
 }
 

@@ -8,11 +8,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { sceneCaption } from '../../lib/data/scene';
 import { PolicyModel, trainBpe } from '../../lib/model';
-import { BACKBONE_SHA256, backboneDir, verifyBackbone } from '../../lib/model/backbone';
+import { BACKBONE_SHA256, backboneDir, sha256File, verifyBackbone } from '../../lib/model/backbone';
 import { withCaptionFirst } from '../../lib/train/dataset';
 import { resolveTrainConfig } from '../../lib/train/presets';
 import { train } from '../../lib/train/trainer';
-import { sha256File } from '../../lib/train/pretrain/export';
 
 jest.setTimeout(120_000);
 

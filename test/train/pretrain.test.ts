@@ -8,7 +8,8 @@ import * as path from 'path';
 import { Rng } from '../../lib/data/rng';
 import { CAPTION_PROMPT, sceneCaption } from '../../lib/data/scene';
 import { PolicyModel } from '../../lib/model';
-import { exportBackbone, sha256File } from '../../lib/train/pretrain/export';
+import { sha256File } from '../../lib/model/backbone';
+import { exportBackbone } from '../../lib/train/pretrain/export';
 import { pretrain, sampleKey, testSplitKeys, type PretrainConfig } from '../../lib/train/pretrain/pretrain';
 import { PRETRAIN_TASKS, type TaskContext, pretrainSample, probeSet, taskExample, trainBatch } from '../../lib/train/pretrain/tasks';
 

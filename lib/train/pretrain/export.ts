@@ -3,10 +3,10 @@
  * built-in model computes in f32 after loading), config.json, tokenizer.json, skills.json (the probe figures
  * along the run) and card.md (what it was trained on, how long, on what, and its skill figures).
  */
-import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { sha256File } from '../../model/backbone';
 import { PolicyModel } from '../../model/policy-model';
 import { readJson } from '../checkpoint';
 import type { PretrainConfig, PretrainState, SkillFigures } from './pretrain';
@@ -16,10 +16,6 @@ export interface ExportResult {
   dir: string;
   step: number;
   sha256: string;
-}
-
-export function sha256File(file: string): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;

@@ -7,6 +7,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { Rng } from '../../data/rng';
 import { synthesize, type SynthOptions } from '../../data/synth';
 import type { SynthSample } from '../../data/generate';
 import { pixelStatistics } from '../../model/image';
@@ -32,7 +33,6 @@ import {
   taskExample,
   trainBatch,
 } from './tasks';
-import { Rng } from '../../data/rng';
 
 export interface PretrainConfig {
   seed: number;
