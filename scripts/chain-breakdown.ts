@@ -1,8 +1,8 @@
 /**
  * Where a judge's analyses go wrong (research tool, not a benchmark): for a training run on the built-in data, each
  * greedy test output of evals/<tag>.json is compared link by link with the teacher analysis of its row (caption
- * lines when the run wrote caption-first analyses, evidence lines, the fact line, the two response lines, the
- * verdict), by level and category.
+ * lines when the run wrote caption-first analyses, evidence lines, the fact line, the answer line, the two response
+ * lines, the verdict), by level and category.
  *
  *   node dist/scripts/chain-breakdown.js --run DIR [--tag stage1]
  */
@@ -41,11 +41,11 @@ const rows = new Map<string, Row>(
 );
 const outputs = JSON.parse(fs.readFileSync(path.join(run, 'evals', `${tag}.json`), 'utf8')) as Output[];
 const FACT = 'The image shows';
-const links = ['caption', 'evidence', 'fact', 'response 1', 'response 2', 'verdict'] as const;
+const links = ['caption', 'evidence', 'fact', 'answer', 'response 1', 'response 2', 'verdict'] as const;
 type Tally = Record<(typeof links)[number], number> & { n: number };
 const tallies = new Map<string, Tally>();
 const tally = (key: string) => {
-  if (!tallies.has(key)) tallies.set(key, { n: 0, caption: 0, evidence: 0, fact: 0, 'response 1': 0, 'response 2': 0, verdict: 0 });
+  if (!tallies.has(key)) tallies.set(key, { n: 0, caption: 0, evidence: 0, fact: 0, answer: 0, 'response 1': 0, 'response 2': 0, verdict: 0 });
   return tallies.get(key)!;
 };
 const inner = (t: string) =>
@@ -66,8 +66,9 @@ for (const o of outputs) {
     caption: same(0, caption.length),
     evidence: same(caption.length, at),
     fact: got[at] === want[at],
-    'response 1': got[at + 1] === want[at + 1],
-    'response 2': got[at + 2] === want[at + 2],
+    answer: got[at + 1] === want[at + 1],
+    'response 1': got[at + 2] === want[at + 2],
+    'response 2': got[at + 3] === want[at + 3],
     verdict: o.correct,
   };
   for (const key of ['all', `level ${row.difficulty}`, row.category]) {

@@ -96,7 +96,7 @@ export function levelCategories(level: Level, categories: readonly Category[] = 
  */
 export const DEFAULT_BUDGETS = {
   prompt: [140, 200, 280, 320, 380],
-  analysis: [140, 160, 170, 200, 220],
+  analysis: [220, 240, 260, 300, 320],
 } as const;
 
 export interface GeneratorOptions {
@@ -364,7 +364,7 @@ function editScene(rng: Rng, s: Scene, opts: GeneratorOptions, lv: LevelSpec): b
 function gist(c: Claim): string {
   switch (c.t) {
     case 'count':
-      return String(c.items[0].n);
+      return countPhrase(c.items[0].filter, c.items[0].n);
     case 'cellColour':
       return c.colour;
     case 'cellKind':
@@ -448,21 +448,23 @@ export function evidenceLines(scene: Scene, q: Question): string[] {
 }
 
 /**
- * The reasoning part of the teacher analysis: what the image shows about the
- * question, one line per response, and a last line naming the better response
- * (the line the consistency judge reads).
+ * The reasoning part of the teacher analysis, each line a copy or an equality so that a small model never decides
+ * before it has written what it compares (docs/research/backbone.md): the fact the image shows, the answer in the
+ * short form a response's first sentence gives it ("The answer is 2 red circles."), then for each response what
+ * it answers, copied in the same short form, and whether that equals the answer ("Response 1 says no red
+ * circles: wrong."). When both answers are right, a line names the wrong detail of the flawed response. The last
+ * line names the better response (the line the consistency judge reads).
  */
 export function teacherReasoning(scene: Scene, q: Question, responses: readonly [string, string], label: 1 | 2): string {
-  const lines = [`The image shows ${fact(scene, q)}.`];
-  responses.forEach((text, i) => {
-    const check = checkResponse(scene, q, text);
-    const n = i + 1;
-    if (!check.answerCorrect) lines.push(`Response ${n} says ${gist(check.claims[0].claim)}: wrong.`);
-    else if (check.correct) lines.push(`Response ${n} is correct.`);
-    else {
-      const bad = check.claims.find((c) => !c.holds)!;
-      lines.push(`Response ${n} wrongly says ${bad.text[0].toLowerCase()}${bad.text.slice(1)}`);
-    }
+  const truth = mainClaim(scene, q);
+  if (!truth) throw new RangeError(`the question ${JSON.stringify(questionText(scene.grid, q))} has no answer on this scene`);
+  const lines = [`The image shows ${fact(scene, q)}.`, `The answer is ${gist(truth)}.`];
+  const checks = responses.map((text) => checkResponse(scene, q, text));
+  checks.forEach((check, i) => lines.push(`Response ${i + 1} says ${gist(check.claims[0].claim)}: ${check.answerCorrect ? 'right' : 'wrong'}.`));
+  checks.forEach((check, i) => {
+    if (!check.answerCorrect || check.correct) return;
+    const bad = check.claims.find((c) => !c.holds)!;
+    lines.push(`Response ${i + 1} also says ${bad.text[0].toLowerCase()}${bad.text.slice(1, -1)}: wrong.`);
   });
   lines.push(`Therefore Response ${label} is better.`);
   return lines.join('\n');

@@ -855,6 +855,7 @@ function cliCases(): FuzzCase[] {
     out.push(cliCase(['pretrain', '--out', 'p', '--steps', j], ['--steps']));
     out.push(cliCase(['pretrain', '--out', 'p', '--total-steps', j], ['--total-steps']));
     out.push(cliCase(['pretrain', '--out', 'p', '--seed', j], ['--seed']));
+    out.push(cliCase(['pretrain', '--out', 'p', '--lr', j], ['--lr']));
   }
   out.push(
     cliCase(['serve', '--port', '70000'], ['--port']),
@@ -897,6 +898,12 @@ function cliCases(): FuzzCase[] {
       'train --preset smoke --out foreign-run/',
     ),
     cliCase(['pretrain', '--nope'], ['--nope']),
+    cliCase(['pretrain', '--lr', '2'], ['--lr']),
+    cliCase(
+      (env) => ['pretrain', '--out', path.join(env.tmp, 'p-init'), '--init', path.join(env.tmp, 'no-model')],
+      ['--init', 'no-model'],
+      'pretrain --init no-model',
+    ),
     cliCase(
       (env) => ['pretrain', '--out', path.join(env.tmp, 'no-run'), '--export', path.join(env.tmp, 'bb')],
       ['no pretraining checkpoint'],

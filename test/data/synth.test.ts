@@ -189,15 +189,27 @@ describe('synthesize', () => {
       if (r.category === 'relation') expect(evidence[1]).toContain(truth);
       const lines = all.slice(f);
       expect(lines[0]).toMatch(/^The image shows /);
-      expect(lines[1]).toMatch(/^Response 1 /);
-      expect(lines[2]).toMatch(/^Response 2 /);
+      // The answer in short form, then each response's answer copied in that form and compared with it.
+      const answer = /^The answer is (.+)\.$/.exec(lines[1])![1];
+      expect(lines[1 + r.label]).toBe(`Response ${r.label} says ${answer}: right.`);
+      const flawed = 3 - r.label;
+      const sameAnswer = statedAnswer(bad(r)) === truth;
+      if (sameAnswer) {
+        // Both answers right: one more line names the flawed response's wrong detail, a sentence of it.
+        expect(lines[1 + flawed]).toBe(`Response ${flawed} says ${answer}: right.`);
+        const detail = new RegExp(`^Response ${flawed} also says (.+): wrong\\.$`).exec(lines[4])!;
+        expect(bad(r).toLowerCase()).toContain(detail[1].toLowerCase() + '.');
+        expect(lines).toHaveLength(6);
+      } else {
+        expect(lines[1 + flawed]).toMatch(new RegExp(`^Response ${flawed} says (.+): wrong\\.$`));
+        expect(lines[1 + flawed]).not.toBe(`Response ${flawed} says ${answer}: wrong.`);
+        expect(lines).toHaveLength(5);
+      }
       expect(lines[lines.length - 1]).toBe(`Therefore Response ${r.label} is better.`);
-      expect(lines[r.label]).toBe(`Response ${r.label} is correct.`);
-      expect(lines[3 - r.label]).toMatch(/wrong/);
     }
   });
 
-  test('texts stay within the byte budgets (level 1: prompt <= 200, reasoning after the evidence lines <= 160)', () => {
+  test('texts stay within the byte budgets (level 1: prompt <= 200, reasoning after the evidence lines <= 240)', () => {
     expect(DEFAULT_BUDGETS.prompt[1]).toBeLessThanOrEqual(200);
     for (const d of datasets)
       for (const r of rowsOf(d)) {
@@ -211,7 +223,7 @@ describe('synthesize', () => {
       seed: 9,
       levels: [1],
       categories: ['count'],
-      budgets: { prompt: [999, 105, 999, 999, 999], analysis: [999, 120, 999, 999, 999] },
+      budgets: { prompt: [999, 105, 999, 999, 999], analysis: [999, 150, 999, 999, 999] },
     });
     for (const r of [...tight.train, ...tight.test])
       expect(Buffer.byteLength(buildCompactPrompt(r.question, r.response1, r.response2))).toBeLessThanOrEqual(105);
@@ -349,7 +361,7 @@ describe('level 0', () => {
     expect(cells.size).toBe(9);
   });
 
-  test('teacher: one evidence line (the shape in caption form), what the image shows, one line per response, the verdict', () => {
+  test('teacher: one evidence line (the shape in caption form), what the image shows, the answer, one line per response, the verdict', () => {
     for (const r of rows0) {
       const m = /^<think>([\s\S]+)<\/think><answer>([12])<\/answer>$/.exec(r.teacher)!;
       expect(Number(m[2])).toBe(r.label);
@@ -359,13 +371,18 @@ describe('level 0', () => {
       const truth = oracle(r.scene, r.question);
       const asked = FORMS.exec(r.question)!;
       const shows = truth === 'no' ? `no ${asked[1] === undefined ? '' : `${asked[1]} `}${asked[2]}` : `a ${o.colour} ${o.kind}`;
-      expect(m[1].split('\n')).toEqual([
+      const lines = m[1].split('\n');
+      const answer = /^The answer is (.+)\.$/.exec(lines[2])![1];
+      expect(answer).toBe(truth === 'yes' || truth === 'no' || truth === o.colour ? truth : `a ${truth}`);
+      expect(lines).toEqual([
         line,
         `The image shows ${shows}.`,
-        r.label === 1 ? 'Response 1 is correct.' : expect.stringMatching(/^Response 1 says .+: wrong\.$/),
-        r.label === 2 ? 'Response 2 is correct.' : expect.stringMatching(/^Response 2 says .+: wrong\.$/),
+        `The answer is ${answer}.`,
+        r.label === 1 ? `Response 1 says ${answer}: right.` : expect.stringMatching(/^Response 1 says .+: wrong\.$/),
+        r.label === 2 ? `Response 2 says ${answer}: right.` : expect.stringMatching(/^Response 2 says .+: wrong\.$/),
         `Therefore Response ${r.label} is better.`,
       ]);
+      expect(lines[2 + (3 - r.label)]).not.toContain(`says ${answer}:`);
       const think = m[1];
       expect(Buffer.byteLength(think.slice(think.indexOf('The image shows ')))).toBeLessThanOrEqual(DEFAULT_BUDGETS.analysis[0]);
       expect(Buffer.byteLength(buildCompactPrompt(r.question, r.response1, r.response2))).toBeLessThanOrEqual(DEFAULT_BUDGETS.prompt[0]);

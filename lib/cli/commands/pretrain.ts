@@ -8,21 +8,32 @@ import { PRETRAIN_DEFAULTS, pretrain } from '../../train/pretrain/pretrain';
 import { UsageError, parseFlags, str } from '../args';
 import type { CliIO } from '../types';
 
-export const usage = `Usage: stable-reinforce pretrain [--out DIR] [--resume] [--steps N] [--seed S] [--total-steps N]
+export const usage = `Usage: stable-reinforce pretrain [--out DIR] [--resume] [--steps N] [--seed S] [--total-steps N] [--init DIR] [--lr X]
        stable-reinforce pretrain --out DIR --export BACKBONE_DIR
 
 Pretrains the built-in backbone on freshly drawn tasks (captions, recall of a cell by its name,
-the cells a question needs, short VQA, checking an answer against the facts); skill probes every
+the cells a question needs, short VQA, checking two responses against the facts); skill probes every
 ${PRETRAIN_DEFAULTS.probeEvery} steps in DIR/skills.jsonl, a checkpoint every ${PRETRAIN_DEFAULTS.checkpointEvery} steps.
   --out DIR          run folder (default runs/pretrain)
   --resume           continue the run in DIR from its checkpoint (a new run when DIR is empty)
   --steps N          stop after N steps of this call (default: run to the end of the schedule)
   --total-steps N    a new run's schedule length (default ${PRETRAIN_DEFAULTS.steps})
   --seed S           a new run's seed (default ${PRETRAIN_DEFAULTS.seed})
+  --init DIR         a new run starts from this model folder (a run's checkpoint/model or an exported
+                     backbone: weights, tokenizer, pixel statistics) instead of random weights
+  --lr X             a new run's peak learning rate (default ${PRETRAIN_DEFAULTS.lr}; warm-up, then cosine)
   --export DIR       write DIR/model.safetensors (bf16), config.json, tokenizer.json, card.md and
                      skills.json from the run's checkpoint, and print the weights' sha256
 Ctrl-C stops after the current step with a checkpoint.
 `;
+
+/** A flag's positive decimal number (e.g. 0.001 or 1e-3), or undefined when the flag is absent. */
+function positiveFlag(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^\d+(\.\d+)?(e-?\d{1,3})?$/i.test(v) ? Number(v) : NaN;
+  if (!(n > 0 && n < 1)) throw new UsageError(`--${name} must be a decimal number above 0 and below 1, got ${JSON.stringify(v)}`);
+  return n;
+}
 
 /** A flag's decimal integer (at least `min`, at most 2^31 - 1), or undefined when the flag is absent. */
 function intFlag(v: string | undefined, name: string, min: number): number | undefined {
@@ -40,6 +51,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     'total-steps': { type: 'string' },
     seed: { type: 'string' },
     export: { type: 'string' },
+    init: { type: 'string' },
+    lr: { type: 'string' },
   });
   const out = path.resolve(str(flags, 'out') ?? path.join('runs', 'pretrain'));
   const exportDir = str(flags, 'export');
@@ -51,6 +64,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const stopAfter = intFlag(str(flags, 'steps'), 'steps', 1);
   const steps = intFlag(str(flags, 'total-steps'), 'total-steps', 1);
   const seed = intFlag(str(flags, 'seed'), 'seed', 0);
+  const lr = positiveFlag(str(flags, 'lr'), 'lr');
+  const init = str(flags, 'init');
   let stop = false;
   const onSignal = () => {
     stop = true;
@@ -64,7 +79,12 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       out,
       resume: flags.resume === true,
       stopAfter,
-      config: { ...(steps !== undefined ? { steps } : {}), ...(seed !== undefined ? { seed } : {}) },
+      config: {
+        ...(steps !== undefined ? { steps } : {}),
+        ...(seed !== undefined ? { seed } : {}),
+        ...(lr !== undefined ? { lr } : {}),
+        ...(init !== undefined ? { init: path.resolve(init) } : {}),
+      },
       log: (m) => io.stderr.write(m + '\n'),
       shouldStop: () => stop,
     });

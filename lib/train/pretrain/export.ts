@@ -9,7 +9,7 @@ import * as path from 'path';
 import { sha256File } from '../../model/backbone';
 import { PolicyModel } from '../../model/policy-model';
 import { readJson } from '../checkpoint';
-import type { PretrainConfig, PretrainState, SkillFigures } from './pretrain';
+import type { InitRecord, PretrainConfig, PretrainState, SkillFigures } from './pretrain';
 import { PRETRAIN_TASKS, TASK_MIX } from './tasks';
 
 export interface ExportResult {
@@ -20,8 +20,32 @@ export interface ExportResult {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-function card(c: PretrainConfig, state: PretrainState, model: PolicyModel, curve: { step: number; seconds: number; skills: SkillFigures }[]): string {
+/** The card's account of the run a continued run started from. */
+function lineage(init: InitRecord | null): string {
+  if (init === null) return '';
+  const r = init.run;
+  if (r === null) return `- Started from the weights of ${init.dir} (no record of how they were made).\n`;
+  const skills = r.skills
+    ? Object.entries(r.skills)
+        .filter(([k]) => k !== 'step')
+        .map(([k, v]) => `${k} ${pct((v as { exact: number }).exact)}`)
+        .join(', ')
+    : '-';
+  return (
+    `- Started from the weights of an earlier run (${init.dir}): ${r.step} steps of ${r.config.batchSize}, lr ${r.config.lr}, seed ${r.config.seed},\n` +
+    `  ${(r.seconds / 3600).toFixed(2)} h, on the task definitions of its time (its last probes, exact: ${skills}).\n`
+  );
+}
+
+function card(
+  c: PretrainConfig,
+  state: PretrainState,
+  model: PolicyModel,
+  curve: { step: number; seconds: number; skills: SkillFigures }[],
+  init: InitRecord | null,
+): string {
   const s = state.skills;
+  const before = init?.run?.seconds ?? 0;
   const rows = PRETRAIN_TASKS.map((t) => `| ${t} | ${(100 * TASK_MIX[t]).toFixed(0)}% | ${s ? pct(s[t].exact) : '-'} | ${s ? pct(s[t].lines) : '-'} |`);
   const history = curve.map((l) => `| ${l.step} | ${l.seconds} | ${PRETRAIN_TASKS.map((t) => pct(l.skills[t].exact)).join(' | ')} |`);
   return `# The built-in backbone (stable-reinforce)
@@ -36,11 +60,11 @@ taught to judge. Weights in bf16.
 
 - Data: every example drawn fresh from the synthetic generator (lib/data, levels ${c.levels.join(', ')}, ${c.grid}x${c.grid} grid) under
   seeds of its own (tasks.ts \`PRETRAIN_SEED_BASE\` + ${c.seed}); a drawn (scene, question) that occurs in the demo's test split of
-  seeds 0-2 is skipped. No example shows a pair of responses or a verdict.
-- Tasks (share of the examples; lib/train/pretrain/tasks.ts): ${PRETRAIN_TASKS.map((t) => `${t} ${(100 * TASK_MIX[t]).toFixed(0)}%`).join(', ')}.
+  seeds 0-2 is skipped. No example writes a verdict.
+${lineage(init)}- Tasks (share of the examples; lib/train/pretrain/tasks.ts): ${PRETRAIN_TASKS.map((t) => `${t} ${(100 * TASK_MIX[t]).toFixed(0)}%`).join(', ')}.
 - ${state.step} steps of ${c.batchSize} examples (schedule: ${c.steps} steps), AdamW lr ${c.lr} (warm-up ${c.warmupSteps}, cosine to
   ${c.minLrRatio} of it), betas (0.9, 0.95), weight decay ${c.weightDecay}, gradient norm clipped at ${c.maxGradNorm}, seed ${c.seed}.
-- Wall time: ${(state.seconds / 3600).toFixed(2)} h on ${os.cpus()[0]?.model ?? 'an unknown CPU'} (${os.cpus().length} threads; the
+- Wall time: ${(state.seconds / 3600).toFixed(2)} h${before > 0 ? ` (${((before + state.seconds) / 3600).toFixed(2)} h with the earlier run)` : ''} on ${os.cpus()[0]?.model ?? 'an unknown CPU'} (${os.cpus().length} threads; the
   time of the exporting machine's CPU is shown, the run may have moved between machines of one kind).
 
 ## Skills (greedy, ${c.probePerTask} held-out probes per task, at step ${s?.step ?? '-'})
@@ -64,6 +88,8 @@ export async function exportBackbone(runDir: string, dir: string): Promise<Expor
   const state = await readJson<PretrainState>(path.join(ckpt, 'state.json'));
   const model = await PolicyModel.load(path.join(ckpt, 'model'));
   try {
+    const initFile = path.join(runDir, 'init.json');
+    const init = c.init && fs.existsSync(initFile) ? await readJson<InitRecord>(initFile) : null;
     fs.mkdirSync(dir, { recursive: true });
     await model.save(dir, { dtype: 'bf16' });
     const skillsFile = path.join(runDir, 'skills.jsonl');
@@ -77,9 +103,9 @@ export async function exportBackbone(runDir: string, dir: string): Promise<Expor
       : [];
     fs.writeFileSync(
       path.join(dir, 'skills.json'),
-      JSON.stringify({ config: c, step: state.step, seconds: Math.round(state.seconds), final: state.skills, curve }, null, 2) + '\n',
+      JSON.stringify({ config: c, step: state.step, seconds: Math.round(state.seconds), final: state.skills, curve, init }, null, 2) + '\n',
     );
-    fs.writeFileSync(path.join(dir, 'card.md'), card(c, state, model, curve));
+    fs.writeFileSync(path.join(dir, 'card.md'), card(c, state, model, curve, init));
     return { dir, step: state.step, sha256: sha256File(path.join(dir, 'model.safetensors')) };
   } finally {
     model.dispose();

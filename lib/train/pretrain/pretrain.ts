@@ -51,6 +51,12 @@ export interface PretrainConfig {
   grid: number;
   levels: (1 | 2 | 3 | 4)[];
   model: ModelConfigInput;
+  /**
+   * A model folder (a pretraining checkpoint's model/ or an exported backbone) whose weights, tokenizer and pixel
+   * statistics a new run starts from, instead of random weights and a new tokenizer: continued pretraining, e.g.
+   * after a task changed. Its shape must be `model`'s. null: a new model.
+   */
+  init: string | null;
 }
 
 /** The shipped backbone's recipe. The model is the demo's size, one layer deeper for the chained lookups. */
@@ -80,7 +86,50 @@ export const PRETRAIN_DEFAULTS: Readonly<PretrainConfig> = Object.freeze<Pretrai
     maxSeqLen: 384,
     imagePositions: 'before-response',
   },
+  init: null,
 });
+
+/** The settings of `model` that a continued run's init folder must share (maxSeqLen may differ: RoPE). */
+const SHAPE_KEYS = ['dModel', 'nLayers', 'nHeads', 'dFF', 'imageSize', 'patchSize', 'imagePositions'] as const;
+
+/** Where a continued run started: the init folder and, when known, the run that made it (for the model card). */
+export interface InitRecord {
+  dir: string;
+  /** The earlier run's settings, steps, wall time and last probe figures (on that run's task definitions). */
+  run: { config: PretrainConfig; step: number; seconds: number; skills: SkillFigures | null } | null;
+}
+
+/** The record of an init folder: an exported backbone (skills.json) or a run's checkpoint/model (../state.json). */
+export async function initRecord(dir: string): Promise<InitRecord> {
+  const exported = path.join(dir, 'skills.json');
+  if (fs.existsSync(exported)) {
+    const j = await readJson<{ config: PretrainConfig; step: number; seconds: number; final: SkillFigures | null }>(exported);
+    return { dir, run: { config: j.config, step: j.step, seconds: j.seconds, skills: j.final } };
+  }
+  const state = path.join(dir, '..', 'state.json');
+  const config = path.join(dir, '..', '..', 'config.json');
+  if (fs.existsSync(state) && fs.existsSync(config)) {
+    const st = await readJson<PretrainState>(state);
+    return { dir, run: { config: await readJson<PretrainConfig>(config), step: st.step, seconds: st.seconds, skills: st.skills } };
+  }
+  return { dir, run: null };
+}
+
+/** The init folder's model, checked against the run's model settings. */
+async function initialModel(c: PretrainConfig): Promise<PolicyModel> {
+  const dir = c.init!;
+  const model = await PolicyModel.load(dir);
+  const got = model.config as unknown as Record<string, unknown>;
+  const want = c.model as unknown as Record<string, unknown>;
+  const differ = SHAPE_KEYS.filter((k) => want[k] !== undefined && got[k] !== want[k]);
+  if (differ.length > 0) {
+    model.dispose();
+    throw new Error(
+      `--init ${dir} does not match the run's model: ${differ.map((k) => `${k} ${JSON.stringify(got[k])} (run: ${JSON.stringify(want[k])})`).join(', ')}`,
+    );
+  }
+  return model;
+}
 
 export interface PretrainState {
   step: number;
@@ -193,11 +242,14 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
   const resume = options.resume === true && fs.existsSync(configFile);
   if (!resume && fs.existsSync(out) && fs.readdirSync(out).filter((f) => f !== 'run.lock').length > 0)
     throw new Error(`${out} is not empty: continue it with --resume, or choose another --out`);
+  const init = resume ? null : (options.config?.init ?? null);
+  if (init !== null && !fs.existsSync(path.join(init, 'config.json'))) throw new Error(`--init ${init} is not a model folder (it has no config.json)`);
   fs.mkdirSync(out, { recursive: true });
   const lock = acquireLock(out);
   try {
     cleanStaleTemps(out);
-    const c: PretrainConfig = resume ? await readJson<PretrainConfig>(configFile) : { ...PRETRAIN_DEFAULTS, ...options.config };
+    // Defaults first: a run folder written before a setting existed reads it as its default.
+    const c: PretrainConfig = { ...PRETRAIN_DEFAULTS, ...(resume ? await readJson<PretrainConfig>(configFile) : options.config) };
     const ctx = taskContext(c);
     let model: PolicyModel;
     let state: PretrainState;
@@ -207,6 +259,12 @@ export async function pretrain(options: PretrainOptions): Promise<PretrainResult
       model = await PolicyModel.load(path.join(ckpt, 'model'));
       state = await readJson<PretrainState>(path.join(ckpt, 'state.json'));
       log(`pretrain: resumed at step ${state.step} of ${c.steps} from ${ckpt}`);
+    } else if (c.init !== null) {
+      model = await initialModel(c);
+      state = { step: 0, seconds: 0, skills: null };
+      await writeJsonAtomic(path.join(out, 'init.json'), await initRecord(c.init));
+      await writeJsonAtomic(configFile, c);
+      log(`pretrain: new run from ${c.init}, ${model.numParameters.toLocaleString('en-US')} parameters, ${c.steps} steps of ${c.batchSize} at lr ${c.lr}`);
     } else {
       const t0 = Date.now();
       const tokenizer = c.bpeMerges > 0 ? trainBpe(tokenizerTexts(c), { merges: c.bpeMerges }) : new Tokenizer();

@@ -3,32 +3,33 @@
  * judge, drawn fresh for every example (nothing to memorise) from the synthetic generator under its own seeds.
  *
  * Each task is one sub-skill of the judging chain that the demo's teacher analysis then strings together
- * (caption -> the cells the question needs -> the fact -> each answer checked against it -> verdict); no task
- * shows a pair of responses or a verdict, which stay for stage 1 and stage 2 to teach:
+ * (caption -> the cells the question needs -> the fact and the answer -> each response checked against it ->
+ * verdict); no task writes a verdict, which stays for stage 1 and stage 2 to teach:
  *
  * | task | input | target | skill |
  * | --- | --- | --- | --- |
  * | caption | image, "Describe the image." | one line per cell in reading order | reading the image |
  * | recall | a caption as text, "Describe the X, Y cells." | the named cells' lines, in the order named | finding a line by its cell name (associative recall) |
  * | evidence | image, a question, "List the image, then the cells the question needs." | the caption, then the needed cells' lines | reading its own text back by name |
- * | fact | a caption as text, a question | the needed cells' lines, then "The image shows ..." | short VQA over what was read |
- * | check | a caption and "The image shows ..." as text, a question, one answer | "The answer is correct." / "The answer says ...: wrong." / "The answer wrongly says ..." | checking a claim against the facts |
+ * | fact | a caption as text, a question | the needed cells' lines, "The image shows ...", "The answer is ..." | short VQA over what was read |
+ * | check | a caption and "The image shows ..." as text, a question, two responses | "The answer is X.", "Response N says Y: right/wrong." for each, "Response N also says ...: wrong." for a wrong detail | checking claims against the facts, each decision after a copy |
  */
 import { DEFAULT_BUDGETS, generateSample, type GeneratorOptions, type Level, type SynthSample } from '../../data/generate';
 import { CATEGORIES } from '../../data/questions';
 import { renderScene } from '../../data/render';
 import { Rng } from '../../data/rng';
 import { CAPTION_PROMPT, DEFAULT_COLOURS, DEFAULT_KINDS, cellLine, lookupPrompt, sceneCaption } from '../../data/scene';
+import { promptOf } from '../../eval/prompt';
 import type { ModelExample } from '../../model/policy-model';
 
 export const PRETRAIN_TASKS = ['caption', 'recall', 'evidence', 'fact', 'check'] as const;
 export type PretrainTask = (typeof PRETRAIN_TASKS)[number];
 
 /** Share of each task in a batch (drawn per example). */
-export const TASK_MIX: Readonly<Record<PretrainTask, number>> = Object.freeze({ caption: 0.1, recall: 0.15, evidence: 0.25, fact: 0.25, check: 0.25 });
+export const TASK_MIX: Readonly<Record<PretrainTask, number>> = Object.freeze({ caption: 0.05, recall: 0.1, evidence: 0.25, fact: 0.25, check: 0.35 });
 
 export const EVIDENCE_PROMPT = 'List the image, then the cells the question needs.\n';
-export const CHECK_PROMPT = 'Check the answer.\n';
+export const CHECK_PROMPT = 'Check the responses.\n';
 const FACT_PREFIX = 'The image shows';
 
 /**
@@ -69,20 +70,16 @@ export function pretrainSample(ctx: TaskContext, purpose: string, index: number)
   return generateSample(spec, generatorOptions(ctx.grid));
 }
 
-/** The lines of the teacher analysis inside <think>: evidence lines, the fact line, one line per response, the conclusion. */
-function analysisLines(s: SynthSample): { evidence: string[]; fact: string; checks: [string, string] } {
+/**
+ * The lines of the teacher analysis inside <think>: the evidence lines, the fact line, the answer line, the checks
+ * (one line per response, then a line per wrong detail), and the conclusion (not returned).
+ */
+function analysisLines(s: SynthSample): { evidence: string[]; fact: string; answer: string; checks: string[] } {
   const body = s.teacher.slice('<think>'.length, s.teacher.indexOf('</think>'));
   const lines = body.split('\n');
   const at = lines.findIndex((l) => l.startsWith(FACT_PREFIX));
-  if (at < 0 || lines.length < at + 3) throw new Error(`sample has no "${FACT_PREFIX}" line followed by two response lines`);
-  return { evidence: lines.slice(0, at), fact: lines[at], checks: [lines[at + 1], lines[at + 2]] };
-}
-
-/** "Response 2 says no: wrong." -> "The answer says no: wrong." (the check task sees one answer, unnamed). */
-function asAnswerLine(line: string, n: 1 | 2): string {
-  const head = `Response ${n} `;
-  if (!line.startsWith(head)) throw new Error(`expected a line about Response ${n}, got ${JSON.stringify(line)}`);
-  return `The answer ${line.slice(head.length)}`;
+  if (at < 0 || lines.length < at + 5) throw new Error(`sample has no "${FACT_PREFIX}" line followed by the answer and two response lines`);
+  return { evidence: lines.slice(0, at), fact: lines[at], answer: lines[at + 1], checks: lines.slice(at + 2, -1) };
 }
 
 /** The image of a scene at the model's input size (what the trainer's image cache holds for a row). */
@@ -90,10 +87,10 @@ export function sceneImage(s: SynthSample, size: number): Uint8Array {
   return new Uint8Array(renderScene(s.scene, size).data);
 }
 
-/** One example of `task` from sample `s`; `r` draws the cells of a recall and the answer of a check. */
+/** One example of `task` from sample `s`; `r` draws the cells of a recall. */
 export function taskExample(task: PretrainTask, s: SynthSample, r: Rng, imageSize: number): PretrainExample {
   const caption = sceneCaption(s.scene);
-  const { evidence, fact, checks } = analysisLines(s);
+  const { evidence, fact, answer, checks } = analysisLines(s);
   const question = `Q: ${s.question}\n`;
   switch (task) {
     case 'caption':
@@ -112,13 +109,11 @@ export function taskExample(task: PretrainTask, s: SynthSample, r: Rng, imageSiz
     case 'evidence':
       return { task, image: sceneImage(s, imageSize), prompt: question + EVIDENCE_PROMPT, response: [caption, ...evidence].join('\n') };
     case 'fact':
-      return { task, image: null, prompt: `${caption}\n${question}`, response: [...evidence, fact].join('\n') };
-    case 'check': {
-      const n: 1 | 2 = r.chance(0.5) ? 1 : 2;
-      const answer = n === 1 ? s.response1 : s.response2;
-      // The caption too: an answer can be wrong in a detail the fact line does not cover.
-      return { task, image: null, prompt: `${caption}\n${fact}\n${question}A: ${answer}\n${CHECK_PROMPT}`, response: asAnswerLine(checks[n - 1], n) };
-    }
+      return { task, image: null, prompt: `${caption}\n${question}`, response: [...evidence, fact, answer].join('\n') };
+    case 'check':
+      // The judging prompt's form, after the caption (a response can be wrong in a detail the fact line does not
+      // cover) and the fact line.
+      return { task, image: null, prompt: `${caption}\n${fact}\n${promptOf(s)}${CHECK_PROMPT}`, response: [answer, ...checks].join('\n') };
   }
 }
 
