@@ -9,7 +9,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseFlags, requireStr, str } from '../lib/cli/args';
-import { sceneCaption, type Scene } from '../lib/data/scene';
+import type { Scene } from '../lib/data/scene';
+import { withCaptionFirst } from '../lib/train/dataset';
 
 const flags = parseFlags(process.argv.slice(2), { run: { type: 'string' }, tag: { type: 'string' } });
 const run = requireStr(flags, 'run', 'a training run folder');
@@ -17,6 +18,7 @@ const tag = str(flags, 'tag') ?? 'stage1';
 
 interface Row {
   id: string;
+  question: string;
   teacher: string;
   scene: Scene;
   difficulty: number;
@@ -57,8 +59,10 @@ const inner = (t: string) =>
 for (const o of outputs) {
   const row = rows.get(o.id);
   if (!row) throw new Error(`test row ${o.id} of ${tag}.json is not in ${dataDir}/test.jsonl`);
-  const caption = config.data.captionFirst ? sceneCaption(row.scene).split('\n') : [];
-  const want = [...caption, ...inner(row.teacher.slice(row.teacher.indexOf('<think>') + '<think>'.length))];
+  // The caption lines (marked where the question's filter matches) when the run wrote caption-first analyses.
+  const teacher = config.data.captionFirst ? withCaptionFirst({ ...row, image: '', response1: '', response2: '', label: 1 }).teacher! : row.teacher;
+  const caption = { length: config.data.captionFirst ? row.scene.grid * row.scene.grid : 0 };
+  const want = inner(teacher.slice(teacher.indexOf('<think>') + '<think>'.length));
   const got = inner(o.text.slice(Math.max(0, o.text.indexOf('<think>'))));
   const at = want.findIndex((l) => l.startsWith(FACT));
   const same = (a: number, b: number) => JSON.stringify(got.slice(a, b)) === JSON.stringify(want.slice(a, b));

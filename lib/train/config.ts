@@ -202,7 +202,7 @@ export const SETTINGS = section('A training run', {
     captionFirst: setting(
       bool,
       false,
-      "Teacher analyses begin with the whole scene's caption (one line per cell, as the vision warm-up and the backbone's pretraining write it), then the evidence lines and the reasoning: the evidence is then read back from the model's own text by cell name, which the backbone has learnt, instead of looked up in the image.",
+      "Teacher analyses begin with the whole scene's caption (one line per cell, as the vision warm-up and the backbone's pretraining write it; a shape that the question's filter matches marked with the running count, e.g. 'center: red square #2'), then the reasoning: a cell the question names is read back from the model's own text by its name, which the backbone has learnt, instead of looked up in the image, and a count is the last mark.",
     ),
     categories: setting(nullable(listOf(oneOf(CATEGORIES), 'categories')), null, 'Synthetic data: question categories to draw (null: all five).'),
     seed: setting(nullable(int(0)), null, "Seed of the synthetic data; null: the run's seed."),

@@ -7,7 +7,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { PreferenceRow, imagePath, readRows } from '../data/io';
-import { CATEGORIES, type Category } from '../data/questions';
+import { captionFirstAnalysis } from '../data/generate';
+import { CATEGORIES, parseQuestion, type Category } from '../data/questions';
 import { CAPTION_PROMPT, cellLine, lookupPrompt, sceneCaption } from '../data/scene';
 import type { Rng } from '../data/rng';
 import { writeSynthetic } from '../data/synth';
@@ -122,11 +123,23 @@ export async function prepareData(
   return { dir, train: fitTrain, test: fitTest, dropped: { train: train.length - fitTrain.length, test: test.length - fitTest.length }, tokenizer };
 }
 
-/** The row with its teacher analysis begun by the scene's caption (data.captionFirst); rows without a scene or teacher stay as they are. */
+/**
+ * The row with its teacher analysis begun by the scene's caption, matches of the question marked
+ * (data.captionFirst; lib/data captionFirstAnalysis); rows without a scene or teacher stay as they are.
+ */
 export function withCaptionFirst<R extends PreferenceRow>(row: R): R {
   const open = '<think>';
-  if (row.scene === undefined || typeof row.teacher !== 'string' || !row.teacher.startsWith(open)) return row;
-  return { ...row, teacher: `${open}${sceneCaption(row.scene)}\n${row.teacher.slice(open.length)}` };
+  const close = '</think>';
+  if (row.scene === undefined || typeof row.teacher !== 'string' || !row.teacher.startsWith(open) || !row.teacher.includes(close)) return row;
+  const end = row.teacher.indexOf(close);
+  let q;
+  try {
+    q = parseQuestion(row.scene.grid, row.question);
+  } catch (e) {
+    throw new RangeError(`row ${row.id}: data.captionFirst needs the synthetic data's questions (${(e as Error).message})`);
+  }
+  const analysis = captionFirstAnalysis(row.scene, q, row.teacher.slice(open.length, end));
+  return { ...row, teacher: `${open}${analysis}${row.teacher.slice(end)}` };
 }
 
 /** Images decoded once to raw RGB bytes at the model's input size (what PolicyModel accepts as a Uint8Array). */

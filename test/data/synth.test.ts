@@ -1,10 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { checkResponse, parseClaim, splitSentences } from '../../lib/data/claims';
-import { DEFAULT_BUDGETS, generateSample } from '../../lib/data/generate';
+import { DEFAULT_BUDGETS, captionFirstAnalysis, generateSample, markedCaption } from '../../lib/data/generate';
 import { buildCompactPrompt } from '../../lib/eval/prompt';
 import { parseQuestion } from '../../lib/data/questions';
-import { DEFAULT_COLOURS, DEFAULT_KINDS, type Scene, cellName, sceneCaption } from '../../lib/data/scene';
+import { DEFAULT_COLOURS, DEFAULT_KINDS, type Scene, cellName, countMatching, sceneCaption } from '../../lib/data/scene';
 import { synthesize, testSize } from '../../lib/data/synth';
 import { verifySyntheticRow } from '../../lib/data/verify';
 import type { SyntheticRow } from '../../lib/data/io';
@@ -90,6 +90,9 @@ const bad = (r: SyntheticRow) => (r.label === 1 ? r.response2 : r.response1);
 
 const datasets = [1, 2, 3].map((seed) => synthesize({ n: 240, seed }));
 const rowsOf = (d: (typeof datasets)[number]) => [...d.train, ...d.test];
+
+/** The last "#" mark of a marked caption (0 without one). */
+const marks0 = (lines: string[]) => Math.max(0, ...lines.flatMap((l) => [...l.matchAll(/#(\d+)/g)].map((m) => Number(m[1]))));
 
 describe('synthesize', () => {
   test('every label recomputed from the scene: the faithful response is right, the other wrong (seeds 1-3, levels 1-4)', () => {
@@ -207,6 +210,38 @@ describe('synthesize', () => {
       }
       expect(lines[lines.length - 1]).toBe(`Therefore Response ${r.label} is better.`);
     }
+  });
+
+  test('caption-first analyses: the caption with running counts of the matches, whose last mark is the count the fact states', () => {
+    let marked = 0;
+    for (const d of datasets)
+      for (const r of rowsOf(d)) {
+        const q = parseQuestion(r.scene.grid, r.question);
+        const lines = markedCaption(r.scene, q);
+        // The caption, plus marks.
+        expect(lines.map((l) => l.replace(/( [#*]\d+)+$/, ''))).toEqual(sceneCaption(r.scene).split('\n'));
+        const filters = q.type === 'count' ? [q.filter] : q.type === 'existence' ? [q.thing] : q.type === 'comparison' ? [q.a, q.b] : [];
+        filters.forEach((f, i) => {
+          const mark = i === 0 ? '#' : '*';
+          const marks = lines.flatMap((l) => [...l.matchAll(new RegExp(`\\${mark}(\\d+)`, 'g'))].map((m) => Number(m[1])));
+          // 1, 2, ..., n in reading order, n the number of matches.
+          expect(marks).toEqual(Array.from({ length: countMatching(r.scene, f) }, (_, k) => k + 1));
+          marked += marks.length;
+        });
+        if (filters.length === 0) expect(lines.join('\n')).toBe(sceneCaption(r.scene));
+        const think = /^<think>([\s\S]*)<\/think>/.exec(r.teacher)![1];
+        const analysis = captionFirstAnalysis(r.scene, q, think).split('\n');
+        expect(analysis.slice(0, lines.length)).toEqual(lines);
+        const rest = think.split('\n');
+        // The marks replace the evidence lines of count, existence and comparison; attribute and relation keep theirs.
+        const from = filters.length > 0 ? rest.findIndex((l) => l.startsWith('The image shows ')) : 0;
+        expect(analysis.slice(lines.length)).toEqual(rest.slice(from));
+        if (q.type === 'count')
+          expect(analysis[lines.length]).toBe(
+            `The image shows ${marks0(lines) === 0 ? 'no' : marks0(lines)} ${think.split('The image shows ')[1].split(' ').slice(1).join(' ').split('\n')[0]}`,
+          );
+      }
+    expect(marked).toBeGreaterThan(200);
   });
 
   test('texts stay within the byte budgets (level 1: prompt <= 200, reasoning after the evidence lines <= 240)', () => {

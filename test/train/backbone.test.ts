@@ -87,20 +87,39 @@ describe('a run from a backbone', () => {
   });
 });
 
-test('captionFirst puts the scene caption first in the teacher analysis', () => {
-  const scene = { grid: 3, objects: [{ kind: 'circle' as const, colour: 'red' as const, row: 0, col: 0, size: 0.8 }] };
+test('captionFirst puts the scene caption first in the teacher analysis, the matches of the question marked', () => {
+  const scene = {
+    grid: 3,
+    objects: [
+      { kind: 'circle' as const, colour: 'red' as const, row: 0, col: 0, size: 0.8 },
+      { kind: 'square' as const, colour: 'blue' as const, row: 1, col: 1, size: 0.8 },
+      { kind: 'square' as const, colour: 'red' as const, row: 2, col: 2, size: 0.8 },
+    ],
+  };
   const row = {
     id: 'a',
     image: 'x.png',
-    question: 'Q?',
+    question: 'How many red shapes are there?',
     response1: 'a',
     response2: 'b',
     label: 1 as const,
     scene,
-    teacher: '<think>top-left: red circle\nThe image shows 1 red shape.</think><answer>1</answer>',
+    teacher: '<think>top-left: red circle\nbottom-right: red square\nThe image shows 2 red shapes.</think><answer>1</answer>',
   };
   const out = withCaptionFirst(row);
-  expect(out.teacher).toBe(`<think>${sceneCaption(scene)}\ntop-left: red circle\nThe image shows 1 red shape.</think><answer>1</answer>`);
+  const caption = sceneCaption(scene)
+    .replace('top-left: red circle', 'top-left: red circle #1')
+    .replace('bottom-right: red square', 'bottom-right: red square #2');
+  // The marks replace the evidence lines of a count.
+  expect(out.teacher).toBe(`<think>${caption}\nThe image shows 2 red shapes.</think><answer>1</answer>`);
+  // A cell the question names keeps its evidence line (recalled by name), and the caption has no marks.
+  const attr = {
+    ...row,
+    question: 'What colour is the shape in the center cell?',
+    teacher: '<think>center: blue square\nThe image shows x.</think><answer>1</answer>',
+  };
+  expect(withCaptionFirst(attr).teacher).toBe(`<think>${sceneCaption(scene)}\ncenter: blue square\nThe image shows x.</think><answer>1</answer>`);
   expect(withCaptionFirst({ ...row, scene: undefined })).toEqual({ ...row, scene: undefined });
   expect(row.teacher.startsWith('<think>top-left')).toBe(true); // the input row is not changed
+  expect(() => withCaptionFirst({ ...row, question: 'Q?' })).toThrow(/row a: .*question/);
 });

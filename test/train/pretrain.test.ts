@@ -33,7 +33,8 @@ describe('pretraining tasks', () => {
     for (const line of recall.response.split('\n')) expect(caption.split('\n')).toContain(line);
     const ev = taskExample('evidence', s, r, 48);
     expect(ev.prompt).toContain(s.question);
-    expect(ev.response.startsWith(caption)).toBe(true);
+    // The caption, matches of the question marked (" #2"), then the lines of the cells the question names.
+    expect(ev.response.replace(/ [#*]\d+/g, '').startsWith(caption)).toBe(true);
     const fact = taskExample('fact', s, r, 48);
     expect(fact.image).toBeNull();
     const factLines = fact.response.split('\n');
@@ -196,7 +197,8 @@ describe('pretrain run', () => {
     const dir = path.join(root, 'backbone-continued');
     await exportBackbone(cont, dir);
     const card = fs.readFileSync(path.join(dir, 'card.md'), 'utf8');
-    expect(card).toContain(`Started from the weights of an earlier run (${init}): 8 steps of 4`);
+    expect(card).toContain('- The weights continue earlier runs, in this order:\n  - An earlier run (first): 8 steps of 4, lr 0.002, seed 1');
+    expect(card).toContain('- Then this run.');
     expect(card).toContain('3 steps of 4 examples');
     // A model of another shape is refused, naming the setting.
     await expect(pretrain({ out: path.join(root, 'bad'), config: { ...tiny, init, model: { ...tiny.model!, dModel: 32 } }, excludeSplits })).rejects.toThrow(

@@ -20,22 +20,29 @@ export interface ExportResult {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-/** The card's account of the run a continued run started from. */
+/** A run's folder name from its checkpoint's model folder (RUN/checkpoint/model), or the folder's own name. */
+const runName = (dir: string): string =>
+  path.basename(dir) === 'model' && path.basename(path.dirname(dir)) === 'checkpoint' ? path.basename(path.dirname(path.dirname(dir))) : path.basename(dir);
+
+/** The card's account of the runs a continued run started from, earliest first. */
 function lineage(init: InitRecord | null): string {
   if (init === null) return '';
   const r = init.run;
   if (r === null) return `- Started from the weights of ${init.dir} (no record of how they were made).\n`;
   const skills = r.skills
-    ? Object.entries(r.skills)
-        .filter(([k]) => k !== 'step')
-        .map(([k, v]) => `${k} ${pct((v as { exact: number }).exact)}`)
+    ? PRETRAIN_TASKS.filter((t) => r.skills![t] !== undefined)
+        .map((t) => `${t} ${pct(r.skills![t].exact)}`)
         .join(', ')
     : '-';
   return (
-    `- Started from the weights of an earlier run (${init.dir}): ${r.step} steps of ${r.config.batchSize}, lr ${r.config.lr}, seed ${r.config.seed},\n` +
-    `  ${(r.seconds / 3600).toFixed(2)} h, on the task definitions of its time (its last probes, exact: ${skills}).\n`
+    lineage(init.before) +
+    `- Then an earlier run (${runName(init.dir)}): ${r.step} steps of ${r.config.batchSize}, lr ${r.config.lr}, seed ${r.config.seed}, ` +
+    `${(r.seconds / 3600).toFixed(2)} h, on the task definitions of its time (its last probes, exact: ${skills}).\n`
   );
 }
+
+/** Wall time of the earlier runs of a continued run. */
+const earlierSeconds = (init: InitRecord | null): number => (init?.run ? init.run.seconds + earlierSeconds(init.before) : 0);
 
 function card(
   c: PretrainConfig,
@@ -45,7 +52,7 @@ function card(
   init: InitRecord | null,
 ): string {
   const s = state.skills;
-  const before = init?.run?.seconds ?? 0;
+  const before = earlierSeconds(init);
   const rows = PRETRAIN_TASKS.map((t) => `| ${t} | ${(100 * TASK_MIX[t]).toFixed(0)}% | ${s ? pct(s[t].exact) : '-'} | ${s ? pct(s[t].lines) : '-'} |`);
   const history = curve.map((l) => `| ${l.step} | ${l.seconds} | ${PRETRAIN_TASKS.map((t) => pct(l.skills[t].exact)).join(' | ')} |`);
   return `# The built-in backbone (stable-reinforce)
@@ -61,7 +68,13 @@ taught to judge. Weights in bf16.
 - Data: every example drawn fresh from the synthetic generator (lib/data, levels ${c.levels.join(', ')}, ${c.grid}x${c.grid} grid) under
   seeds of its own (tasks.ts \`PRETRAIN_SEED_BASE\` + ${c.seed}); a drawn (scene, question) that occurs in the demo's test split of
   seeds 0-2 is skipped. No example writes a verdict.
-${lineage(init)}- Tasks (share of the examples; lib/train/pretrain/tasks.ts): ${PRETRAIN_TASKS.map((t) => `${t} ${(100 * TASK_MIX[t]).toFixed(0)}%`).join(', ')}.
+${
+  init
+    ? `- The weights continue earlier runs, in this order:\n${lineage(init)
+        .replace(/^- Then an/gm, '  - An')
+        .replace(/^- Started/gm, '  - Started')}- Then this run.\n`
+    : ''
+}- Tasks (share of the examples; lib/train/pretrain/tasks.ts): ${PRETRAIN_TASKS.map((t) => `${t} ${(100 * TASK_MIX[t]).toFixed(0)}%`).join(', ')}.
 - ${state.step} steps of ${c.batchSize} examples (schedule: ${c.steps} steps), AdamW lr ${c.lr} (warm-up ${c.warmupSteps}, cosine to
   ${c.minLrRatio} of it), betas (0.9, 0.95), weight decay ${c.weightDecay}, gradient norm clipped at ${c.maxGradNorm}, seed ${c.seed}.
 - Wall time: ${(state.seconds / 3600).toFixed(2)} h${before > 0 ? ` (${((before + state.seconds) / 3600).toFixed(2)} h with the earlier run)` : ''} on ${os.cpus()[0]?.model ?? 'an unknown CPU'} (${os.cpus().length} threads; the

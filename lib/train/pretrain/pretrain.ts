@@ -97,22 +97,29 @@ export interface InitRecord {
   dir: string;
   /** The earlier run's settings, steps, wall time and last probe figures (on that run's task definitions). */
   run: { config: PretrainConfig; step: number; seconds: number; skills: SkillFigures | null } | null;
+  /** Where the earlier run started, when it was itself a continued run. */
+  before: InitRecord | null;
 }
 
 /** The record of an init folder: an exported backbone (skills.json) or a run's checkpoint/model (../state.json). */
 export async function initRecord(dir: string): Promise<InitRecord> {
   const exported = path.join(dir, 'skills.json');
   if (fs.existsSync(exported)) {
-    const j = await readJson<{ config: PretrainConfig; step: number; seconds: number; final: SkillFigures | null }>(exported);
-    return { dir, run: { config: j.config, step: j.step, seconds: j.seconds, skills: j.final } };
+    const j = await readJson<{ config: PretrainConfig; step: number; seconds: number; final: SkillFigures | null; init?: InitRecord | null }>(exported);
+    return { dir, run: { config: j.config, step: j.step, seconds: j.seconds, skills: j.final }, before: j.init ?? null };
   }
   const state = path.join(dir, '..', 'state.json');
-  const config = path.join(dir, '..', '..', 'config.json');
-  if (fs.existsSync(state) && fs.existsSync(config)) {
+  const runDir = path.join(dir, '..', '..');
+  if (fs.existsSync(state) && fs.existsSync(path.join(runDir, 'config.json'))) {
     const st = await readJson<PretrainState>(state);
-    return { dir, run: { config: await readJson<PretrainConfig>(config), step: st.step, seconds: st.seconds, skills: st.skills } };
+    const before = path.join(runDir, 'init.json');
+    return {
+      dir,
+      run: { config: await readJson<PretrainConfig>(path.join(runDir, 'config.json')), step: st.step, seconds: st.seconds, skills: st.skills },
+      before: fs.existsSync(before) ? await readJson<InitRecord>(before) : null,
+    };
   }
-  return { dir, run: null };
+  return { dir, run: null, before: null };
 }
 
 /** The init folder's model, checked against the run's model settings. */

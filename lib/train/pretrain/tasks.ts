@@ -10,12 +10,12 @@
  * | --- | --- | --- | --- |
  * | caption | image, "Describe the image." | one line per cell in reading order | reading the image |
  * | recall | a caption as text, "Describe the X, Y cells." | the named cells' lines, in the order named | finding a line by its cell name (associative recall) |
- * | evidence | image, a question, "List the image, then the cells the question needs." | the caption, then the needed cells' lines | reading its own text back by name |
- * | fact | a caption as text, a question | the needed cells' lines, "The image shows ...", "The answer is ..." | short VQA over what was read |
+ * | evidence | image, a question, "List the image, then the cells the question needs." | the caption, matches of the question marked ("center: red square #2"), then the lines of the cells it names | reading the image against a question; its own text back by name |
+ * | fact | a caption as text, a question | the marked caption and named cells' lines, "The image shows ...", "The answer is ..." | short VQA over what was read |
  * | check | a caption and "The image shows ..." as text, a question, two responses | "The answer is X.", "Response N says Y: right/wrong." for each, "Response N also says ...: wrong." for a wrong detail | checking claims against the facts, each decision after a copy |
  */
-import { DEFAULT_BUDGETS, generateSample, type GeneratorOptions, type Level, type SynthSample } from '../../data/generate';
-import { CATEGORIES } from '../../data/questions';
+import { DEFAULT_BUDGETS, captionFirstAnalysis, generateSample, type GeneratorOptions, type Level, type SynthSample } from '../../data/generate';
+import { CATEGORIES, parseQuestion } from '../../data/questions';
 import { renderScene } from '../../data/render';
 import { Rng } from '../../data/rng';
 import { CAPTION_PROMPT, DEFAULT_COLOURS, DEFAULT_KINDS, cellLine, lookupPrompt, sceneCaption } from '../../data/scene';
@@ -71,15 +71,16 @@ export function pretrainSample(ctx: TaskContext, purpose: string, index: number)
 }
 
 /**
- * The lines of the teacher analysis inside <think>: the evidence lines, the fact line, the answer line, the checks
- * (one line per response, then a line per wrong detail), and the conclusion (not returned).
+ * The lines of the caption-first teacher analysis (lib/data captionFirstAnalysis): the marked caption, the
+ * evidence lines it does not replace, the fact line, the answer line, the checks (one line per response, then a
+ * line per wrong detail); the conclusion is left out.
  */
-function analysisLines(s: SynthSample): { evidence: string[]; fact: string; answer: string; checks: string[] } {
-  const body = s.teacher.slice('<think>'.length, s.teacher.indexOf('</think>'));
+function analysisLines(s: SynthSample): { scan: string[]; fact: string; answer: string; checks: string[] } {
+  const body = captionFirstAnalysis(s.scene, parseQuestion(s.scene.grid, s.question), s.teacher.slice('<think>'.length, s.teacher.indexOf('</think>')));
   const lines = body.split('\n');
   const at = lines.findIndex((l) => l.startsWith(FACT_PREFIX));
   if (at < 0 || lines.length < at + 5) throw new Error(`sample has no "${FACT_PREFIX}" line followed by the answer and two response lines`);
-  return { evidence: lines.slice(0, at), fact: lines[at], answer: lines[at + 1], checks: lines.slice(at + 2, -1) };
+  return { scan: lines.slice(0, at), fact: lines[at], answer: lines[at + 1], checks: lines.slice(at + 2, -1) };
 }
 
 /** The image of a scene at the model's input size (what the trainer's image cache holds for a row). */
@@ -90,7 +91,7 @@ export function sceneImage(s: SynthSample, size: number): Uint8Array {
 /** One example of `task` from sample `s`; `r` draws the cells of a recall. */
 export function taskExample(task: PretrainTask, s: SynthSample, r: Rng, imageSize: number): PretrainExample {
   const caption = sceneCaption(s.scene);
-  const { evidence, fact, answer, checks } = analysisLines(s);
+  const { scan, fact, answer, checks } = analysisLines(s);
   const question = `Q: ${s.question}\n`;
   switch (task) {
     case 'caption':
@@ -107,9 +108,9 @@ export function taskExample(task: PretrainTask, s: SynthSample, r: Rng, imageSiz
       };
     }
     case 'evidence':
-      return { task, image: sceneImage(s, imageSize), prompt: question + EVIDENCE_PROMPT, response: [caption, ...evidence].join('\n') };
+      return { task, image: sceneImage(s, imageSize), prompt: question + EVIDENCE_PROMPT, response: scan.join('\n') };
     case 'fact':
-      return { task, image: null, prompt: `${caption}\n${question}`, response: [...evidence, fact, answer].join('\n') };
+      return { task, image: null, prompt: `${caption}\n${question}`, response: [...scan, fact, answer].join('\n') };
     case 'check':
       // The judging prompt's form, after the caption (a response can be wrong in a detail the fact line does not
       // cover) and the fact line.
