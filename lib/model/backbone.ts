@@ -11,7 +11,7 @@ import { packageRoot } from '../native/loader';
 import { PolicyModel, type DeviceOptions } from './policy-model';
 
 /** sha256 of backbone/model.safetensors (printed by `stable-reinforce pretrain --export`). */
-export const BACKBONE_SHA256 = 'b7ebaca75e0b533982892006ece4de41de81b9982c4d1419962e318404fbd72d';
+export const BACKBONE_SHA256 = '653081b10a2757797c8a90350f51b2e7547a72cfa2fe99ce11f37b08d00e32c3';
 
 /** The folder of the shipped backbone. */
 export function backboneDir(): string {
