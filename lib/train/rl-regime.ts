@@ -54,7 +54,8 @@ export function verdictConditionalAdvantages(rewards: ArrayLike<number>, verdict
  * Per-prompt baselines over consecutive groups of `groupSize` rollouts (the samples of one prompt):
  * - rloo: A_i = R_i - mean of the other samples of the group (0 for a group of one);
  * - group-mean: A_i = R_i - mean of the group;
- * - grpo: (R_i - mean) / (std + eps), std the population std of the group.
+ * - grpo: (R_i - mean) / (std + eps), std the unbiased std of the group (n - 1, as PyTorch's .std() and the
+ *   group_advantages kernel the trainer uses; 0 for a group of one).
  */
 export function groupBaselineAdvantages(rewards: ArrayLike<number>, groupSize: number, kind: GroupBaseline, eps = 1e-6): Float64Array {
   checkRewards(rewards);
@@ -68,7 +69,7 @@ export function groupBaselineAdvantages(rewards: ArrayLike<number>, groupSize: n
     const m = s / groupSize;
     let v = 0;
     for (let i = g; i < g + groupSize; i++) v += (rewards[i] - m) ** 2;
-    const sd = Math.sqrt(v / groupSize);
+    const sd = groupSize > 1 ? Math.sqrt(v / (groupSize - 1)) : 0;
     for (let i = g; i < g + groupSize; i++) {
       if (kind === 'rloo') out[i] = groupSize > 1 ? rewards[i] - (s - rewards[i]) / (groupSize - 1) : 0;
       else if (kind === 'group-mean') out[i] = rewards[i] - m;

@@ -1,4 +1,5 @@
 import { Rng } from '../../lib/data/rng';
+import * as kernels from '../../lib/kernels';
 import {
   groupBaselineAdvantages,
   informativeGroups,
@@ -62,7 +63,7 @@ describe('groupBaselineAdvantages', () => {
       for (let s = 0; s < n; s += g) {
         const grp = r.slice(s, s + g);
         const m = grp.reduce((a, x) => a + x, 0) / g;
-        const sd = Math.sqrt(grp.reduce((a, x) => a + (x - m) ** 2, 0) / g);
+        const sd = g > 1 ? Math.sqrt(grp.reduce((a, x) => a + (x - m) ** 2, 0) / (g - 1)) : 0;
         grp.forEach((x, k) => {
           const others = grp.filter((_, j) => j !== k);
           rloo.push(others.length ? x - others.reduce((a, y) => a + y, 0) / others.length : 0);
@@ -73,6 +74,17 @@ describe('groupBaselineAdvantages', () => {
       close(groupBaselineAdvantages(r, g, 'rloo'), rloo);
       close(groupBaselineAdvantages(r, g, 'group-mean'), gm);
       close(groupBaselineAdvantages(r, g, 'grpo'), grpo, 1e-6);
+    }
+  });
+
+  test('grpo equals the group_advantages kernel the trainer uses (unbiased std)', () => {
+    const rng = new Rng(5);
+    for (let trial = 0; trial < 30; trial++) {
+      const g = 2 + rng.int(7);
+      const r = randomRewards(rng, g * (1 + rng.int(5)));
+      const t = kernels.groupAdvantages(Float32Array.from(r), { groupSize: g });
+      close(groupBaselineAdvantages(r, g, 'grpo'), t.toArray() as Float32Array, 2e-5 * (1 + Math.max(...r.map(Math.abs))));
+      t.dispose();
     }
   });
 
