@@ -3,7 +3,7 @@
  * pid; stale locks taken over), no training into a foreign non-empty folder without --force, --resume only of a
  * run, and the clean-up of temporaries left by killed processes (only ours, only stale).
  */
-import { spawn, spawnSync } from 'child_process';
+import { type ChildProcess, spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -32,16 +32,26 @@ function writeLock(dir: string, info: Record<string, unknown>): void {
   );
 }
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [RUNNER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** The CLI in a child process: the process, and its exit code and output once it ends. */
+function cliProcess(args: string[]): { child: ChildProcess; done: Promise<CliResult> } {
+  const child = spawn(process.execPath, [RUNNER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const done = new Promise<CliResult>((resolve) => {
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
+    child.stdout!.on('data', (d) => (stdout += d));
+    child.stderr!.on('data', (d) => (stderr += d));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+  return { child, done };
 }
+
+const cli = (args: string[]): Promise<CliResult> => cliProcess(args).done;
 
 describe('the lock', () => {
   test('one holder at a time; released only by its holder', () => {
@@ -210,17 +220,21 @@ describe('temporaries of killed processes', () => {
 describe('through the command line (the issue 18 repros)', () => {
   test('two trainers on one --out: the second is refused, the first finishes with every step logged once', async () => {
     const out = path.join(root, 'run');
-    // A smoke run made longer (more RL steps), so that it is still running when the second starts on a loaded machine.
-    const longer = path.join(root, 'longer.json');
-    fs.writeFileSync(longer, JSON.stringify({ rl: { steps: 40 } }));
-    const first = cli(['train', '--preset', 'smoke', '--config', longer, '--out', out, '--quiet']);
-    // Start the second once the first has written its config (its lock is taken before that); starting the
-    // first (transpiling the sources) can take many seconds on a loaded machine.
+    const first = cliProcess(['train', '--preset', 'smoke', '--out', out, '--quiet']);
+    // Once the first has written its config (its lock is taken before that), it is paused while the second tries
+    // the folder: a smoke run takes ~2 s, less than starting the second (transpiling the sources) on a loaded
+    // machine, so without the pause the first could be done before the second looks.
     for (let i = 0; i < 24000 && !fs.existsSync(path.join(out, 'config.json')); i++) await new Promise((r) => setTimeout(r, 5));
-    const second = await cli(['train', '--resume', '--out', out, '--quiet']);
+    first.child.kill('SIGSTOP');
+    let second: CliResult;
+    try {
+      second = await cli(['train', '--resume', '--out', out, '--quiet']);
+    } finally {
+      first.child.kill('SIGCONT');
+    }
     expect(second.code).toBe(1);
     expect(second.stderr).toMatch(/is in use by another run \(trainer pid \d+/);
-    const a = await first;
+    const a = await first.done;
     expect(a.code).toBe(0);
     const steps = readMetrics(path.join(out, 'metrics.jsonl')).map((l) => l.globalStep);
     expect(steps).toEqual(steps.map((_, i) => i + 1));
