@@ -24,11 +24,11 @@ const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 const runName = (dir: string): string =>
   path.basename(dir) === 'model' && path.basename(path.dirname(dir)) === 'checkpoint' ? path.basename(path.dirname(path.dirname(dir))) : path.basename(dir);
 
-/** The card's account of the runs a continued run started from, earliest first. */
+/** The card's list of the runs a continued run started from, earliest first (one indented item each). */
 function lineage(init: InitRecord | null): string {
   if (init === null) return '';
   const r = init.run;
-  if (r === null) return `- Started from the weights of ${init.dir} (no record of how they were made).\n`;
+  if (r === null) return `  - Started from the weights of ${init.dir} (no record of how they were made).\n`;
   const skills = r.skills
     ? PRETRAIN_TASKS.filter((t) => r.skills![t] !== undefined)
         .map((t) => `${t} ${pct(r.skills![t].exact)}`)
@@ -36,7 +36,7 @@ function lineage(init: InitRecord | null): string {
     : '-';
   return (
     lineage(init.before) +
-    `- Then an earlier run (${runName(init.dir)}): ${r.step} steps of ${r.config.batchSize}, lr ${r.config.lr}, seed ${r.config.seed}, ` +
+    `  - An earlier run (${runName(init.dir)}): ${r.step} steps of ${r.config.batchSize}, lr ${r.config.lr}, seed ${r.config.seed}, ` +
     `${(r.seconds / 3600).toFixed(2)} h, on the task definitions of its time (its last probes, exact: ${skills}).\n`
   );
 }
@@ -68,13 +68,7 @@ taught to judge. Weights in bf16.
 - Data: every example drawn fresh from the synthetic generator (lib/data, levels ${c.levels.join(', ')}, ${c.grid}x${c.grid} grid) under
   seeds of its own (tasks.ts \`PRETRAIN_SEED_BASE\` + ${c.seed}); a drawn (scene, question) that occurs in the demo's test split of
   seeds 0-2 is skipped. No example writes a verdict.
-${
-  init
-    ? `- The weights continue earlier runs, in this order:\n${lineage(init)
-        .replace(/^- Then an/gm, '  - An')
-        .replace(/^- Started/gm, '  - Started')}- Then this run.\n`
-    : ''
-}- Tasks (share of the examples; lib/train/pretrain/tasks.ts): ${PRETRAIN_TASKS.map((t) => `${t} ${(100 * TASK_MIX[t]).toFixed(0)}%`).join(', ')}.
+${init ? `- The weights continue earlier runs, in this order:\n${lineage(init)}- Then this run.\n` : ''}- Tasks (share of the examples; lib/train/pretrain/tasks.ts): ${PRETRAIN_TASKS.map((t) => `${t} ${(100 * TASK_MIX[t]).toFixed(0)}%`).join(', ')}.
 - ${state.step} steps of ${c.batchSize} examples (schedule: ${c.steps} steps), AdamW lr ${c.lr} (warm-up ${c.warmupSteps}, cosine to
   ${c.minLrRatio} of it), betas (0.9, 0.95), weight decay ${c.weightDecay}, gradient norm clipped at ${c.maxGradNorm}, seed ${c.seed}.
 - Wall time: ${(state.seconds / 3600).toFixed(2)} h${before > 0 ? ` (${((before + state.seconds) / 3600).toFixed(2)} h with the earlier run)` : ''} on ${os.cpus()[0]?.model ?? 'an unknown CPU'} (${os.cpus().length} threads; the
