@@ -18,6 +18,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseFlags, str } from '../lib/cli/args';
 import { buildCompactPrompt } from '../lib/eval/prompt';
+import { FACT_PREFIX } from '../lib/data/generate';
 import { Rng, hashSeed } from '../lib/data/rng';
 import { synthesize } from '../lib/data/synth';
 import * as kernels from '../lib/kernels';
@@ -55,15 +56,13 @@ interface BedRow {
   level: number;
 }
 
-const FACT = 'The image shows';
-
 /** A synthetic row with its evidence and fact lines moved from the teacher's analysis into the question. */
 function bedRow(r: { question: string; response1: string; response2: string; label: 1 | 2; difficulty?: number; teacher?: string; id: string }): BedRow {
   const t = r.teacher ?? '';
   const body = t.slice('<think>'.length);
-  const at = body.indexOf(FACT);
+  const at = body.indexOf(FACT_PREFIX);
   const end = body.indexOf('\n', at);
-  if (!t.startsWith('<think>') || at < 0 || end < 0) throw new Error(`row ${r.id}: the teacher text has no "${FACT}" line`);
+  if (!t.startsWith('<think>') || at < 0 || end < 0) throw new Error(`row ${r.id}: the teacher text has no "${FACT_PREFIX}" line`);
   const evidence = body.slice(0, end);
   return {
     prompt: buildCompactPrompt(`${r.question}\nEvidence:\n${evidence}`, r.response1, r.response2) + '\n',
@@ -76,7 +75,7 @@ function bedRow(r: { question: string; response1: string; response2: string; lab
 /** The same pair with the responses exchanged (the analysis' response numbers would change too; RL needs no target). */
 function swapped(r: BedRow, q: { question: string; response1: string; response2: string; teacher?: string }): BedRow {
   const body = (q.teacher ?? '').slice('<think>'.length);
-  const end = body.indexOf('\n', body.indexOf(FACT));
+  const end = body.indexOf('\n', body.indexOf(FACT_PREFIX));
   return {
     prompt: buildCompactPrompt(`${q.question}\nEvidence:\n${body.slice(0, end)}`, q.response2, q.response1) + '\n',
     target: '',

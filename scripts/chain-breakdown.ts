@@ -9,6 +9,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseFlags, requireStr, str } from '../lib/cli/args';
+import { FACT_PREFIX } from '../lib/data/generate';
 import type { Scene } from '../lib/data/scene';
 import { withCaptionFirst } from '../lib/train/dataset';
 
@@ -42,7 +43,6 @@ const rows = new Map<string, Row>(
     .map((r) => [r.id, r]),
 );
 const outputs = JSON.parse(fs.readFileSync(path.join(run, 'evals', `${tag}.json`), 'utf8')) as Output[];
-const FACT = 'The image shows';
 const links = ['caption', 'evidence', 'fact', 'answer', 'response 1', 'response 2', 'verdict'] as const;
 type Tally = Record<(typeof links)[number], number> & { n: number };
 const tallies = new Map<string, Tally>();
@@ -64,7 +64,7 @@ for (const o of outputs) {
   const caption = { length: config.data.captionFirst ? row.scene.grid * row.scene.grid : 0 };
   const want = inner(teacher.slice(teacher.indexOf('<think>') + '<think>'.length));
   const got = inner(o.text.slice(Math.max(0, o.text.indexOf('<think>'))));
-  const at = want.findIndex((l) => l.startsWith(FACT));
+  const at = want.findIndex((l) => l.startsWith(FACT_PREFIX));
   const same = (a: number, b: number) => JSON.stringify(got.slice(a, b)) === JSON.stringify(want.slice(a, b));
   const ok = {
     caption: same(0, caption.length),

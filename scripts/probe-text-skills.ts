@@ -19,6 +19,7 @@
  */
 import { resolveDevice, type DeviceChoice } from '../lib/backends';
 import { parseFlags, str, type Flags } from '../lib/cli/args';
+import { FACT_PREFIX } from '../lib/data/generate';
 import { Rng } from '../lib/data/rng';
 import { DEFAULT_COLOURS, DEFAULT_KINDS, cellLine, lookupPrompt, sceneCaption, type Scene } from '../lib/data/scene';
 import { synthesize } from '../lib/data/synth';
@@ -96,15 +97,14 @@ function recallExample(r: Rng): ModelExample & { response: string } {
   };
 }
 
-const FACT = 'The image shows';
 const data = synthesize(synthOptions(c));
 
 /** The teacher's text split after its fact line: the prompt ends with the evidence and the fact, the target is the rest. */
 function verdictExample(row: (typeof data.train)[number]): ModelExample & { response: string; label: 1 | 2; level: number } {
   const body = row.teacher.slice('<think>'.length);
-  const at = body.indexOf(FACT);
+  const at = body.indexOf(FACT_PREFIX);
   const end = body.indexOf('\n', at);
-  if (at < 0 || end < 0) throw new Error(`row ${row.id}: the teacher text has no "${FACT}" line`);
+  if (at < 0 || end < 0) throw new Error(`row ${row.id}: the teacher text has no "${FACT_PREFIX}" line`);
   return { image: null, prompt: `${promptOf(row)}<think>${body.slice(0, end + 1)}`, response: body.slice(end + 1), label: row.label, level: row.difficulty };
 }
 

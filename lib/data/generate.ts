@@ -423,6 +423,9 @@ export function teacherAnalysis(scene: Scene, q: Question, responses: readonly [
   return [...evidenceLines(scene, q), teacherReasoning(scene, q, responses, label)].join('\n');
 }
 
+/** The start of the fact line of a teacher analysis ("The image shows 2 red squares."), which the lines after it read. */
+export const FACT_PREFIX = 'The image shows';
+
 /** Marks of a caption-first analysis: "#" counts the matches of a question's filter, "*" those of a comparison's second. */
 export const SCAN_MARKS = ['#', '*'] as const;
 
@@ -468,8 +471,8 @@ export function markedCaption(scene: Scene, q: Question): string[] {
  */
 export function captionFirstAnalysis(scene: Scene, q: Question, analysis: string): string {
   const lines = analysis.split('\n');
-  const at = lines.findIndex((l) => l.startsWith('The image shows '));
-  if (at < 0) throw new RangeError('analysis has no "The image shows" line');
+  const at = lines.findIndex((l) => l.startsWith(FACT_PREFIX));
+  if (at < 0) throw new RangeError(`analysis has no "${FACT_PREFIX}" line`);
   return [...markedCaption(scene, q), ...(scanFilters(q).length > 0 ? lines.slice(at) : lines)].join('\n');
 }
 
@@ -508,7 +511,7 @@ export function evidenceLines(scene: Scene, q: Question): string[] {
 export function teacherReasoning(scene: Scene, q: Question, responses: readonly [string, string], label: 1 | 2): string {
   const truth = mainClaim(scene, q);
   if (!truth) throw new RangeError(`the question ${JSON.stringify(questionText(scene.grid, q))} has no answer on this scene`);
-  const lines = [`The image shows ${fact(scene, q)}.`, `The answer is ${gist(truth)}.`];
+  const lines = [`${FACT_PREFIX} ${fact(scene, q)}.`, `The answer is ${gist(truth)}.`];
   const checks = responses.map((text) => checkResponse(scene, q, text));
   checks.forEach((check, i) => lines.push(`Response ${i + 1} says ${gist(check.claims[0].claim)}: ${check.answerCorrect ? 'right' : 'wrong'}.`));
   checks.forEach((check, i) => {

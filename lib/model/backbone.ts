@@ -8,6 +8,7 @@ import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { packageRoot } from '../native/loader';
+import type { ModelConfig, ModelConfigInput } from './config';
 import { PolicyModel, type DeviceOptions } from './policy-model';
 
 /** sha256 of backbone/model.safetensors (printed by `stable-reinforce pretrain --export`). */
@@ -21,6 +22,22 @@ export function backboneDir(): string {
 /** The sha256 of a file, in hex (the backbone's recorded hash; printed by the export). */
 export function sha256File(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/** The settings that fix a model's weights' shapes and its image layout: a run from a backbone must share them. */
+const BACKBONE_SHAPE = ['dModel', 'nLayers', 'nHeads', 'nKvHeads', 'dFF', 'imageSize', 'patchSize', 'imagePositions'] as const;
+
+/**
+ * The settings of `want` (a run's model settings; unset ones are free) that do not describe the backbone `have`: a
+ * shape setting that differs, or a context longer than the backbone's (shorter is fine: rotary positions).
+ */
+export function backboneMismatch(have: ModelConfig, want: Partial<ModelConfigInput>): (keyof ModelConfig)[] {
+  const w = want as Record<string, unknown>;
+  const h = have as unknown as Record<string, unknown>;
+  const differ: (keyof ModelConfig)[] = BACKBONE_SHAPE.filter((k) => w[k] !== undefined && w[k] !== null && w[k] !== h[k]);
+  if (w.nKvHeads === undefined && have.nKvHeads !== have.nHeads) differ.push('nKvHeads');
+  if (want.maxSeqLen !== undefined && want.maxSeqLen > have.maxSeqLen) differ.push('maxSeqLen');
+  return differ;
 }
 
 /** Checks the shipped weights' sha256; throws naming the file and both hashes when they differ. */

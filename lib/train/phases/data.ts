@@ -7,7 +7,7 @@
  */
 import * as path from 'path';
 import { backends } from '../../backends';
-import { backboneDir, loadBackbone } from '../../model/backbone';
+import { backboneDir, backboneMismatch, loadBackbone } from '../../model/backbone';
 import { pixelStatistics } from '../../model/image';
 import { PolicyModel } from '../../model/policy-model';
 import { Tokenizer } from '../../model/tokenizer';
@@ -65,16 +65,12 @@ export async function prepareRun(start: RunStart, hooks: RunHooks): Promise<{ da
 }
 
 /** The shapes a run's model settings must share with the backbone (maxSeqLen may be smaller). */
-const BACKBONE_SHAPE = ['dModel', 'nLayers', 'nHeads', 'nKvHeads', 'dFF', 'imageSize', 'patchSize', 'imagePositions'] as const;
-
 /** The shipped backbone (sha256 checked), after checking that the run's model settings describe it. */
 async function backboneFor(c: TrainConfig, device: 'cpu' | 'cuda'): Promise<PolicyModel> {
   const model = c.model.backboneDir !== null ? await PolicyModel.load(path.resolve(c.model.backboneDir), { device }) : await loadBackbone({ device });
   const have = model.config as unknown as Record<string, unknown>;
   const want = modelConfigOf(c) as unknown as Record<string, unknown>;
-  const differ: string[] = BACKBONE_SHAPE.filter((k) => want[k] !== undefined && want[k] !== null && want[k] !== have[k]);
-  if (want.nKvHeads === undefined && have.nKvHeads !== have.nHeads) differ.push('nKvHeads');
-  if (c.model.maxSeqLen > model.config.maxSeqLen) differ.push('maxSeqLen');
+  const differ = backboneMismatch(model.config, modelConfigOf(c));
   if (differ.length) {
     model.dispose();
     throw new RangeError(

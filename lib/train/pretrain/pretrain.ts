@@ -10,6 +10,7 @@ import * as path from 'path';
 import { Rng } from '../../data/rng';
 import { synthesize, type SynthOptions } from '../../data/synth';
 import type { SynthSample } from '../../data/generate';
+import { backboneMismatch } from '../../model/backbone';
 import { pixelStatistics } from '../../model/image';
 import { AdamW } from '../../model/adamw';
 import { PolicyModel, type ModelConfigInput } from '../../model';
@@ -89,9 +90,6 @@ export const PRETRAIN_DEFAULTS: Readonly<PretrainConfig> = Object.freeze<Pretrai
   init: null,
 });
 
-/** The settings of `model` that a continued run's init folder must share (maxSeqLen may differ: RoPE). */
-const SHAPE_KEYS = ['dModel', 'nLayers', 'nHeads', 'dFF', 'imageSize', 'patchSize', 'imagePositions'] as const;
-
 /** Where a continued run started: the init folder and, when known, the run that made it (for the model card). */
 export interface InitRecord {
   dir: string;
@@ -128,7 +126,7 @@ async function initialModel(c: PretrainConfig): Promise<PolicyModel> {
   const model = await PolicyModel.load(dir);
   const got = model.config as unknown as Record<string, unknown>;
   const want = c.model as unknown as Record<string, unknown>;
-  const differ = SHAPE_KEYS.filter((k) => want[k] !== undefined && got[k] !== want[k]);
+  const differ = backboneMismatch(model.config, c.model);
   if (differ.length > 0) {
     model.dispose();
     throw new Error(

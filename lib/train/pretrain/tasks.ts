@@ -14,7 +14,7 @@
  * | fact | a caption as text, a question | the marked caption and named cells' lines, "The image shows ...", "The answer is ..." | short VQA over what was read |
  * | check | a caption and "The image shows ..." as text, a question, two responses | "The answer is X.", "Response N says Y: right/wrong." for each, "Response N also says ...: wrong." for a wrong detail | checking claims against the facts, each decision after a copy |
  */
-import { DEFAULT_BUDGETS, captionFirstAnalysis, generateSample, type GeneratorOptions, type Level, type SynthSample } from '../../data/generate';
+import { DEFAULT_BUDGETS, FACT_PREFIX, captionFirstAnalysis, generateSample, type GeneratorOptions, type Level, type SynthSample } from '../../data/generate';
 import { CATEGORIES, parseQuestion } from '../../data/questions';
 import { renderScene } from '../../data/render';
 import { Rng } from '../../data/rng';
@@ -30,7 +30,6 @@ export const TASK_MIX: Readonly<Record<PretrainTask, number>> = Object.freeze({ 
 
 export const EVIDENCE_PROMPT = 'List the image, then the cells the question needs.\n';
 export const CHECK_PROMPT = 'Check the responses.\n';
-const FACT_PREFIX = 'The image shows';
 
 /**
  * Seeds of the pretraining draws: far from the small seeds the judging data uses (the run's seed, 0-2 in the
