@@ -89,6 +89,11 @@ async function main(): Promise<void> {
     ['change overall', pts(stat(runs.map((r) => s2(r).accuracy - r.stage1.accuracy)))],
     [`Voting@5 (final model)`, kMax >= 5 ? pct(stat(runs.map((r) => vote(r, 5)))) : 'not run (K < 5)'],
     [`Voting@15 (final model)`, kMax >= 15 ? pct(stat(runs.map((r) => vote(r, 15)))) : `not run (K = ${kMax})`],
+    [
+      'greedy accuracy on the voted test samples (final model)',
+      runs.every((r) => typeof r.voting?.greedy === 'number') ? pct(stat(runs.map((r) => r.voting!.greedy!))) : 'not known',
+    ],
+    ['Any-correct@K (final model)', kMax > 0 ? pct(stat(runs.map((r) => r.voting!.anyCorrectAtK[String(kMax)]))) + ` (K = ${kMax})` : 'not run'],
     ['mean response length after stage 1 (greedy, tokens)', num(stat(runs.map((r) => r.stage1.meanLength)), 1)],
     ['mean response length after stage 2 (greedy, tokens)', num(stat(runs.map((r) => s2(r).meanLength)), 1)],
   ];
@@ -173,7 +178,9 @@ async function main(): Promise<void> {
         stage2: { accuracy: s2(r).accuracy, hard: s2(r).hard.accuracy, share1: s2(r).answersOne, byLevel: s2(r).byLevel, byCategory: s2(r).byCategory },
         change: r.change,
         share1: share1(r),
-        voting: r.voting ? { k: r.voting.k, votingAtK: r.voting.votingAtK, anyCorrectAtK: r.voting.anyCorrectAtK } : null,
+        voting: r.voting
+          ? { k: r.voting.k, n: r.voting.n, votingAtK: r.voting.votingAtK, anyCorrectAtK: r.voting.anyCorrectAtK, greedy: r.voting.greedy }
+          : null,
         seconds: r.seconds,
       })),
       pooled: { overall: pooledAll, hard: pooledHard, gainPoints: 100 * stat(runs.map((r) => s2(r).accuracy - r.stage1.accuracy)).mean },

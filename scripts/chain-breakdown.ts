@@ -2,7 +2,7 @@
  * Where a judge's analyses go wrong (research tool, not a benchmark): for a training run on the built-in data, each
  * greedy test output of evals/<tag>.json is compared link by link with the teacher analysis of its row (caption
  * lines when the run wrote caption-first analyses, evidence lines, the fact line, the answer line, the two response
- * lines, the verdict), by level and category.
+ * lines, the detail lines of a pair whose answers agree, the verdict), by level, category and kind of pair.
  *
  *   node dist/scripts/chain-breakdown.js --run DIR [--tag stage1]
  */
@@ -43,11 +43,11 @@ const rows = new Map<string, Row>(
     .map((r) => [r.id, r]),
 );
 const outputs = JSON.parse(fs.readFileSync(path.join(run, 'evals', `${tag}.json`), 'utf8')) as Output[];
-const links = ['caption', 'evidence', 'fact', 'answer', 'response 1', 'response 2', 'verdict'] as const;
+const links = ['caption', 'evidence', 'fact', 'answer', 'response 1', 'response 2', 'details', 'verdict'] as const;
 type Tally = Record<(typeof links)[number], number> & { n: number };
 const tallies = new Map<string, Tally>();
 const tally = (key: string) => {
-  if (!tallies.has(key)) tallies.set(key, { n: 0, caption: 0, evidence: 0, fact: 0, answer: 0, 'response 1': 0, 'response 2': 0, verdict: 0 });
+  if (!tallies.has(key)) tallies.set(key, { n: 0, caption: 0, evidence: 0, fact: 0, answer: 0, 'response 1': 0, 'response 2': 0, details: 0, verdict: 0 });
   return tallies.get(key)!;
 };
 const inner = (t: string) =>
@@ -73,9 +73,12 @@ for (const o of outputs) {
     answer: got[at + 1] === want[at + 1],
     'response 1': got[at + 2] === want[at + 2],
     'response 2': got[at + 3] === want[at + 3],
+    // Between the response lines and the conclusion (none when the answers differ).
+    details: same(at + 4, want.length - 1) && got.length === want.length,
     verdict: o.correct,
   };
-  for (const key of ['all', `level ${row.difficulty}`, row.category]) {
+  const pair = want.length > at + 5 ? 'pair: answers agree' : 'pair: answers differ';
+  for (const key of ['all', `level ${row.difficulty}`, row.category, pair]) {
     const t = tally(key);
     t.n++;
     for (const l of links) t[l] += Number(ok[l]);

@@ -7,7 +7,7 @@
  * removed, moved, or two swapped). So it is internally consistent, as real
  * model errors are, and telling the two apart needs the image, not the text.
  */
-import { Claim, checkResponse, responseText } from './claims';
+import { Claim, ResponseCheck, checkResponse, responseText } from './claims';
 import { buildCompactPrompt } from '../eval/prompt';
 import { CATEGORIES, Category, Question, answerQuestion, countPhrase, dirPhrase, isThing, noun, questionText, relationTarget, singleObject } from './questions';
 import { Rng, Seed } from './rng';
@@ -96,7 +96,7 @@ export function levelCategories(level: Level, categories: readonly Category[] = 
  */
 export const DEFAULT_BUDGETS = {
   prompt: [140, 200, 280, 320, 380],
-  analysis: [220, 240, 260, 300, 320],
+  analysis: [220, 240, 260, 320, 410],
 } as const;
 
 export interface GeneratorOptions {
@@ -426,9 +426,6 @@ export function teacherAnalysis(scene: Scene, q: Question, responses: readonly [
 /** The start of the fact line of a teacher analysis ("The image shows 2 red squares."), which the lines after it read. */
 export const FACT_PREFIX = 'The image shows';
 
-/** Marks of a caption-first analysis: "#" counts the matches of a question's filter, "*" those of a comparison's second. */
-export const SCAN_MARKS = ['#', '*'] as const;
-
 /** The filters whose matches a caption-first analysis marks (none for attribute and relation questions). */
 function scanFilters(q: Question): Filter[] {
   switch (q.type) {
@@ -445,20 +442,22 @@ function scanFilters(q: Question): Filter[] {
 
 /**
  * The scene's caption, each line of a shape that a filter of the question matches marked with the running count
- * of its matches ("center: red square #2"; a comparison's second filter counts with "*"). Marking is a decision
- * about the line just written (does it match the question's words?), and the count only adds one to the last
- * mark: a filtered pass over the nine lines becomes nine local steps, where listing the matching lines after the
- * caption stayed at 40-50% through 30,000 pretraining steps (docs/research/backbone.md).
+ * of its matches ("center: red square #2"). Marking is a decision about the line just written (does it match the
+ * question's words?), and the count only adds one to the last mark: a filtered pass over the nine lines becomes
+ * nine local steps, where listing the matching lines after the caption stayed at 40-50% through 30,000 pretraining
+ * steps (docs/research/backbone.md). A comparison's two filters are counted by name ("center: red square (squares
+ * 2)"): with "#" and "*" for its first and second filter, the model marked in order of appearance instead.
  */
 export function markedCaption(scene: Scene, q: Question): string[] {
   const filters = scanFilters(q);
+  const mark = (i: number, n: number) => (filters.length > 1 ? `(${noun(filters[i], true)} ${n})` : `#${n}`);
   const counts = filters.map(() => 0);
   const lines: string[] = [];
   for (let row = 0; row < scene.grid; row++)
     for (let col = 0; col < scene.grid; col++) {
       const o = objectAt(scene, row, col);
       let line = cellLine(scene, row, col);
-      if (o) filters.forEach((f, i) => matches(o, f) && (line += ` ${SCAN_MARKS[i]}${++counts[i]}`));
+      if (o) filters.forEach((f, i) => matches(o, f) && (line += ` ${mark(i, ++counts[i])}`));
       lines.push(line);
     }
   return lines;
@@ -505,8 +504,8 @@ export function evidenceLines(scene: Scene, q: Question): string[] {
  * before it has written what it compares (docs/research/backbone.md): the fact the image shows, the answer in the
  * short form a response's first sentence gives it ("The answer is 2 red circles."), then for each response what
  * it answers, copied in the same short form, and whether that equals the answer ("Response 1 says no red
- * circles: wrong."). When both answers are right, a line names the wrong detail of the flawed response. The last
- * line names the better response (the line the consistency judge reads).
+ * circles: wrong."). When both answers are right, the details are checked the same way, each against the image
+ * (detailChecks). The last line names the better response (the line the consistency judge reads).
  */
 export function teacherReasoning(scene: Scene, q: Question, responses: readonly [string, string], label: 1 | 2): string {
   const truth = mainClaim(scene, q);
@@ -514,13 +513,50 @@ export function teacherReasoning(scene: Scene, q: Question, responses: readonly 
   const lines = [`${FACT_PREFIX} ${fact(scene, q)}.`, `The answer is ${gist(truth)}.`];
   const checks = responses.map((text) => checkResponse(scene, q, text));
   checks.forEach((check, i) => lines.push(`Response ${i + 1} says ${gist(check.claims[0].claim)}: ${check.answerCorrect ? 'right' : 'wrong'}.`));
-  checks.forEach((check, i) => {
-    if (!check.answerCorrect || check.correct) return;
-    const bad = check.claims.find((c) => !c.holds)!;
-    lines.push(`Response ${i + 1} also says ${bad.text[0].toLowerCase()}${bad.text.slice(1, -1)}: wrong.`);
-  });
+  if (checks.every((c) => c.answerCorrect)) lines.push(...detailChecks(scene, checks[0]));
   lines.push(`Therefore Response ${label} is better.`);
   return lines.join('\n');
+}
+
+/**
+ * The detail lines of a pair whose answers are both right: each detail of Response 1 in the short form of a caption
+ * line or a count ("middle-left: green cross", "2 crosses and 1 circle"), then what the image has in the same form
+ * (the caption's line of that cell, recalled by its name as the caption wrote it; the true counts), then whether
+ * the two are equal;
+ * up to the first wrong one. One response of such a pair is flawed, so Response 1's details decide it: a wrong one
+ * makes Response 2 the better, all right make it Response 1. Every decision comes after both sides of the
+ * comparison are written, as in the response lines; checking Response 1 alone keeps the analysis short.
+ */
+function detailChecks(scene: Scene, check: ResponseCheck): string[] {
+  const lines: string[] = [];
+  for (const { claim, text, holds } of check.claims.slice(1)) {
+    const said = detailForm(scene, claim);
+    const verdict = holds ? 'right' : 'wrong';
+    lines.push(
+      said
+        ? `Response 1 also says ${said.claimed}; the image has ${said.truth}: ${verdict}.`
+        : `Response 1 also says ${text[0].toLowerCase()}${text.slice(1, -1)}: ${verdict}.`,
+    );
+    if (!holds) break;
+  }
+  return lines;
+}
+
+/** A detail claim and the scene's truth in one short form, or null for a claim without one. */
+function detailForm(scene: Scene, c: Claim): { claimed: string; truth: string } | null {
+  switch (c.t) {
+    case 'cellHas':
+      return { claimed: `${cellName(scene.grid, c.row, c.col)}: ${describe(c.thing)}`, truth: cellLine(scene, c.row, c.col) };
+    case 'cellEmpty':
+      return { claimed: `${cellName(scene.grid, c.row, c.col)}: empty`, truth: cellLine(scene, c.row, c.col) };
+    case 'count':
+      return {
+        claimed: c.items.map((it) => countPhrase(it.filter, it.n)).join(' and '),
+        truth: c.items.map((it) => countPhrase(it.filter, countMatching(scene, it.filter))).join(' and '),
+      };
+    default:
+      return null;
+  }
 }
 
 export function teacherOutput(analysis: string, label: 1 | 2): string {

@@ -12,7 +12,7 @@ import type { ModelConfig, ModelConfigInput } from './config';
 import { PolicyModel, type DeviceOptions } from './policy-model';
 
 /** sha256 of backbone/model.safetensors (printed by `stable-reinforce pretrain --export`). */
-export const BACKBONE_SHA256 = '653081b10a2757797c8a90350f51b2e7547a72cfa2fe99ce11f37b08d00e32c3';
+export const BACKBONE_SHA256 = '584bb7852bb43aac466e0b1d4af1064362c40172da69bdb90c288d67d3227d93';
 
 /** The folder of the shipped backbone. */
 export function backboneDir(): string {

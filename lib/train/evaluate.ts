@@ -283,9 +283,12 @@ export interface VotingSummary {
   votingAtK: Record<string, number>;
   anyCorrectAtK: Record<string, number>;
   hard: { n: number; votingAtK: Record<string, number> };
+  /** Greedy accuracy of the same model on the same test rows (null: not known), the figure Voting@K must beat. */
+  greedy: number | null;
 }
 
-export function summarizeVoting(chunks: readonly VotingChunk[], k: number, hardLevels: readonly number[]): VotingSummary {
+/** `greedy`: the final model's greedy outputs on the test split (its evals file), matched to the voted rows by id. */
+export function summarizeVoting(chunks: readonly VotingChunk[], k: number, hardLevels: readonly number[], greedy: readonly GreedyOutput[] = []): VotingSummary {
   const rows = chunks.flatMap((c) => c.rows);
   const evals = (rs: typeof rows): Evaluation[] =>
     rs.map((r) => ({
@@ -304,7 +307,18 @@ export function summarizeVoting(chunks: readonly VotingChunk[], k: number, hardL
     votingAtK: votingAtK(evals(rows), k),
     anyCorrectAtK: anyCorrectAtK(evals(rows), k),
     hard: { n: hard.length, votingAtK: votingAtK(evals(hard), k) },
+    greedy: greedyOn(
+      rows.map((r) => r.id),
+      greedy,
+    ),
   };
+}
+
+/** Accuracy of `outputs` on the rows `ids`, or null when some row has no output. */
+function greedyOn(ids: readonly string[], outputs: readonly GreedyOutput[]): number | null {
+  const byId = new Map(outputs.map((o) => [o.id, o.correct]));
+  if (ids.length === 0 || ids.some((id) => !byId.has(id))) return null;
+  return ids.filter((id) => byId.get(id)).length / ids.length;
 }
 
 export { chunks };

@@ -138,7 +138,8 @@ export function summaryLines(s: SummaryInput): string[] {
     const v = s.voting;
     const ks = [1, 5, v.k].filter((k, i, a) => k <= v.k && a.indexOf(k) === i);
     lines.push(
-      `Voting@K (final model, temperature sampling, ${v.n} test samples): ${ks.map((k) => `@${k} ${pct(v.votingAtK[String(k)])}`).join(', ')}; any-correct@${v.k} ${pct(v.anyCorrectAtK[String(v.k)])}.`,
+      `Voting@K (final model, temperature sampling, ${v.n} test samples): ${ks.map((k) => `@${k} ${pct(v.votingAtK[String(k)])}`).join(', ')}; any-correct@${v.k} ${pct(v.anyCorrectAtK[String(v.k)])}` +
+        (v.greedy === null ? '.' : `; greedy on the same samples ${pct(v.greedy)}.`),
     );
   }
   const t = s.seconds;

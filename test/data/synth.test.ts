@@ -3,7 +3,7 @@ import * as path from 'path';
 import { checkResponse, parseClaim, splitSentences } from '../../lib/data/claims';
 import { DEFAULT_BUDGETS, captionFirstAnalysis, generateSample, markedCaption } from '../../lib/data/generate';
 import { buildCompactPrompt } from '../../lib/eval/prompt';
-import { parseQuestion } from '../../lib/data/questions';
+import { noun, parseQuestion } from '../../lib/data/questions';
 import { DEFAULT_COLOURS, DEFAULT_KINDS, type Scene, cellName, countMatching, sceneCaption } from '../../lib/data/scene';
 import { synthesize, testSize } from '../../lib/data/synth';
 import { verifySyntheticRow } from '../../lib/data/verify';
@@ -198,11 +198,23 @@ describe('synthesize', () => {
       const flawed = 3 - r.label;
       const sameAnswer = statedAnswer(bad(r)) === truth;
       if (sameAnswer) {
-        // Both answers right: one more line names the flawed response's wrong detail, a sentence of it.
+        // Both answers right: Response 1's details, each with what the image has there, up to the first wrong one.
         expect(lines[1 + flawed]).toBe(`Response ${flawed} says ${answer}: right.`);
-        const detail = new RegExp(`^Response ${flawed} also says (.+): wrong\\.$`).exec(lines[4])!;
-        expect(bad(r).toLowerCase()).toContain(detail[1].toLowerCase() + '.');
-        expect(lines).toHaveLength(6);
+        const details = lines.slice(4, -1).map((l) => /^Response 1 also says (.+); the image has (.+): (right|wrong)\.$/.exec(l)!);
+        const sentences = r.response1.split(/(?<=\.) /).slice(1);
+        expect(details.length).toBeGreaterThan(0);
+        details.forEach(([, said, truth, verdict], k) => {
+          const cell = /^(.+): (.+)$/.exec(said);
+          expect(verdict).toBe(said === truth ? 'right' : 'wrong');
+          expect(verdict).toBe(k === details.length - 1 && r.label === 2 ? 'wrong' : 'right');
+          if (cell) {
+            // A cell detail: the image side is the cell's caption line.
+            expect(caption.get(cell[1])).toBe(truth);
+            expect(sentences[k]).toBe(cell[2] === 'empty' ? `The ${cell[1]} cell is empty.` : `The ${cell[1]} cell has a ${cell[2]}.`);
+          } else expect(sentences[k]).toMatch(new RegExp(`^There (is|are) ${said}\\.$`));
+        });
+        // Response 1 right in every detail: all of them were checked.
+        if (r.label === 1) expect(details).toHaveLength(sentences.length);
       } else {
         expect(lines[1 + flawed]).toMatch(new RegExp(`^Response ${flawed} says (.+): wrong\\.$`));
         expect(lines[1 + flawed]).not.toBe(`Response ${flawed} says ${answer}: wrong.`);
@@ -212,18 +224,19 @@ describe('synthesize', () => {
     }
   });
 
-  test('caption-first analyses: the caption with running counts of the matches, whose last mark is the count the fact states', () => {
+  test('caption-first analyses: the caption with running counts of the matches (by name for a comparison), whose last mark is the count the fact states', () => {
     let marked = 0;
     for (const d of datasets)
       for (const r of rowsOf(d)) {
         const q = parseQuestion(r.scene.grid, r.question);
         const lines = markedCaption(r.scene, q);
         // The caption, plus marks.
-        expect(lines.map((l) => l.replace(/( [#*]\d+)+$/, ''))).toEqual(sceneCaption(r.scene).split('\n'));
+        expect(lines.map((l) => l.replace(/( #\d+| \([a-z ]+ \d+\))+$/, ''))).toEqual(sceneCaption(r.scene).split('\n'));
         const filters = q.type === 'count' ? [q.filter] : q.type === 'existence' ? [q.thing] : q.type === 'comparison' ? [q.a, q.b] : [];
-        filters.forEach((f, i) => {
-          const mark = i === 0 ? '#' : '*';
-          const marks = lines.flatMap((l) => [...l.matchAll(new RegExp(`\\${mark}(\\d+)`, 'g'))].map((m) => Number(m[1])));
+        filters.forEach((f) => {
+          // "#n" for the one filter of count and existence, "(squares n)" for each of a comparison's two.
+          const mark = q.type === 'comparison' ? `\\(${noun(f, true)} (\\d+)\\)` : '#(\\d+)';
+          const marks = lines.flatMap((l) => [...l.matchAll(new RegExp(` ${mark}`, 'g'))].map((m) => Number(m[1])));
           // 1, 2, ..., n in reading order, n the number of matches.
           expect(marks).toEqual(Array.from({ length: countMatching(r.scene, f) }, (_, k) => k + 1));
           marked += marks.length;

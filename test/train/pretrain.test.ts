@@ -34,7 +34,7 @@ describe('pretraining tasks', () => {
     const ev = taskExample('evidence', s, r, 48);
     expect(ev.prompt).toContain(s.question);
     // The caption, matches of the question marked (" #2"), then the lines of the cells the question names.
-    expect(ev.response.replace(/ [#*]\d+/g, '').startsWith(caption)).toBe(true);
+    expect(ev.response.replace(/ #\d+| \([a-z ]+ \d+\)/g, '').startsWith(caption)).toBe(true);
     const fact = taskExample('fact', s, r, 48);
     expect(fact.image).toBeNull();
     const factLines = fact.response.split('\n');
@@ -70,7 +70,12 @@ describe('pretraining tasks', () => {
         answerErrors++;
       } else {
         expect(lines[flawed]).toBe(`Response ${flawed} says ${answer}: right.`);
-        expect(lines).toEqual([...lines.slice(0, 3), expect.stringMatching(new RegExp(`^Response ${flawed} also says .+: wrong\\.$`))]);
+        // Response 1's details, each against the image, up to the first wrong one (the last line, when it is flawed).
+        const details = lines.slice(3);
+        expect(details.length).toBeGreaterThan(0);
+        for (const l of details) expect(l).toMatch(/^Response 1 also says .+; the image has .+: (right|wrong)\.$/);
+        expect(details.filter((l) => l.endsWith(': wrong.'))).toHaveLength(flawed === 1 ? 1 : 0);
+        if (flawed === 1) expect(details[details.length - 1]).toMatch(/: wrong\.$/);
         detailErrors++;
       }
     }

@@ -53,6 +53,23 @@ describe('evaluation summaries', () => {
     expect(v.votingAtK).toEqual({ '1': 0, '2': 0, '3': 0.5 }); // a: 2 | 2,1 -> tie -> first (2) | 1 wins
     expect(v.anyCorrectAtK).toEqual({ '1': 0, '2': 0.5, '3': 1 });
     expect(v.hard.n).toBe(1);
+    // No greedy outputs given: the comparison figure is unknown, not 0.
+    expect(v.greedy).toBeNull();
+  });
+
+  test('Voting@K carries the greedy accuracy on the same rows, matched by id; null when a row has no greedy output', () => {
+    const rows = [
+      { index: 0, id: 'a', label: 1 as const, level: 1, category: 'c', verdicts: [1, 1, 2] as (1 | 2 | null)[], meanLength: 5 },
+      { index: 1, id: 'b', label: 2 as const, level: 4, category: 'c', verdicts: [2, 1, 2] as (1 | 2 | null)[], meanLength: 5 },
+    ];
+    // Greedy outputs in another order, with a row the voting did not use.
+    const greedy = [
+      { ...out(7, 1, true), id: 'z' },
+      { ...out(1, 4, false), id: 'b' },
+      { ...out(0, 1, true), id: 'a' },
+    ];
+    expect(summarizeVoting([{ chunk: 0, rows }], 3, [4], greedy).greedy).toBe(0.5);
+    expect(summarizeVoting([{ chunk: 0, rows }], 3, [4], greedy.slice(0, 2)).greedy).toBeNull();
   });
 });
 

@@ -37,10 +37,13 @@ export async function final(run: Run, input: FinalInput): Promise<RunSummary | I
     const pass = { task: `voting@${c.eval.votingK}`, partialFile, phase: 'final', since: t, checkpoint: 'rl-end' } as const;
     const done = await resumableChunks(run, pass, parts, (i) => votingChunk(run.model, parts[i], run.images, { ...opts, chunk: i }));
     if (done === INTERRUPTED) return done;
+    // The final model's greedy outputs: stage 2's when it ran, else stage 1's.
+    const greedy = await readJson<GreedyOutput[]>(path.join(out, 'evals', c.rl.steps > 0 && results.stage2 ? 'stage2.json' : 'stage1.json')).catch(() => []);
     voting = summarizeVoting(
       done.sort((x, y) => x.chunk - y.chunk),
       c.eval.votingK,
       c.eval.hardLevels,
+      greedy,
     );
     await writeJsonAtomic(path.join(out, 'voting.json'), { ...voting, rows: done.flatMap((d) => d.rows) });
     await fs.promises.rm(partialFile, { force: true });

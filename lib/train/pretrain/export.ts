@@ -71,7 +71,7 @@ taught to judge. Weights in bf16.
 ${init ? `- The weights continue earlier runs, in this order:\n${lineage(init)}- Then this run.\n` : ''}- Tasks (share of the examples; lib/train/pretrain/tasks.ts): ${PRETRAIN_TASKS.map((t) => `${t} ${(100 * TASK_MIX[t]).toFixed(0)}%`).join(', ')}.
 - ${state.step} steps of ${c.batchSize} examples (schedule: ${c.steps} steps), AdamW lr ${c.lr} (warm-up ${c.warmupSteps}, cosine to
   ${c.minLrRatio} of it), betas (0.9, 0.95), weight decay ${c.weightDecay}, gradient norm clipped at ${c.maxGradNorm}, seed ${c.seed}.
-- Wall time: ${(state.seconds / 3600).toFixed(2)} h${before > 0 ? ` (${((before + state.seconds) / 3600).toFixed(2)} h with the earlier run)` : ''} on ${os.cpus()[0]?.model ?? 'an unknown CPU'} (${os.cpus().length} threads; the
+- Wall time: ${(state.seconds / 3600).toFixed(2)} h${before > 0 ? ` (${((before + state.seconds) / 3600).toFixed(2)} h with the earlier runs)` : ''} on ${os.cpus()[0]?.model ?? 'an unknown CPU'} (${os.cpus().length} threads; the
   time of the exporting machine's CPU is shown, the run may have moved between machines of one kind).
 
 ## Skills (greedy, ${c.probePerTask} held-out probes per task, at step ${s?.step ?? '-'})

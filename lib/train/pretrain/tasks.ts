@@ -12,7 +12,7 @@
  * | recall | a caption as text, "Describe the X, Y cells." | the named cells' lines, in the order named | finding a line by its cell name (associative recall) |
  * | evidence | image, a question, "List the image, then the cells the question needs." | the caption, matches of the question marked ("center: red square #2"), then the lines of the cells it names | reading the image against a question; its own text back by name |
  * | fact | a caption as text, a question | the marked caption and named cells' lines, "The image shows ...", "The answer is ..." | short VQA over what was read |
- * | check | a caption and "The image shows ..." as text, a question, two responses | "The answer is X.", "Response N says Y: right/wrong." for each, "Response N also says ...: wrong." for a wrong detail | checking claims against the facts, each decision after a copy |
+ * | check | a caption and "The image shows ..." as text, a question, two responses | "The answer is X.", "Response N says Y: right/wrong." for each, "Response 1 also says X; the image has Y: right/wrong." for its details when both answers are right | checking claims against the facts, each decision after a copy |
  */
 import { DEFAULT_BUDGETS, FACT_PREFIX, captionFirstAnalysis, generateSample, type GeneratorOptions, type Level, type SynthSample } from '../../data/generate';
 import { CATEGORIES, parseQuestion } from '../../data/questions';
@@ -71,8 +71,8 @@ export function pretrainSample(ctx: TaskContext, purpose: string, index: number)
 
 /**
  * The lines of the caption-first teacher analysis (lib/data captionFirstAnalysis): the marked caption, the
- * evidence lines it does not replace, the fact line, the answer line, the checks (one line per response, then a
- * line per wrong detail); the conclusion is left out.
+ * evidence lines it does not replace, the fact line, the answer line, the checks (one line per response, then
+ * Response 1's details when both answers are right); the conclusion is left out.
  */
 function analysisLines(s: SynthSample): { scan: string[]; fact: string; answer: string; checks: string[] } {
   const body = captionFirstAnalysis(s.scene, parseQuestion(s.scene.grid, s.question), s.teacher.slice('<think>'.length, s.teacher.indexOf('</think>')));
