@@ -522,10 +522,9 @@ export function teacherReasoning(scene: Scene, q: Question, responses: readonly 
  * The detail lines of a pair whose answers are both right: each detail of Response 1 in the short form of a caption
  * line or a count ("middle-left: green cross", "2 crosses and 1 circle"), then what the image has in the same form
  * (the caption's line of that cell, recalled by its name as the caption wrote it; the true counts), then whether
- * the two are equal;
- * up to the first wrong one. One response of such a pair is flawed, so Response 1's details decide it: a wrong one
- * makes Response 2 the better, all right make it Response 1. Every decision comes after both sides of the
- * comparison are written, as in the response lines; checking Response 1 alone keeps the analysis short.
+ * the two are equal; up to the first wrong one. One response of such a pair is flawed, so Response 1's details
+ * decide it: a wrong one makes Response 2 the better, all right make it Response 1. Every decision comes after both
+ * sides of the comparison are written, as in the response lines; checking Response 1 alone keeps the analysis short.
  */
 function detailChecks(scene: Scene, check: ResponseCheck): string[] {
   const lines: string[] = [];
