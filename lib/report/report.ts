@@ -400,6 +400,7 @@ export function renderHtml(runs: ReportRun[], charts: Charts = buildCharts(runs)
       pct(s?.stage2?.hard.accuracy),
       pct(s?.voting?.votingAtK['5']),
       pct(s?.voting ? s.voting.votingAtK[String(s.voting.k)] : undefined),
+      pct(s?.voting?.greedy),
       s ? `${s.stage1.meanLength.toFixed(0)} → ${s.stage2 ? s.stage2.meanLength.toFixed(0) : '—'}` : '—',
       s
         ? Object.entries(s.seconds)
@@ -422,6 +423,7 @@ export function renderHtml(runs: ReportRun[], charts: Charts = buildCharts(runs)
         'hard stage 2',
         'Voting@5',
         'Voting@K (max K)',
+        'greedy on the voted pairs',
         'length (tokens)',
         'wall time',
       ],

@@ -77,6 +77,7 @@ function fakeRun(name: string, overrides: object, accAfter: number): string {
     votingAtK: { 1: 0.5, 2: 0.5, 3: 0.55, 4: 0.6, 5: 0.62 },
     anyCorrectAtK: { 1: 0.5, 2: 0.7, 3: 0.8, 4: 0.85, 5: 0.9 },
     hard: { n: 10, votingAtK: {} },
+    greedy: 0.57,
   };
   fs.writeFileSync(path.join(dir, 'voting.json'), JSON.stringify(voting));
   fs.writeFileSync(
@@ -158,6 +159,8 @@ describe('training report', () => {
     expect(html).toContain('summary of solo &lt;b&gt;');
     expect(html).toContain('a &amp; b');
     expect(html).toContain('60.0%');
+    expect(html).toContain('greedy on the voted pairs');
+    expect(html).toContain('57.0%');
     expect(html.match(/<svg/g)!.length).toBe(6);
     expect(html).not.toMatch(/<script|src="http/);
   });
