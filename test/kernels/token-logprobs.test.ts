@@ -2,6 +2,7 @@ import { Tensor, kernels } from '../../lib';
 import type { Device } from '../../lib';
 import { CUDA_USABLE, describeEachDevice } from '../helpers/backends';
 import { Tolerance, expectClose } from '../helpers/compare';
+import { expectNativeError } from '../helpers/errors';
 import { Rng } from '../helpers/random';
 
 type LogitsDType = 'f32' | 'bf16';
@@ -83,21 +84,8 @@ function refBackward(
   return out;
 }
 
-/**
- * Errors thrown by native code come from the main realm, not the one Jest runs tests in, so
- * `toThrow(RangeError)` cannot see them: check the class by name (and the message).
- */
-function expectThrowName(fn: () => unknown, name: 'RangeError' | 'TypeError', message?: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect((caught as Error | undefined)?.name).toBe(name);
-  if (message) expect((caught as Error).message).toMatch(message);
-}
-
+// Errors thrown by native code come from the main realm, not the one Jest runs tests in, so
+// `toThrow(RangeError)` cannot see them: expectNativeError and expectRejectName check the class by name.
 async function expectRejectName(p: Promise<unknown>, name: 'RangeError' | 'TypeError', message?: RegExp): Promise<void> {
   let caught: unknown;
   try {
@@ -274,10 +262,10 @@ describeEachDevice('tokenLogprobs', (device: Device) => {
     tokens[4] = -7;
     const data = rng.normals(n * v);
     const re = new RegExp(`tokens\\[3\\] = ${bad} is out of range \\[0, 517\\)`);
-    expectThrowName(() => forward(data, n, v, tokens, 'bf16'), 'RangeError', re);
-    expectThrowName(() => forward(data, n, v, tokens, 'f32', { entropy: true }), 'RangeError', re);
-    expectThrowName(() => backward(data, n, v, tokens, rng.normals(n), undefined, 'f32'), 'RangeError', re);
-    expectThrowName(() => backward(data, n, v, tokens, rng.normals(n), rng.normals(n), 'bf16'), 'RangeError', re);
+    expectNativeError(() => forward(data, n, v, tokens, 'bf16'), 'RangeError', re);
+    expectNativeError(() => forward(data, n, v, tokens, 'f32', { entropy: true }), 'RangeError', re);
+    expectNativeError(() => backward(data, n, v, tokens, rng.normals(n), undefined, 'f32'), 'RangeError', re);
+    expectNativeError(() => backward(data, n, v, tokens, rng.normals(n), rng.normals(n), 'bf16'), 'RangeError', re);
   });
 
   const gradCases: Array<[LogitsDType, number, number, boolean]> = [];
