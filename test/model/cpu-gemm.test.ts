@@ -136,7 +136,6 @@ describe('CPU GEMM engine', () => {
       expect(backends().cpu.gemm).toMatchObject({ engine: 'builtin', kernel: 'generic' });
       expect(() => setCpuGemm({ engine: 'mkl' as never })).toThrow(/options.engine/);
       expect(() => setCpuGemm({ kernel: 'sse9' as never })).toThrow(/options.kernel/);
-      // The addon's RangeError comes from Node's realm, not Jest's sandbox: toThrow(RangeError) cannot match it.
       if (!before.kernels.includes('avx512')) expectNativeError(() => setCpuGemm({ kernel: 'avx512' }), 'RangeError', /'avx512' is not available on this CPU/);
       if (before.openblas.available) {
         setCpuGemm({ engine: 'openblas' });
