@@ -3,6 +3,12 @@
  * cannot see them: these check the class by name and the message.
  */
 
+function expectNamed(err: unknown, name: 'TypeError' | 'RangeError', message: RegExp): void {
+  expect(err).toBeDefined();
+  expect((err as Error).name).toBe(name);
+  expect((err as Error).message).toMatch(message);
+}
+
 /** Asserts that fn throws an error of class `name` whose message matches. */
 export function expectNativeError(fn: () => unknown, name: 'TypeError' | 'RangeError', message: RegExp): void {
   let err: unknown;
@@ -11,9 +17,7 @@ export function expectNativeError(fn: () => unknown, name: 'TypeError' | 'RangeE
   } catch (e) {
     err = e;
   }
-  expect(err).toBeDefined();
-  expect((err as Error).name).toBe(name);
-  expect((err as Error).message).toMatch(message);
+  expectNamed(err, name, message);
 }
 
 /** Asserts that p rejects with an error of class `name` whose message matches. */
@@ -24,7 +28,5 @@ export async function expectNativeRejection(p: Promise<unknown>, name: 'TypeErro
   } catch (e) {
     err = e;
   }
-  expect(err).toBeDefined();
-  expect((err as Error).name).toBe(name);
-  expect((err as Error).message).toMatch(message);
+  expectNamed(err, name, message);
 }
