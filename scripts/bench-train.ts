@@ -136,6 +136,8 @@ async function main(): Promise<void> {
   };
   const pooledAll = pooled((r) => r.change.overall);
   const pooledHard = pooled((r) => r.change.hard);
+  // With a teacher that errs (data.teacherSlip): the test pairs it misreads, where stage 1 learnt its slips.
+  const blind = runs.every((r) => r.change.blindSpots) ? pooled((r) => r.change.blindSpots ?? null) : null;
   const share1 = (r: RunSummary) => r.evals.map((e) => ({ tag: e.tag, step: e.globalStep, share1: e.summary.answersOne, accuracy: e.summary.accuracy }));
   const levels = [...new Set(runs.flatMap((r) => Object.keys(r.stage1.byLevel)))].sort();
   rows.push([
@@ -143,6 +145,20 @@ async function main(): Promise<void> {
     `${pooledAll.fixed} / ${pooledAll.broken}, p = ${pooledAll.p.toPrecision(2)}`,
   ]);
   rows.push(['pooled paired change, hard subset', `${pooledHard.fixed} / ${pooledHard.broken}, p = ${pooledHard.p.toPrecision(2)}`]);
+  if (blind) {
+    const before = stat(runs.map((r) => r.change.blindSpots!.before));
+    const after = stat(runs.map((r) => r.change.blindSpots!.after));
+    rows.push([
+      `where the teacher misreads (${runs[0].change.blindSpots!.n} test pairs per seed): stage 1 -> stage 2`,
+      `${pct(before)} -> ${pct(after)}; pooled ${blind.fixed} fixed / ${blind.broken} broken, p = ${blind.p.toPrecision(2)}`,
+    ]);
+    const rest = pooled((r) => {
+      const o = r.change.overall!;
+      const b = r.change.blindSpots!;
+      return { fixed: o.fixed - b.fixed, broken: o.broken - b.broken };
+    });
+    rows.push(['pooled paired change on the other test pairs', `${rest.fixed} / ${rest.broken}, p = ${rest.p.toPrecision(2)}`]);
+  }
   rows.push([
     'share of "1" verdicts at every evaluation (per seed)',
     runs
@@ -183,7 +199,7 @@ async function main(): Promise<void> {
           : null,
         seconds: r.seconds,
       })),
-      pooled: { overall: pooledAll, hard: pooledHard, gainPoints: 100 * stat(runs.map((r) => s2(r).accuracy - r.stage1.accuracy)).mean },
+      pooled: { overall: pooledAll, hard: pooledHard, blindSpots: blind, gainPoints: 100 * stat(runs.map((r) => s2(r).accuracy - r.stage1.accuracy)).mean },
     };
     fs.writeFileSync(path.join(__dirname, '..', '..', 'bench', `train${preset === 'demo' ? '' : '-' + preset}.json`), JSON.stringify(json, null, 2) + '\n');
   }
@@ -197,8 +213,8 @@ async function main(): Promise<void> {
       `(seeds ${seeds.join(', ')}, run one after the other). CUDA: not measured: the built-in model's CUDA path has not run on a GPU yet` +
       `${cuda.usable ? ` (a GPU was usable: ${cuda.name})` : ''}.`,
     '',
-    `Setup: ${c0.data.n} synthetic samples (test share ${c0.data.testFraction}${c0.data.maxTrain === null ? '' : `; stage 1 and difficulty on the first ${c0.data.maxTrain} training rows`}); model d=${c0.model.dModel}, ${c0.model.nLayers} layers, ${c0.model.init === 'backbone' ? 'from the shipped backbone (backbone/card.md)' : 'from scratch'}${c0.data.captionFirst ? ', caption-first analyses' : ''}, ${c0.model.bpeMerges ? `BPE tokens (up to ${c0.model.bpeMerges} merges)` : 'byte tokens'}; ` +
-      `stage 1 ${c0.vision.untilLoss !== null ? `up to ${c0.vision.steps} caption steps of ${c0.vision.batchSize} (until the caption loss < ${c0.vision.untilLoss})` : `${c0.vision.steps} caption steps of ${c0.vision.batchSize}`}, then ${c0.sft.epochs} epoch(s) of batch ${c0.sft.batchSize} (+ ${Math.round(c0.vision.captionShare * c0.sft.batchSize)} captions); difficulty of ${c0.difficulty.limit ?? 'all'} training samples; ` +
+    `Setup: ${c0.data.n} synthetic samples (test share ${c0.data.testFraction}${c0.data.maxTrain === null ? '' : `; stage 1 and difficulty on the first ${c0.data.maxTrain} training rows`}); model d=${c0.model.dModel}, ${c0.model.nLayers} layers, ${c0.model.init === 'backbone' ? 'from the shipped backbone (backbone/card.md)' : 'from scratch'}${c0.data.captionFirst ? ', caption-first analyses' : ''}${c0.data.teacherSlip > 0 ? `, a teacher that misreads ${Math.round(100 * c0.data.teacherSlip)}% of the comparisons and existence questions it can misread (data.teacherSlip)` : ''}, ${c0.model.bpeMerges ? `BPE tokens (up to ${c0.model.bpeMerges} merges)` : 'byte tokens'}; ` +
+      `stage 1 ${c0.vision.untilLoss !== null ? `up to ${c0.vision.steps} caption steps of ${c0.vision.batchSize} (until the caption loss < ${c0.vision.untilLoss})` : `${c0.vision.steps} caption steps of ${c0.vision.batchSize}`}, then ${c0.sft.epochs} epoch(s) of batch ${c0.sft.batchSize} (+ ${Math.round(c0.vision.captionShare * c0.sft.batchSize)} captions); difficulty ${c0.difficulty.source === 'teacher' ? "from the teacher's verdicts (difficulty.source 'teacher')" : `of ${c0.difficulty.limit ?? 'all'} training samples`}; ` +
       `stage 2 ${c0.rl.algo}, ${c0.rl.steps} steps of ${c0.rl.promptsPerStep} prompts x ${c0.rl.samplesPerPrompt} samples. ` +
       `Accuracy is greedy on the test split; hard subset = generator levels ${c0.eval.hardLevels.join(', ')}. Values: mean ± sample sd (min–max) over seeds.`,
     '',

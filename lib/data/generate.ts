@@ -558,6 +558,41 @@ function detailForm(scene: Scene, c: Claim): { claimed: string; truth: string } 
   }
 }
 
+/**
+ * A fallible teacher's slip (data.teacherSlip), one of two misreadings of the image, and everything after it
+ * following from the misreading: the answer, each response judged against it, and the verdict, which is then the
+ * flawed response.
+ * - A comparison ("Are there more A than B?") with its two names mixed up: the counts written under each other's
+ *   names ("The image shows 3 A and 1 B" where the image has 1 A and 3 B).
+ * - An existence question whose shape is there, overlooked ("The image shows no red square.").
+ * GPT-4o, R1-Reward's teacher, makes slips of this kind, and one that survives its retries stays in the cold-start
+ * data: stage 1 imitates it, and only the labels of stage 2 can correct it. Null where no misreading of these
+ * applies or it would change no verdict (equal counts, no such shape, two responses with the same answer).
+ */
+export function slippedReasoning(scene: Scene, q: Question, responses: readonly [string, string]): { reasoning: string; verdict: 1 | 2 } | null {
+  let misread: { fact: string; answer: 'yes' | 'no' };
+  if (q.type === 'comparison') {
+    const na = countMatching(scene, q.a);
+    const nb = countMatching(scene, q.b);
+    if (na === nb) return null;
+    misread = { fact: `${countPhrase(q.a, nb)} and ${countPhrase(q.b, na)}`, answer: nb > na ? 'yes' : 'no' };
+  } else if (q.type === 'existence') {
+    if (countMatching(scene, q.thing) === 0) return null;
+    misread = { fact: `no ${isThing(q.thing) ? describe(q.thing) : noun(q.thing, false)}`, answer: 'no' };
+  } else return null;
+  const said = responses.map((text) => {
+    const main = checkResponse(scene, q, text).claims[0]?.claim;
+    return main?.t === 'more' || main?.t === 'exists' ? gist(main) : null;
+  });
+  const right = said.map((s) => s === misread.answer);
+  if (right[0] === right[1]) return null;
+  const lines = [`${FACT_PREFIX} ${misread.fact}.`, `The answer is ${misread.answer}.`];
+  said.forEach((s, i) => lines.push(`Response ${i + 1} says ${s}: ${right[i] ? 'right' : 'wrong'}.`));
+  const verdict: 1 | 2 = right[0] ? 1 : 2;
+  lines.push(`Therefore Response ${verdict} is better.`);
+  return { reasoning: lines.join('\n'), verdict };
+}
+
 export function teacherOutput(analysis: string, label: 1 | 2): string {
   return `<think>${analysis}</think><answer>${label}</answer>`;
 }

@@ -206,6 +206,11 @@ export const SETTINGS = section('A training run', {
     ),
     categories: setting(nullable(listOf(oneOf(CATEGORIES), 'categories')), null, 'Synthetic data: question categories to draw (null: all five).'),
     seed: setting(nullable(int(0)), null, "Seed of the synthetic data; null: the run's seed."),
+    teacherSlip: setting(
+      num(0, 1),
+      0,
+      "A fallible teacher: the share of the training rows' comparison and existence analyses in which the teacher misreads the image (a comparison's two counts under each other's names; the shape an existence question asks about overlooked) and so picks the flawed response (lib/data slippedReasoning; rows where the misreading changes no verdict stay right). Labels stay true: stage 1 imitates the slips, stage 2's rewards can correct them, as R1-Reward's labels correct its GPT-4o teacher.",
+    ),
     maxTrain: setting(nullable(int(1)), null, 'Use at most this many training rows (null: all).'),
     maxTest: setting(nullable(int(1)), null, 'Use at most this many test rows (null: all).'),
   }),
@@ -281,7 +286,12 @@ export const SETTINGS = section('A training run', {
     maxGradNorm: setting(num(0, Infinity), 1, 'Gradient norm clip (0: none).'),
     checkpointEvery: setting(int(1), 20, 'Checkpoint every this many stage-1 steps (and at the end).'),
   }),
-  difficulty: section("The paper's difficulty (phases/difficulty.ts): sampled attempts the stage-1 model needs per training sample.", {
+  difficulty: section("The paper's difficulty (phases/difficulty.ts): attempts needed per training sample, by the stage-1 model or the teacher.", {
+    source: setting(
+      oneOf(['model', 'teacher'] as const),
+      'model',
+      "Whose attempts: 'model' = the stage-1 model's sampled attempts; 'teacher' = the paper's own measure, the teacher's: a training row whose teacher verdict disagrees with its label failed all attempts (a teacher at temperature 0 repeats itself on a retry; data.teacherSlip makes such rows), every other row needed one. 'teacher' measures every training row and samples nothing.",
+    ),
     attempts: setting(int(1, 100), 3, 'Sampled attempts per training sample (the paper: 3).'),
     temperature: setting(num(0, 10, { minOpen: true }), 1, 'Sampling temperature of the attempts.'),
     maxNewTokens: setting(int(1), 224, 'Longest attempt, in tokens.'),
@@ -389,6 +399,16 @@ export const SETTINGS = section('A training run', {
     ),
     trackRefKl: setting(bool, false, 'Load the stage-1 model and measure the KL to it even when klCoef is 0 (one extra forward pass per step).'),
     pool: setting(oneOf(['hard', 'all'] as const), 'hard', "RL samples: 'hard' (the paper: needed >= 2 attempts or failed all) or 'all' measured ones."),
+    randomLabels: setting(
+      bool,
+      false,
+      "The random-label control: stage 2's rewards come from the pool's labels shuffled (same counts of 1 and 2; seeded). A gain that survives it comes from format or position, not from judging.",
+    ),
+    easyShare: setting(
+      num(0, 1, { maxOpen: true }),
+      0,
+      "Share of a 'hard' pool taken from the measured samples that are not hard (seeded): guards. Hard samples whose errors all lean one way teach that way as a prior (a pool of overlooked shapes taught 'yes' to every existence question, docs/research/rl-regime.md); a guard's group turns informative when an update starts to break it, and the dynamic filter drops it while it does not. Pair with a curriculum of 'none' (by hardness the guards come first).",
+    ),
     swapAugment: setting(
       bool,
       true,
@@ -554,6 +574,11 @@ export function checkConfig(c: TrainConfig): void {
   if (c.difficulty.hardThreshold > c.difficulty.attempts + 1) {
     throw new RangeError(
       `config.difficulty.hardThreshold (${c.difficulty.hardThreshold}) must be <= attempts + 1 (${c.difficulty.attempts + 1}, "failed all")`,
+    );
+  }
+  if (c.difficulty.source === 'teacher' && c.data.dir === null && c.data.teacherSlip === 0) {
+    throw new RangeError(
+      "config.difficulty.source 'teacher' needs a teacher that errs: the built-in data's teacher is never wrong unless config.data.teacherSlip > 0 (every sample would be easy)",
     );
   }
   if (c.data.dir === null) {

@@ -7,10 +7,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import sharp from 'sharp';
 import { PreferenceRow, imagePath, readRows } from '../data/io';
-import { captionFirstAnalysis } from '../data/generate';
+import { FACT_PREFIX, captionFirstAnalysis, slippedReasoning } from '../data/generate';
 import { CATEGORIES, parseQuestion, type Category } from '../data/questions';
 import { CAPTION_PROMPT, cellLine, lookupPrompt, sceneCaption } from '../data/scene';
-import type { Rng } from '../data/rng';
+import { Rng } from '../data/rng';
 import { writeSynthetic } from '../data/synth';
 import { promptOf } from '../eval/prompt';
 import type { ModelExample, ModelInput } from '../model/policy-model';
@@ -109,6 +109,8 @@ export async function prepareData(
     train = train.map(withCaptionFirst);
     test = test.map(withCaptionFirst);
   }
+  // Training rows only: a test row's teacher analysis is never read (evaluation scores the verdict against the label).
+  if (c.data.teacherSlip > 0) train = train.map((r) => withTeacherSlip(r, c.data.seed ?? c.seed, c.data.teacherSlip));
   if (c.data.maxTrain !== null) train = train.slice(0, c.data.maxTrain);
   if (c.data.maxTest !== null) test = test.slice(0, c.data.maxTest);
   const tokenizer = await tokenizerOf(train);
@@ -140,6 +142,43 @@ export function withCaptionFirst<R extends PreferenceRow>(row: R): R {
   }
   const analysis = captionFirstAnalysis(row.scene, q, row.teacher.slice(open.length, end));
   return { ...row, teacher: `${open}${analysis}${row.teacher.slice(end)}` };
+}
+
+/**
+ * The row with its teacher analysis slipped (data.teacherSlip; lib/data slippedReasoning) with probability `rate`,
+ * drawn per row from (seed, row index): the counts of a comparison written under each other's names, and the
+ * verdict that follows. The label stays the truth, so stage 2's rewards can correct what stage 1 imitated. Rows
+ * where the mix-up would change no verdict, and rows without a scene or teacher, stay as they are.
+ */
+export function withTeacherSlip<R extends PreferenceRow & { index: number }>(row: R, seed: number, rate: number): R {
+  if (row.scene === undefined || typeof row.teacher !== 'string' || !Rng.derive(seed, 'teacher-slip', row.index).chance(rate)) return row;
+  const q = parseQuestion(row.scene.grid, row.question);
+  const slip = slippedReasoning(row.scene, q, [row.response1, row.response2]);
+  if (!slip) return row;
+  const open = '<think>';
+  const end = row.teacher.indexOf('</think>');
+  const at = row.teacher.indexOf(FACT_PREFIX);
+  if (!row.teacher.startsWith(open) || end < 0 || at < 0 || at > end) return row;
+  return { ...row, teacher: `${row.teacher.slice(0, at)}${slip.reasoning}</think><answer>${slip.verdict}</answer>` };
+}
+
+/**
+ * The indices of the rows where a teacher's misreading would change its verdict (lib/data slippedReasoning): the
+ * blind spots of data.teacherSlip's teacher, where stage 1 learnt slips and stage 2 has something to correct.
+ */
+export function teacherBlindSpots(rows: readonly TrainRow[]): Set<number> {
+  const out = new Set<number>();
+  for (const r of rows) {
+    if (r.scene === undefined) continue;
+    let q;
+    try {
+      q = parseQuestion(r.scene.grid, r.question);
+    } catch {
+      continue;
+    }
+    if (slippedReasoning(r.scene, q, [r.response1, r.response2])) out.add(r.index);
+  }
+  return out;
 }
 
 /** Images decoded once to raw RGB bytes at the model's input size (what PolicyModel accepts as a Uint8Array). */

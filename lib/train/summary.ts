@@ -73,6 +73,8 @@ export interface SummaryInput {
   stage2: AccuracySummary | null;
   overall: PairedChange | null;
   hard: PairedChange | null;
+  /** The test pairs where data.teacherSlip's teacher misreads (null without one). */
+  blindSpots?: PairedChange | null;
   voting: VotingSummary | null;
   hardLevels: readonly number[];
   rlSteps: number;
@@ -100,15 +102,17 @@ export function summaryLines(s: SummaryInput): string[] {
     for (const [name, c] of [
       ['overall', s.overall],
       ['hard subset', s.hard],
+      ['where the teacher misreads', s.blindSpots ?? null],
     ] as const) {
       if (!c || c.n === 0) continue;
+      const where = name === 'where the teacher misreads' ? `${name} (${c.n} test pairs, ${pct(c.before)} -> ${pct(c.after)})` : name;
       const what =
         c.verdict === 'helped'
           ? 'stage 2 helped'
           : c.verdict === 'hurt'
             ? 'stage 2 made it worse'
             : 'stage 2 made no change larger than the noise of this test set';
-      lines.push(`  ${name}: ${pts(c.after - c.before)} (${c.fixed} samples fixed, ${c.broken} broken, sign test p = ${c.pValue.toFixed(3)}): ${what}.`);
+      lines.push(`  ${where}: ${pts(c.after - c.before)} (${c.fixed} samples fixed, ${c.broken} broken, sign test p = ${c.pValue.toFixed(3)}): ${what}.`);
     }
     lines.push(
       `Mean response length: ${s1.meanLength.toFixed(0)} tokens after stage 1, ${s2.meanLength.toFixed(0)} after stage 2 (${pts((s2.meanLength - s1.meanLength) / Math.max(1, s1.meanLength)).replace('points', '%')}).`,

@@ -50,7 +50,8 @@ export interface RunSummary {
   /** Caption test of the stage-1 model (null: no vision warm-up, or data without scenes). */
   vision: VisionSummary | null;
   stage2: AccuracySummary | null;
-  change: { overall: PairedChange | null; hard: PairedChange | null };
+  /** blindSpots: where data.teacherSlip's teacher misreads (absent in runs from before it; null without one). */
+  change: { overall: PairedChange | null; hard: PairedChange | null; blindSpots?: PairedChange | null };
   evals: EvalRecord[];
   difficulty: DifficultySummary | null;
   rlPool: { size: number; fallback: boolean } | null;

@@ -1,9 +1,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { checkResponse, parseClaim, splitSentences } from '../../lib/data/claims';
-import { DEFAULT_BUDGETS, captionFirstAnalysis, generateSample, markedCaption } from '../../lib/data/generate';
+import { DEFAULT_BUDGETS, captionFirstAnalysis, generateSample, markedCaption, slippedReasoning } from '../../lib/data/generate';
 import { buildCompactPrompt } from '../../lib/eval/prompt';
-import { noun, parseQuestion } from '../../lib/data/questions';
+import { countPhrase, noun, parseQuestion } from '../../lib/data/questions';
 import { DEFAULT_COLOURS, DEFAULT_KINDS, type Scene, cellName, countMatching, sceneCaption } from '../../lib/data/scene';
 import { synthesize, testSize } from '../../lib/data/synth';
 import { verifySyntheticRow } from '../../lib/data/verify';
@@ -255,6 +255,55 @@ describe('synthesize', () => {
           );
       }
     expect(marked).toBeGreaterThan(200);
+  });
+
+  test("a teacher's slips: a comparison's counts under each other's names, an existing shape overlooked, and the flawed response picked from there", () => {
+    const slipped = { comparison: 0, existence: 0 };
+    let kept = 0;
+    for (const d of datasets)
+      for (const r of rowsOf(d)) {
+        const q = parseQuestion(r.scene.grid, r.question);
+        const slip = slippedReasoning(r.scene, q, [r.response1, r.response2]);
+        const said = [r.response1, r.response2].map((t) => (t.startsWith('Yes') ? 'yes' : t.startsWith('No') ? 'no' : null));
+        let fact: string;
+        let truthFact: string;
+        let misread: string;
+        if (q.type === 'comparison') {
+          const [na, nb] = [countMatching(r.scene, q.a), countMatching(r.scene, q.b)];
+          [fact, truthFact, misread] = [
+            `${countPhrase(q.a, nb)} and ${countPhrase(q.b, na)}`,
+            `${countPhrase(q.a, na)} and ${countPhrase(q.b, nb)}`,
+            nb > na ? 'yes' : 'no',
+          ];
+          if (na === nb) [fact, misread] = [truthFact, 'none'];
+        } else if (q.type === 'existence') {
+          const n = countMatching(r.scene, q.thing);
+          [fact, truthFact, misread] = [`no ${q.thing.colour} ${q.thing.kind}`, `a ${q.thing.colour} ${q.thing.kind} in the `, n > 0 ? 'no' : 'none'];
+        } else {
+          expect(slip).toBeNull();
+          continue;
+        }
+        if (misread === 'none' || said[0] === said[1]) {
+          // Nothing to misread, or a misreading that changes no verdict.
+          expect(slip).toBeNull();
+          kept++;
+          continue;
+        }
+        slipped[q.type]++;
+        expect(slip!.verdict).toBe(r.label === 1 ? 2 : 1);
+        expect(slip!.reasoning.split('\n')).toEqual([
+          `The image shows ${fact}.`,
+          `The answer is ${misread}.`,
+          `Response 1 says ${said[0]}: ${said[0] === misread ? 'right' : 'wrong'}.`,
+          `Response 2 says ${said[1]}: ${said[1] === misread ? 'right' : 'wrong'}.`,
+          `Therefore Response ${slip!.verdict} is better.`,
+        ]);
+        // The truthful analysis states what the image has.
+        expect(r.teacher).toContain(`The image shows ${truthFact}`);
+      }
+    expect(slipped.comparison).toBeGreaterThan(20);
+    expect(slipped.existence).toBeGreaterThan(20);
+    expect(kept).toBeGreaterThan(20);
   });
 
   test('texts stay within the byte budgets (level 1: prompt <= 200, reasoning after the evidence lines <= 240)', () => {

@@ -11,6 +11,7 @@ import * as path from 'path';
 import { writeReport } from '../../report/report';
 import { readJson, writeJsonAtomic } from '../checkpoint';
 import { effectiveRl } from '../config';
+import { teacherBlindSpots } from '../dataset';
 import { type GreedyOutput, type VotingSummary, chunks, summarizeVoting, votingChunk } from '../evaluate';
 import { INTERRUPTED, type Interrupted, type Run, resumableChunks } from '../run';
 import { pairedChange, summaryLines } from '../summary';
@@ -57,13 +58,23 @@ export async function final(run: Run, input: FinalInput): Promise<RunSummary | I
   const before = stage2 ? await readJson<GreedyOutput[]>(path.join(out, 'evals', 'stage1.json')) : [];
   const after = stage2 ? await readJson<GreedyOutput[]>(path.join(out, 'evals', 'stage2.json')) : [];
   const hardOf = (xs: GreedyOutput[]) => xs.filter((o) => o.level !== null && c.eval.hardLevels.includes(o.level));
-  const change = stage2 ? { overall: pairedChange(before, after), hard: pairedChange(hardOf(before), hardOf(after)) } : { overall: null, hard: null };
+  // With a teacher that errs (data.teacherSlip), also where it misreads: what stage 2 can correct.
+  const blind = c.data.teacherSlip > 0 ? teacherBlindSpots(run.data.test) : null;
+  const blindOf = (xs: GreedyOutput[]) => xs.filter((o) => blind!.has(o.index));
+  const change = stage2
+    ? {
+        overall: pairedChange(before, after),
+        hard: pairedChange(hardOf(before), hardOf(after)),
+        blindSpots: blind ? pairedChange(blindOf(before), blindOf(after)) : null,
+      }
+    : { overall: null, hard: null, blindSpots: null };
   const lines = summaryLines({
     stage1,
     vision: results.vision ?? null,
     stage2,
     overall: change.overall,
     hard: change.hard,
+    blindSpots: change.blindSpots,
     voting,
     hardLevels: c.eval.hardLevels,
     rlSteps: c.rl.steps,

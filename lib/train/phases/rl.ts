@@ -9,6 +9,7 @@
  * (next phase: final).
  */
 import * as path from 'path';
+import { Rng } from '../../data/rng';
 import { AdamW } from '../../model/adamw';
 import { PolicyModel } from '../../model/policy-model';
 import { createRewardStats } from '../../rewards/combine';
@@ -19,6 +20,7 @@ import { type TrainRow, withSwapped } from '../dataset';
 import { type AccuracySummary, evalFields } from '../evaluate';
 import type { StepLine } from '../metrics';
 import { rlLearningRate, rlStep } from '../rl';
+import { shuffledLabels } from '../rl-regime';
 import { INTERRUPTED, type Interrupted, type Run } from '../run';
 import { pct } from '../summary';
 import type { DifficultyFile } from './difficulty';
@@ -35,6 +37,13 @@ export interface Stage2Result {
   pool: { size: number; fallback: boolean };
 }
 
+/** rl.easyShare's guards: not-hard measured rows, seeded, share/(1 - share) of the hard ones in number (all at most). */
+function guards(measured: readonly TrainRow[], hard: ReadonlySet<TrainRow>, share: number, seed: number): TrainRow[] {
+  const easy = measured.filter((r) => !hard.has(r));
+  const n = Math.min(easy.length, Math.round((hard.size * share) / (1 - share)));
+  return Rng.derive(seed, 'rl-guards').shuffle(easy).slice(0, n);
+}
+
 export async function rl(run: Run, input: Stage2Input): Promise<Stage2Result | Interrupted> {
   const c = run.config;
   const { results } = run;
@@ -44,7 +53,18 @@ export async function rl(run: Run, input: Stage2Input): Promise<Stage2Result | I
   let pool: TrainRow[] = c.rl.pool === 'hard' ? measured.filter((r) => isHard(neededOf.get(r.index)!, c.difficulty.hardThreshold)) : measured;
   const fallback = pool.length === 0;
   if (fallback) pool = measured;
+  const withGuards = !fallback && c.rl.pool === 'hard' && c.rl.easyShare > 0;
+  const guardRows = withGuards ? guards(measured, new Set(pool), c.rl.easyShare, c.seed) : [];
+  const nHard = pool.length;
+  pool = [...pool, ...guardRows];
   if (c.rl.swapAugment) pool = withSwapped(pool);
+  if (c.rl.randomLabels) {
+    const labels = shuffledLabels(
+      pool.map((r) => r.label),
+      Rng.derive(c.seed, 'rl-random-labels'),
+    );
+    pool = pool.map((r, i) => ({ ...r, label: labels[i] }));
+  }
   results.rlPool = { size: pool.length, fallback };
   const curriculum = new Curriculum(
     pool.map((r) => ({ level: r.difficulty, hardness: neededOf.get(r.index) })),
@@ -56,8 +76,10 @@ export async function rl(run: Run, input: Stage2Input): Promise<Stage2Result | I
     const perUpdate = c.rl.rolloutsPerUpdate === null ? 'one AdamW step per pass' : `AdamW steps of ${c.rl.rolloutsPerUpdate} rollouts`;
     run.log(
       `stage 2 (${c.rl.algo}; Pre-CLIP ${onOff(on.preClip)}, Advantage Filter ${onOff(on.filter)}, consistency reward ${onOff(on.consistency)}): ` +
-        `${c.rl.steps} steps of ${c.rl.promptsPerStep} prompts x ${c.rl.samplesPerPrompt} samples from ${pool.length} ${fallback ? 'training (no hard ones)' : c.rl.pool} samples` +
+        `${c.rl.steps} steps of ${c.rl.promptsPerStep} prompts x ${c.rl.samplesPerPrompt} samples from ${pool.length} ${fallback ? 'training (no hard ones)' : withGuards ? 'hard and guard' : c.rl.pool} samples` +
+        `${withGuards ? ` (${nHard} hard, ${guardRows.length} guards: rl.easyShare ${c.rl.easyShare})` : ''}` +
         `${c.rl.swapAugment ? ' (each in both response orders)' : ''}` +
+        `${c.rl.randomLabels ? '; RANDOM-LABEL CONTROL: rewards from shuffled labels' : ''}` +
         `${fallback ? '' : `; curriculum ${c.rl.curriculum}`}`,
     );
     run.log(
