@@ -145,40 +145,38 @@ export function withCaptionFirst<R extends PreferenceRow>(row: R): R {
 }
 
 /**
- * The row with its teacher analysis slipped (data.teacherSlip; lib/data slippedReasoning) with probability `rate`,
- * drawn per row from (seed, row index): the counts of a comparison written under each other's names, and the
- * verdict that follows. The label stays the truth, so stage 2's rewards can correct what stage 1 imitated. Rows
- * where the mix-up would change no verdict, and rows without a scene or teacher, stay as they are.
+ * The row with its teacher analysis misread (data.teacherSlip; lib/data slippedReasoning) with probability `rate`,
+ * drawn per row from (seed, row index): a comparison's counts under each other's names or the asked shape
+ * overlooked, and the verdict that follows. The label stays the truth, so stage 2's rewards can correct what stage
+ * 1 imitated. Rows no misreading applies to, and rows without a scene or teacher, stay as they are.
  */
 export function withTeacherSlip<R extends PreferenceRow & { index: number }>(row: R, seed: number, rate: number): R {
-  if (row.scene === undefined || typeof row.teacher !== 'string' || !Rng.derive(seed, 'teacher-slip', row.index).chance(rate)) return row;
-  const q = parseQuestion(row.scene.grid, row.question);
-  const slip = slippedReasoning(row.scene, q, [row.response1, row.response2]);
-  if (!slip) return row;
-  const open = '<think>';
+  if (typeof row.teacher !== 'string' || !Rng.derive(seed, 'teacher-slip', row.index).chance(rate)) return row;
+  const slip = slipOf(row);
   const end = row.teacher.indexOf('</think>');
   const at = row.teacher.indexOf(FACT_PREFIX);
-  if (!row.teacher.startsWith(open) || end < 0 || at < 0 || at > end) return row;
+  if (!slip || !row.teacher.startsWith('<think>') || end < 0 || at < 0 || at > end) return row;
   return { ...row, teacher: `${row.teacher.slice(0, at)}${slip.reasoning}</think><answer>${slip.verdict}</answer>` };
 }
 
 /**
- * The indices of the rows where a teacher's misreading would change its verdict (lib/data slippedReasoning): the
- * blind spots of data.teacherSlip's teacher, where stage 1 learnt slips and stage 2 has something to correct.
+ * The indices of the rows where a teacher's misreading would change its verdict: the blind spots of
+ * data.teacherSlip's teacher, where stage 1 learnt slips and stage 2 has something to correct.
  */
 export function teacherBlindSpots(rows: readonly TrainRow[]): Set<number> {
-  const out = new Set<number>();
-  for (const r of rows) {
-    if (r.scene === undefined) continue;
-    let q;
-    try {
-      q = parseQuestion(r.scene.grid, r.question);
-    } catch {
-      continue;
-    }
-    if (slippedReasoning(r.scene, q, [r.response1, r.response2])) out.add(r.index);
+  return new Set(rows.filter((r) => slipOf(r) !== null).map((r) => r.index));
+}
+
+/** The misread reasoning of a row (lib/data slippedReasoning), or null: none applies, or no scene or synthetic question. */
+function slipOf(row: PreferenceRow): ReturnType<typeof slippedReasoning> {
+  if (row.scene === undefined) return null;
+  let q;
+  try {
+    q = parseQuestion(row.scene.grid, row.question);
+  } catch {
+    return null;
   }
-  return out;
+  return slippedReasoning(row.scene, q, [row.response1, row.response2]);
 }
 
 /** Images decoded once to raw RGB bytes at the model's input size (what PolicyModel accepts as a Uint8Array). */

@@ -99,13 +99,13 @@ export function summaryLines(s: SummaryInput): string[] {
   if (s.stage2 && s.rlSteps > 0) {
     const s2 = s.stage2;
     lines.push(`Test accuracy after stage 2 (RL, ${s.rlSteps} steps): ${pct(s2.accuracy)}; hard subset: ${pct(s2.hard.accuracy)}.`);
-    for (const [name, c] of [
-      ['overall', s.overall],
-      ['hard subset', s.hard],
-      ['where the teacher misreads', s.blindSpots ?? null],
+    for (const [name, c, counted] of [
+      ['overall', s.overall, false],
+      ['hard subset', s.hard, false],
+      ['where the teacher misreads', s.blindSpots ?? null, true],
     ] as const) {
       if (!c || c.n === 0) continue;
-      const where = name === 'where the teacher misreads' ? `${name} (${c.n} test pairs, ${pct(c.before)} -> ${pct(c.after)})` : name;
+      const where = counted ? `${name} (${c.n} test pairs, ${pct(c.before)} -> ${pct(c.after)})` : name;
       const what =
         c.verdict === 'helped'
           ? 'stage 2 helped'

@@ -103,6 +103,24 @@ describe('paired change between stage 1 and stage 2', () => {
     });
     expect(lines.join('\n')).toMatch(/\+5\.0 points \(2 samples fixed, 0 broken, sign test p = 0\.500\): stage 2 made no change larger than the noise/);
     expect(lines.join('\n')).not.toMatch(/Position bias/);
+    expect(lines.join('\n')).not.toMatch(/teacher misreads/);
+    // With a teacher that errs: its blind spots on a line of their own, with their size and accuracies.
+    const withBlind = summaryLines({
+      stage1: summarizeGreedy(before, [3]),
+      stage2: summarizeGreedy(big, [3]),
+      overall: pairedChange(before, big),
+      hard: null,
+      blindSpots: pairedChange(before.slice(20, 30), big.slice(20, 30)),
+      voting: null,
+      hardLevels: [3],
+      rlSteps: 10,
+      seconds: {},
+      rlPool: null,
+      skippedSteps: 0,
+    });
+    expect(withBlind.join('\n')).toMatch(
+      /where the teacher misreads \(10 test pairs, 0\.0% -> 100\.0%\): \+100\.0 points \(10 samples fixed, 0 broken, sign test p = 0\.002\): stage 2 helped/,
+    );
   });
 
   test('a model that (nearly) always names the same position is called out', () => {
