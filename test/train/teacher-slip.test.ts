@@ -52,18 +52,27 @@ test("difficulty.source 'teacher' needs a teacher that errs, and a clear error o
   expect(() => resolveTrainConfig('smoke', { difficulty: { source: 'teacher' } })).toThrow(RangeError);
 });
 
-test("a run with a slipping teacher: stage 2's hard samples are the rows whose teacher verdict is not the label", async () => {
+/** A smoke run with a teacher that always misreads and the teacher's difficulty; `rl` adds to its stage 2. */
+async function slipRun(rl: object, check: (out: string, log: string, c: ReturnType<typeof resolveTrainConfig>) => void): Promise<void> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sr-slip-'));
   try {
     const c = resolveTrainConfig('smoke', {
       data: { n: 96, categories: ['comparison', 'count'], captionFirst: true, teacherSlip: 1 },
       difficulty: { source: 'teacher' },
       sft: { epochs: 1 },
-      rl: { steps: 1 },
+      rl: { steps: 1, ...rl },
       eval: { votingK: 1 },
     });
     const log: string[] = [];
     await train({ config: c, out, log: (m) => log.push(m), report: false });
+    check(out, log.join('\n'), c);
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+}
+
+test("a run with a slipping teacher: stage 2's hard samples are the rows whose teacher verdict is not the label", () =>
+  slipRun({}, (out, log, c) => {
     const rows = fs
       .readFileSync(path.join(out, 'data', 'train.jsonl'), 'utf8')
       .trim()
@@ -75,31 +84,15 @@ test("a run with a slipping teacher: stage 2's hard samples are the rows whose t
     expect(d.rows.length).toBe(rows.length);
     expect(d.rows.filter((r: { needed: number }) => r.needed === c.difficulty.attempts + 1).map((r: { index: number }) => r.index)).toEqual(slipped);
     expect(d.rows.every((r: { needed: number }) => r.needed === 1 || r.needed === c.difficulty.attempts + 1)).toBe(true);
-    expect(log.join('\n')).toMatch(/difficulty: the teacher's verdicts of the \d+ training samples/);
-    expect(log.join('\n')).toMatch(new RegExp(`from ${2 * slipped.length} hard samples`));
-  } finally {
-    fs.rmSync(out, { recursive: true, force: true });
-  }
-});
+    expect(log).toMatch(/difficulty: the teacher's verdicts of the \d+ training samples/);
+    expect(log).toMatch(new RegExp(`from ${2 * slipped.length} hard samples`));
+  }));
 
-test('rl.easyShare adds guards to the hard pool, and rl.randomLabels says it is the control', async () => {
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'sr-guards-'));
-  try {
-    const c = resolveTrainConfig('smoke', {
-      data: { n: 96, categories: ['comparison', 'count'], captionFirst: true, teacherSlip: 1 },
-      difficulty: { source: 'teacher' },
-      sft: { epochs: 1 },
-      rl: { steps: 1, easyShare: 0.5, curriculum: 'none', randomLabels: true },
-      eval: { votingK: 1 },
-    });
-    const log: string[] = [];
-    await train({ config: c, out, log: (m) => log.push(m), report: false });
+test('rl.easyShare adds guards to the hard pool, and rl.randomLabels says it is the control', () =>
+  slipRun({ easyShare: 0.5, curriculum: 'none', randomLabels: true }, (out, log) => {
     const d = JSON.parse(fs.readFileSync(path.join(out, 'difficulty.json'), 'utf8'));
     const hard = d.rows.filter((r: { needed: number }) => r.needed > 1).length;
     // As many guards as hard samples, each in both orders.
-    expect(log.join('\n')).toMatch(new RegExp(`from ${4 * hard} hard and guard samples \\(${hard} hard, ${hard} guards: rl.easyShare 0.5\\)`));
-    expect(log.join('\n')).toMatch(/RANDOM-LABEL CONTROL: rewards from shuffled labels/);
-  } finally {
-    fs.rmSync(out, { recursive: true, force: true });
-  }
-});
+    expect(log).toMatch(new RegExp(`from ${4 * hard} hard and guard samples \\(${hard} hard, ${hard} guards: rl.easyShare 0.5\\)`));
+    expect(log).toMatch(/RANDOM-LABEL CONTROL: rewards from shuffled labels/);
+  }));

@@ -14,7 +14,7 @@ import { Rng } from '../../data/rng';
 import { writeJsonAtomic } from '../checkpoint';
 import { difficultyHistogram, isHard } from '../curriculum';
 import type { TrainRow } from '../dataset';
-import { chunks, difficultyChunk } from '../evaluate';
+import { chunks, difficultyChunk, verdictOf } from '../evaluate';
 import { INTERRUPTED, type Interrupted, type Run, resumableChunks } from '../run';
 
 /** OUT/difficulty.json. */
@@ -84,10 +84,9 @@ async function teacherDifficulty(run: Run, t: number): Promise<DifficultyFile> {
   return finish(run, rows, t);
 }
 
-/** The verdict of a teacher text (`...<answer>N</answer>`), or null without one. */
+/** The verdict of a teacher text that ends with its `<answer>N</answer>` (the evaluation's parser), or null. */
 export function teacherVerdict(teacher: string | undefined): 1 | 2 | null {
-  const m = typeof teacher === 'string' ? /<answer>\s*([12])\s*<\/answer>\s*$/.exec(teacher) : null;
-  return m ? (Number(m[1]) as 1 | 2) : null;
+  return typeof teacher === 'string' && /<\/answer>\s*$/.test(teacher) ? verdictOf(teacher) : null;
 }
 
 /** The training rows whose difficulty is measured: all, or a seeded subset of `limit` (in split order). */
