@@ -1,772 +1,425 @@
 /**
- * Stage-2 test bed (issue 15): does an RL regime make a judge that already judges better?
+ * Stage-2 bench (issue 15): does stage 2 make a judge that already judges better, and what do the parts of
+ * StableReinforce do? The bed is the main job itself, the `demo` preset: a stage-1 judge at ~82% that learnt
+ * from a teacher that misreads some images (data.teacherSlip), true labels, 1,120 held-out pairs per seed.
  *
- *   npm run bench:rl                         # the recommended regime + the random-label control, 3 seeds;
- *                                            # writes bench/rl.json and the "rl" section of bench/RESULTS.md
- *   node dist/scripts/bench-rl.js --regime NAME [--set key=value,...] [--seeds 0,1,2] [--tag T]
- *                                            # one experiment; one JSON line per seed into bench/raw/rl/runs.jsonl
- *   node dist/scripts/bench-rl.js --summarise TAG,TAG  # pooled figures of recorded experiments
+ *   npm run bench:rl [-- --seeds 0,1,2] [--variants main,control,...] [--preset smoke --out DIR] [--no-write]
  *
- * The bed (text only, no image): the built-in synthetic judging rows with the teacher's evidence lines and fact
- * line moved into the question (docs/research/image-blindness.md, e26). The model still has to judge: decide which
- * response contradicts the given evidence, then say so in the analysis's last lines and the verdict. Stage 1 = SFT
- * from scratch on the rest of the teacher analysis, cached per seed under bench/raw/rl/ (every stage-2 variant of a
- * seed starts from the same checkpoint). Test: TEST_PAIRS held-out pairs, greedy; both answer positions are 1:1.
- * Everything is seeded: same seed, same numbers.
+ * Per seed, stage 1 (data, SFT, the teacher's difficulty) runs once into bench/raw/rl/seed<k>/stage1 and stops
+ * where stage 2 begins (train's `until`); every variant below is a fork of it (forkRun) with its stage-2 settings,
+ * run into bench/raw/rl/seed<k>/<variant>. A finished variant is read back, an unfinished one resumed, so an
+ * interrupted bench can be restarted. Writes bench/rl.json and the "rl" section of bench/RESULTS.md: the goal
+ * figures, and the paper's claims as held / not held / not measurable with their numbers.
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { parseFlags, str } from '../lib/cli/args';
-import { buildCompactPrompt } from '../lib/eval/prompt';
-import { FACT_PREFIX } from '../lib/data/generate';
-import { Rng, hashSeed } from '../lib/data/rng';
-import { synthesize } from '../lib/data/synth';
-import * as kernels from '../lib/kernels';
-import { AdamW, PolicyModel, type ModelExample, type ModelInput } from '../lib/model';
-import { trainBpe } from '../lib/model/tokenizer';
-import { RuleBasedJudge, computeReward, createRewardStats, parseVerdict } from '../lib/rewards';
-import {
-  groupBaselineAdvantages,
-  informativeGroups,
-  shuffledLabels,
-  verdictConditionalAdvantages,
-  verdictTokenMask,
-  type Verdict,
-} from '../lib/train/rl-regime';
-import { signTestP } from '../lib/train/summary';
-import { cosineLr, sftStep } from '../lib/train/update';
+import { progressBars } from '../lib/cli/progress';
+import { type GreedyOutput } from '../lib/train/evaluate';
+import { writeReport } from '../lib/report/report';
+import { findLatestCheckpoint } from '../lib/train/checkpoint';
+import { forkRun } from '../lib/train/fork';
+import { readMetrics, type StepLine } from '../lib/train/metrics';
+import { resolveTrainConfig } from '../lib/train/presets';
+import { pairedChange, signTestP } from '../lib/train/summary';
+import { train } from '../lib/train/trainer';
+import type { RunSummary } from '../lib/train/types';
 import { machineDescription, today, writeSection } from './bench/results-file';
 
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
 const ROOT = path.join(__dirname, '..', '..');
-const RAW = path.join(ROOT, 'bench', 'raw', 'rl');
-const TEST_PAIRS = 1200;
-const DATA_N = 18_000;
-const MODEL = { dModel: 128, nLayers: 4, nHeads: 4, dFF: 352, imageSize: 48, patchSize: 16, maxSeqLen: 256 };
-const STAGE1 = { steps: 1500, batchSize: 16, lr: 2e-3, warmup: 10, minLrRatio: 0.1, weightDecay: 0.01, bpeMerges: 1024 };
-const MAX_NEW = 48;
-const EVAL_BATCH = 200;
+const RAW = path.resolve(arg('out') ?? path.join(ROOT, 'bench', 'raw', 'rl'));
+const PRESET = arg('preset') ?? 'demo';
 
-// ---------------------------------------------------------------- data
+/**
+ * Stress for the stability claim: 4 passes of 4 AdamW steps over each step's rollouts (16 updates, the later ones
+ * on stale rollouts) instead of one; the hard stress adds 3x the lr and no gradient-norm clip, which would otherwise
+ * bound what one huge token loss can do to an update.
+ */
+const STRESS = { ppoEpochs: 4, rolloutsPerUpdate: 32 };
+const HARD_STRESS = { ...STRESS, lr: 1e-3, maxGradNorm: 0 };
 
-interface BedRow {
-  prompt: string;
-  /** The teacher's text after the evidence and fact lines: "<think>Response 1 ...</think><answer>N</answer>". */
-  target: string;
-  label: Verdict;
-  level: number;
+interface Variant {
+  about: string;
+  /** Overrides of the demo preset (stage-2 and Voting@K settings only: forkRun refuses the rest). */
+  set: { rl?: Record<string, unknown>; eval?: Record<string, unknown> };
 }
 
-/** A synthetic row with its evidence and fact lines moved from the teacher's analysis into the question. */
-function bedRow(r: { question: string; response1: string; response2: string; label: 1 | 2; difficulty?: number; teacher?: string; id: string }): BedRow {
-  const t = r.teacher ?? '';
-  const body = t.slice('<think>'.length);
-  const at = body.indexOf(FACT_PREFIX);
-  const end = body.indexOf('\n', at);
-  if (!t.startsWith('<think>') || at < 0 || end < 0) throw new Error(`row ${r.id}: the teacher text has no "${FACT_PREFIX}" line`);
-  const evidence = body.slice(0, end);
-  return {
-    prompt: buildCompactPrompt(`${r.question}\nEvidence:\n${evidence}`, r.response1, r.response2) + '\n',
-    target: `<think>${body.slice(end + 1)}`,
-    label: r.label,
-    level: r.difficulty ?? 0,
-  };
-}
+const NO_VOTING = { votingK: 0 };
 
-/** The same pair with the responses exchanged (the analysis' response numbers would change too; RL needs no target). */
-function swapped(r: BedRow, q: { question: string; response1: string; response2: string; teacher?: string }): BedRow {
-  const body = (q.teacher ?? '').slice('<think>'.length);
-  const end = body.indexOf('\n', body.indexOf(FACT_PREFIX));
-  return {
-    prompt: buildCompactPrompt(`${q.question}\nEvidence:\n${body.slice(0, end)}`, q.response2, q.response1) + '\n',
-    target: '',
-    label: r.label === 1 ? 2 : 1,
-    level: r.level,
-  };
-}
-
-interface Bed {
-  train: BedRow[];
-  /** Each train row's swapped copy (same index). */
-  trainSwapped: BedRow[];
-  test: BedRow[];
-}
-
-function makeBed(seed: number): Bed {
-  const d = synthesize({ n: DATA_N, seed, levels: [1, 2, 3, 4], testFraction: TEST_PAIRS / DATA_N, imageSize: 48, grid: 3 });
-  const train = d.train.map(bedRow);
-  return { train, trainSwapped: d.train.map((q, i) => swapped(train[i], q)), test: d.test.map(bedRow) };
-}
-
-const input = (r: BedRow): ModelInput => ({ image: null, prompt: r.prompt });
-
-// ---------------------------------------------------------------- evaluation
-
-interface Eval {
-  step: number;
-  accuracy: number;
-  /** Share of test pairs answered "1" (unparsable answers count as neither). */
-  share1: number;
-  parsed: number;
-  /** Mean response length in tokens. */
-  length: number;
-  /** One character per test pair: 1 right, 0 not. */
-  right: string;
-}
-
-async function evaluate(model: PolicyModel, rows: readonly BedRow[], step: number): Promise<Eval> {
-  let right = '';
-  let ones = 0;
-  let parsed = 0;
-  let len = 0;
-  for (let i = 0; i < rows.length; i += EVAL_BATCH) {
-    const chunk = rows.slice(i, i + EVAL_BATCH);
-    const out = await model.generate(chunk.map(input), { maxNewTokens: MAX_NEW, temperature: 0 });
-    out.forEach(([g], k) => {
-      const v = parseVerdict(g.text, { fallback: false });
-      const ok = v.ok && v.verdict === chunk[k].label;
-      right += ok ? '1' : '0';
-      if (v.ok) {
-        parsed++;
-        ones += Number(v.verdict === 1);
-      }
-      len += g.tokens.length;
-    });
-  }
-  const n = rows.length;
-  return { step, accuracy: [...right].filter((c) => c === '1').length / n, share1: ones / n, parsed: parsed / n, length: len / n, right };
-}
-
-// ---------------------------------------------------------------- stage 1 (cached)
-
-async function stage1(seed: number, bed: Bed): Promise<{ model: PolicyModel; eval: Eval; seconds: number }> {
-  const key = `stage1-s${seed}-${hashSeed(JSON.stringify({ MODEL, STAGE1, DATA_N, TEST_PAIRS })).toString(16)}`;
-  const dir = path.join(RAW, key);
-  const evalFile = path.join(dir, 'eval.json');
-  if (fs.existsSync(evalFile)) {
-    const model = await PolicyModel.load(dir, { device: 'cpu' });
-    const e = JSON.parse(fs.readFileSync(evalFile, 'utf8'));
-    return { model, eval: e.eval, seconds: e.seconds };
-  }
-  const t0 = Date.now();
-  const tokenizer = trainBpe(
-    (function* () {
-      for (const r of bed.train) {
-        yield r.prompt;
-        yield r.target;
-      }
-    })(),
-    { merges: STAGE1.bpeMerges },
-  );
-  const model = PolicyModel.create(MODEL, { device: 'cpu', seed, tokenizer });
-  const opt = new AdamW(model, { lr: STAGE1.lr, weightDecay: STAGE1.weightDecay, maxGradNorm: 1 });
-  const rng = Rng.derive(seed, 'bench-rl', 'sft');
-  let order: number[] = [];
-  let loss = 0;
-  for (let step = 0; step < STAGE1.steps; step++) {
-    opt.lr = cosineLr(step, STAGE1.steps, STAGE1.lr, STAGE1.warmup, STAGE1.minLrRatio);
-    if (order.length < STAGE1.batchSize) order = order.concat(rng.shuffle(bed.train.map((_, i) => i)));
-    const batch: ModelExample[] = order.splice(0, STAGE1.batchSize).map((i) => ({ ...input(bed.train[i]), response: bed.train[i].target }));
-    loss += (await sftStep(model, opt, batch)).loss;
-    if ((step + 1) % 250 === 0) {
-      log(`seed ${seed} stage 1 step ${step + 1}/${STAGE1.steps} loss ${(loss / 250).toFixed(4)} (${Math.round((Date.now() - t0) / 1000)} s)`);
-      loss = 0;
-    }
-  }
-  const e = await evaluate(model, bed.test, 0);
-  const seconds = (Date.now() - t0) / 1000;
-  await model.save(dir);
-  fs.writeFileSync(evalFile, JSON.stringify({ eval: e, seconds }));
-  return { model, eval: e, seconds };
-}
-
-// ---------------------------------------------------------------- stage 2
-
-export interface Regime {
-  /** Optimizer steps (rollout batches). */
-  steps: number;
-  promptsPerStep: number;
-  groupSize: number;
-  temperature: number;
-  /** PPO epochs over each rollout batch, and AdamW steps per epoch (1 = the whole batch, accumulated). */
-  epochs: number;
-  updatesPerEpoch: number;
-  microBatch: number;
-  lr: number;
-  /** Warm-up as a share of all AdamW steps, then cosine to lr * minLrRatio ('constant': lr throughout). */
-  schedule: 'cosine' | 'constant';
-  warmup: number;
-  minLrRatio: number;
-  beta2: number;
-  weightDecay: number;
-  /** KL(policy || stage-1) in the loss (kernels.policyLoss klCoef / logpRef), k3. */
-  klCoef: number;
-  /** none: raw rewards (REINFORCE++); verdict: centred per verdict class; rloo / group-mean / grpo: per prompt. */
-  baseline: 'none' | 'verdict' | 'rloo' | 'group-mean' | 'grpo';
-  /** Drop the rollouts of groups whose rewards are all equal (dynamic filtering). */
-  dynamicFilter: boolean;
-  /** Standardise the token advantages over the batch (REINFORCE++); the 3-sigma filter applies only then. */
-  normalise: boolean;
-  filter: boolean;
-  preClip: boolean;
-  /** Advantages on every sampled token, or only on the verdict digit. */
-  tokens: 'all' | 'verdict';
-  /** r1: Result*(1 + 0.5 Consistency) + 0.5 Format (rule-based judge); result: Result only. */
-  reward: 'r1' | 'result';
-  /** Each step's prompts come as pairs: a row and its swapped copy. */
-  pairSwap: boolean;
-  evalEvery: number;
-  /** Random-label control: rewards from shuffled labels. */
-  control: boolean;
-  /** RL prompts: the SFT train rows, or fresh rows from another data seed (never seen in stage 1). */
-  pool: 'train' | 'fresh';
-}
-
-/** The regime the trainer used before issue 15 (demo preset), on this bed. */
-export const OLD_REGIME: Regime = {
-  steps: 120,
-  promptsPerStep: 8,
-  groupSize: 4,
-  temperature: 1,
-  epochs: 2,
-  updatesPerEpoch: 2,
-  microBatch: 16,
-  lr: 5e-5,
-  schedule: 'constant',
-  warmup: 0,
-  minLrRatio: 1,
-  beta2: 0.999,
-  weightDecay: 0.01,
-  klCoef: 0,
-  baseline: 'none',
-  dynamicFilter: false,
-  normalise: true,
-  filter: true,
-  preClip: true,
-  tokens: 'all',
-  reward: 'r1',
-  pairSwap: false,
-  evalEvery: 40,
-  control: false,
-  pool: 'train',
+/** In the order they run: what the goal needs first, then the claims. */
+const VARIANTS: Readonly<Record<string, Variant>> = {
+  main: { about: "the preset's stage 2 (StableReinforce: Pre-CLIP, Advantage Filter, consistency reward; RLOO + dynamic filtering, k3 KL 0.05)", set: {} },
+  control: { about: "random-label control: the pool's labels shuffled for the rewards", set: { rl: { randomLabels: true }, eval: NO_VOTING } },
+  before: { about: 'no stage 2: Voting@K of the stage-1 model', set: { rl: { steps: 0 } } },
+  stress: { about: `StableReinforce under stress (${STRESS.ppoEpochs} passes x 4 updates per step)`, set: { rl: { ...STRESS }, eval: NO_VOTING } },
+  'stress-no-clip-filter': {
+    about: 'the same stress without Pre-CLIP and the Advantage Filter (REINFORCE++ with PPO clipping)',
+    set: { rl: { ...STRESS, preClip: false, filter: false }, eval: NO_VOTING },
+  },
+  'stress-hard': {
+    about: 'StableReinforce under hard stress (the same, lr 1e-3, no gradient-norm clip)',
+    set: { rl: { ...HARD_STRESS }, eval: NO_VOTING },
+  },
+  'stress-hard-no-clip-filter': {
+    about: 'the hard stress without Pre-CLIP and the Advantage Filter',
+    set: { rl: { ...HARD_STRESS, preClip: false, filter: false }, eval: NO_VOTING },
+  },
+  grpo: { about: 'GRPO (group mean/std advantages; no Pre-CLIP, filter, consistency or dynamic filtering)', set: { rl: { algo: 'grpo' }, eval: NO_VOTING } },
+  'no-consistency': { about: 'StableReinforce without the consistency reward', set: { rl: { consistency: false }, eval: NO_VOTING } },
+  'released-filter': {
+    about: "StableReinforce with the released code's Advantage Filter rule (zero outside the raw mean +- 3, and |z| > 10)",
+    set: { rl: { filterRule: 'released-code' }, eval: NO_VOTING },
+  },
+  'paper-advantages': {
+    about: "StableReinforce with the paper's REINFORCE++ advantages (no per-prompt baseline, no dynamic filtering)",
+    set: { rl: { baseline: 'none', dynamicFilter: false }, eval: NO_VOTING },
+  },
 };
 
-/** The released recipe's regime shape, scaled to this bed: one AdamW step per 128 rollouts, betas 0.95, wd 0, KL. */
-export const BASE_REGIME: Regime = {
-  ...OLD_REGIME,
-  steps: 40,
-  promptsPerStep: 32,
-  groupSize: 4,
-  epochs: 1,
-  updatesPerEpoch: 1,
-  microBatch: 64,
-  lr: 1e-4,
-  schedule: 'cosine',
-  warmup: 0.05,
-  minLrRatio: 0.1,
-  beta2: 0.95,
-  weightDecay: 0,
-  klCoef: 0,
-  evalEvery: 10,
-};
+const seeds = (arg('seeds') ?? '0,1,2').split(',').map((s) => {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0) throw new RangeError(`--seeds must be non-negative integers, got ${JSON.stringify(s)}`);
+  return n;
+});
+const variantNames = (arg('variants') ?? Object.keys(VARIANTS).join(',')).split(',');
+for (const v of variantNames) if (!(v in VARIANTS)) throw new RangeError(`--variants: unknown variant ${v} (known: ${Object.keys(VARIANTS).join(', ')})`);
+if (!variantNames.includes('main')) throw new RangeError('--variants must include main (the goal figures and every comparison are against it)');
+const write = !process.argv.includes('--no-write');
 
-export const REGIMES: Record<string, Partial<Regime>> = {
-  old: OLD_REGIME,
-  base: {},
-  /** Best found within issue 15's time box (docs/research/rl-regime.md): per-prompt RLOO baseline with dynamic
-   * filtering, KL (k3) to the stage-1 model in the loss, 128 rollouts per AdamW step, lr 5% of the SFT rate. */
-  recommended: { steps: 20, evalEvery: 10, baseline: 'rloo', dynamicFilter: true, klCoef: 0.05 },
-};
-
-interface StepLog {
-  step: number;
-  reward: number;
-  accuracy: number;
-  share1: number;
-  kept: number;
-  loss: number;
-  ratioMax: number;
-  kl: number;
-  gradNorm: number;
-  nonFinite: number;
-  filtered: number;
-  length: number;
-  lr: number;
+/** One finished run of a variant: its summary, stage-2 step lines and final greedy outputs (null without stage 2). */
+interface Done {
+  summary: RunSummary;
+  steps: StepLine[];
+  outputs: GreedyOutput[] | null;
+  stage1Outputs: GreedyOutput[];
 }
 
-const judge = new RuleBasedJudge();
+const log = (m: string) => process.stderr.write(m + '\n');
 
-/** Rows no stage-1 model of `seed` has seen: the train split of another data seed. */
-function freshPool(seed: number, rows: number): Pick<Bed, 'train' | 'trainSwapped'> {
-  const d = synthesize({ n: rows + 2, seed: hashSeed(seed, 'bench-rl-fresh'), levels: [1, 2, 3, 4], testFraction: 2 / (rows + 2), imageSize: 48, grid: 3 });
-  const train = d.train.map(bedRow);
-  return { train, trainSwapped: d.train.map((q, i) => swapped(train[i], q)) };
-}
-
-async function stage2(seed: number, testBed: Bed, s1dir: PolicyModel, r: Regime, s1eval: Eval): Promise<{ evals: Eval[]; steps: StepLog[]; seconds: number }> {
-  const t0 = Date.now();
-  const bed = r.pool === 'fresh' ? { ...testBed, ...freshPool(seed, r.steps * r.promptsPerStep) } : testBed;
-  const model = s1dir;
-  const ref = r.klCoef > 0 ? await cloneModel(model) : null;
-  const opt = new AdamW(model, { lr: r.lr, betas: [0.9, r.beta2], weightDecay: r.weightDecay, maxGradNorm: 1 });
-  const totalUpdates = r.steps * r.epochs * r.updatesPerEpoch;
-  const warmupUpdates = Math.round(r.warmup * totalUpdates);
-  const labels = r.control
-    ? shuffledLabels(
-        bed.train.map((x) => x.label),
-        Rng.derive(seed, 'bench-rl', 'control'),
-      )
-    : bed.train.map((x) => x.label);
-  const rewardLabel = (i: number, isSwap: boolean): Verdict => (isSwap ? (labels[i] === 1 ? 2 : 1) : labels[i]);
-  // 1 epoch over the train rows in a seeded order (prompts never repeat within a run).
-  const order = Rng.derive(seed, 'bench-rl', 'pool').shuffle(bed.train.map((_, i) => i));
-  let cursor = 0;
-  const evals: Eval[] = [s1eval];
-  const logs: StepLog[] = [];
-  const stats = createRewardStats();
-  let update = 0;
-  for (let step = 0; step < r.steps; step++) {
-    // Prompts of this step: indices into train, and whether the swapped copy is shown.
-    const picks: { i: number; swap: boolean }[] = [];
-    const rowRng = Rng.derive(seed, 'bench-rl', 'swap', step);
-    while (picks.length < r.promptsPerStep) {
-      const i = order[cursor++ % order.length];
-      if (r.pairSwap) picks.push({ i, swap: false }, { i, swap: true });
-      else picks.push({ i, swap: rowRng.chance(0.5) });
-    }
-    const rows = picks.map((p) => (p.swap ? bed.trainSwapped[p.i] : bed.train[p.i]));
-    const gen = await model.generate(rows.map(input), {
-      n: r.groupSize,
-      temperature: r.temperature,
-      maxNewTokens: MAX_NEW,
-      seed: hashSeed(seed, 'bench-rl-rollout', step),
-    });
-    const samples = gen.flat();
-    const seqPick = picks.flatMap((p) => Array.from({ length: r.groupSize }, () => p));
-    const B = samples.length;
-    const weights = { consistency: r.reward === 'r1' ? 0.5 : 0, format: r.reward === 'r1' ? 0.5 : 0 };
-    const parts = await Promise.all(samples.map((x, b) => computeReward(x.text, rewardLabel(seqPick[b].i, seqPick[b].swap), judge, { weights, stats })));
-    const rewards = parts.map((p) => p.reward);
-    const verdicts = parts.map((p) => p.verdict);
-
-    // Per-sequence advantages and which sequences take part.
-    let keep: boolean[] = samples.map(() => true);
-    if (r.dynamicFilter) keep = informativeGroups(rewards, r.groupSize);
-    let seqAdv: Float64Array;
-    if (r.baseline === 'none') seqAdv = Float64Array.from(rewards);
-    else if (r.baseline === 'verdict') seqAdv = verdictConditionalAdvantages(rewards, verdicts);
-    else seqAdv = groupBaselineAdvantages(rewards, r.groupSize, r.baseline);
-    const tokenMasks = samples.map((x) =>
-      r.tokens === 'verdict' ? verdictTokenMask(Array.from(x.tokens, (t) => model.tokenizer.decode([t]))) : new Uint8Array(x.tokens.length).fill(1),
-    );
-    const idx = samples.map((_, b) => b).filter((b) => keep[b]);
-    const kept = idx.length;
-    // Token advantages (sequence value on its masked tokens), standardised over the batch's valid tokens.
-    const lens = samples.map((x) => x.tokens.length);
-    const T = Math.max(1, ...lens);
-    const vals = new Float32Array(B * T);
-    const mask = new Uint8Array(B * T);
-    for (const b of idx) {
-      for (let t = 0; t < lens[b]; t++) {
-        if (tokenMasks[b][t]) {
-          vals[b * T + t] = seqAdv[b];
-          mask[b * T + t] = 1;
-        }
-      }
-    }
-    let tokAdv: Float32Array = vals;
-    let filtered = 0;
-    if (r.normalise) {
-      const f = kernels.advantageFilter(vals, { mask, sigma: r.filter ? 3 : 1e30, rule: 'paper' });
-      tokAdv = f.advantages.toArray() as Float32Array;
-      f.advantages.dispose();
-      filtered = f.filtered;
-    }
-    const advOf = (b: number) => tokAdv.subarray(b * T, b * T + lens[b]);
-
-    // Reference log-probs (KL in the loss).
-    const examples: ModelExample[] = samples.map((x, b) => ({ ...input(rows[Math.floor(b / r.groupSize)]), response: x.tokens }));
-    let logpRef: Float32Array[] | null = null;
-    if (ref) {
-      logpRef = new Array(B);
-      for (let i = 0; i < idx.length; i += r.microBatch) {
-        const mb = idx.slice(i, i + r.microBatch);
-        const lr = await ref.logprobs(
-          mb.map((b) => examples[b]),
-          { temperature: r.temperature, grad: false },
-        );
-        const flat = lr.logprobs.toArray() as Float32Array;
-        const TT = lr.logprobs.shape[1];
-        mb.forEach((b, k) => (logpRef![b] = flat.slice(k * TT, k * TT + lens[b])));
-        lr.logprobs.dispose();
-        lr.mask.dispose();
-      }
-    }
-
-    // Updates: epochs x updatesPerEpoch AdamW steps, each over its share of the kept rollouts, accumulated.
-    let lossSum = 0;
-    let ratioMax = 0;
-    let klSum = 0;
-    let nonFinite = 0;
-    let gradNorm = 0;
-    for (let e = 0; e < r.epochs && kept > 0; e++) {
-      const perm = Rng.derive(seed, 'bench-rl-ppo', step, e).shuffle(idx.slice());
-      const per = Math.ceil(perm.length / r.updatesPerEpoch);
-      for (let u = 0; u < r.updatesPerEpoch; u++) {
-        const part = perm.slice(u * per, (u + 1) * per);
-        if (part.length === 0) continue;
-        opt.lr = r.schedule === 'cosine' ? cosineLr(update, totalUpdates, r.lr, warmupUpdates, r.minLrRatio) : r.lr;
-        let bad = false;
-        for (let i = 0; i < part.length; i += r.microBatch) {
-          const mb = part.slice(i, i + r.microBatch);
-          const lp = await model.logprobs(
-            mb.map((b) => examples[b]),
-            { temperature: r.temperature },
-          );
-          const TT = lp.logprobs.shape[1];
-          const pack = (f: (b: number) => ArrayLike<number>) => {
-            const out = new Float32Array(mb.length * TT);
-            mb.forEach((b, k) => out.set(f(b), k * TT));
-            return out;
-          };
-          const m = new Uint8Array(mb.length * TT);
-          mb.forEach((b, k) => m.fill(1, k * TT, k * TT + lens[b]));
-          const res = kernels.policyLoss({
-            logpNew: lp.logprobs,
-            logpOld: pack((b) => samples[b].logprobs),
-            advantages: pack(advOf),
-            mask: m,
-            shape: [mb.length, TT],
-            clipEps: 0.2,
-            ...(r.preClip ? { minRatio: 1e-3, maxRatio: 1e3 } : { minRatio: 1e-30, maxRatio: 1e30 }),
-            ...(ref ? { logpRef: pack((b) => logpRef![b]), klCoef: r.klCoef, klEstimator: 'k3' as const } : {}),
-            normalizer: part.length,
-          });
-          lossSum += res.loss;
-          ratioMax = Math.max(ratioMax, res.stats.ratioMax);
-          klSum += res.stats.klMean * mb.length;
-          nonFinite += res.stats.nonFinite;
-          if (res.stats.nonFinite > 0 || !Number.isFinite(res.loss)) bad = true;
-          const grad = res.grad.toArray() as Float32Array;
-          res.grad.dispose();
-          if (!bad) await model.backward(grad);
-          lp.logprobs.dispose();
-          lp.mask.dispose();
-        }
-        if (!bad) gradNorm = opt.step().gradNorm;
-        model.zeroGrad();
-        update++;
-      }
-    }
-    const acc = parts.reduce((a, p) => a + p.result, 0) / B;
-    logs.push({
-      step: step + 1,
-      reward: rewards.reduce((a, x) => a + x, 0) / B,
-      accuracy: acc,
-      share1: verdicts.filter((v) => v === 1).length / B,
-      kept,
-      loss: lossSum / Math.max(1, r.epochs),
-      ratioMax,
-      kl: kept ? klSum / kept / Math.max(1, r.epochs) : 0,
-      gradNorm,
-      nonFinite,
-      filtered,
-      length: lens.reduce((a, x) => a + x, 0) / B,
-      lr: opt.lr,
-    });
-    if ((step + 1) % r.evalEvery === 0 || step + 1 === r.steps) {
-      const e = await evaluate(model, bed.test, step + 1);
-      evals.push(e);
-      log(
-        `  step ${step + 1}: test ${(100 * e.accuracy).toFixed(1)}% share1 ${(100 * e.share1).toFixed(0)}% len ${e.length.toFixed(1)} | rollouts acc ${(100 * acc).toFixed(0)}% kept ${kept}/${B} kl ${logs.at(-1)!.kl.toFixed(4)} (${Math.round((Date.now() - t0) / 1000)} s)`,
-      );
-    }
+async function stage1(seed: number): Promise<string> {
+  const out = path.join(RAW, `seed${seed}`, 'stage1');
+  const config = resolveTrainConfig(PRESET, { seed, device: 'cpu' });
+  const resume = fs.existsSync(path.join(out, 'config.json'));
+  if (resume && (await findLatestCheckpoint(out))?.state.phase === 'rl') {
+    const stored = readJson<unknown>(path.join(out, 'config.json'));
+    if (JSON.stringify(stored) !== JSON.stringify(config))
+      throw new Error(`${out} was made with another configuration (the preset changed?): remove it to train stage 1 again`);
+    return out;
   }
-  ref?.dispose();
-  return { evals, steps: logs, seconds: (Date.now() - t0) / 1000 };
-}
-
-async function cloneModel(m: PolicyModel): Promise<PolicyModel> {
-  const dir = fs.mkdtempSync(path.join(RAW, 'ref-'));
-  await m.save(dir);
-  const c = await PolicyModel.load(dir, { device: 'cpu' });
-  fs.rmSync(dir, { recursive: true, force: true });
-  return c;
-}
-
-// ---------------------------------------------------------------- records and statistics
-
-interface RunRecord {
-  tag: string;
-  regime: Regime;
-  seed: number;
-  stage1: { accuracy: number; share1: number; length: number; seconds: number };
-  evals: Omit<Eval, 'right'>[];
-  fixed: number;
-  broken: number;
-  steps: StepLog[];
-  seconds: number;
-  right1: string;
-  right2: string;
-}
-
-function log(s: string): void {
-  process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${s}\n`);
-}
-
-function parseSet(s: string | undefined): Partial<Regime> {
-  const out: Record<string, unknown> = {};
-  if (!s) return out;
-  for (const kv of s.split(',')) {
-    const [k, v] = kv.split('=');
-    if (!(k in BASE_REGIME)) throw new RangeError(`--set: unknown regime field ${k}`);
-    const base = (BASE_REGIME as unknown as Record<string, unknown>)[k];
-    out[k] = typeof base === 'number' ? Number(v) : typeof base === 'boolean' ? v === 'true' : v;
-    if (typeof base === 'number' && !Number.isFinite(out[k] as number)) throw new RangeError(`--set ${k}: not a number: ${v}`);
-  }
+  log(`\n== seed ${seed}: stage 1 in ${out}${resume ? ' (resuming)' : ''}`);
+  const r = await train({ config, out, resume, until: 'rl', log, onProgress: progressBars(process.stderr) });
+  if (r.stoppedAt !== 'rl') throw new Error(`seed ${seed}: stage 1 did not reach stage 2 (${r.interrupted ? 'interrupted' : 'finished'})`);
   return out;
 }
 
-export function pooled(records: readonly RunRecord[]): { gainPoints: number; fixed: number; broken: number; p: number; n: number } {
+function readJson<T>(file: string): T {
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+}
+
+async function runVariant(seed: number, name: string, base: string): Promise<Done> {
+  const out = path.join(RAW, `seed${seed}`, name);
+  const config = resolveTrainConfig(PRESET, { seed, device: 'cpu' }, VARIANTS[name].set);
+  const summaryFile = path.join(out, 'summary.json');
+  if (!fs.existsSync(summaryFile)) {
+    const exists = fs.existsSync(path.join(out, 'config.json'));
+    if (!exists) await forkRun(base, out, config);
+    const t = Date.now();
+    log(`\n== seed ${seed}, ${name}: ${out}${exists ? ' (resuming)' : ''}`);
+    const r = await train({ config, out, resume: true, report: false, log, onProgress: progressBars(process.stderr) });
+    if (!r.summary) throw new Error(`seed ${seed}, ${name}: the run did not finish`);
+    log(`== seed ${seed}, ${name} done in ${((Date.now() - t) / 1000).toFixed(0)} s`);
+  }
+  const summary = readJson<RunSummary>(summaryFile);
+  const stage2File = path.join(out, 'evals', 'stage2.json');
+  return {
+    summary,
+    steps: readMetrics(path.join(out, 'metrics.jsonl')).filter((l) => l.stage === 'rl'),
+    outputs: summary.stage2 && fs.existsSync(stage2File) ? readJson<GreedyOutput[]>(stage2File) : null,
+    stage1Outputs: readJson<GreedyOutput[]>(path.join(out, 'evals', 'stage1.json')),
+  };
+}
+
+// ---------------------------------------------------------------- figures
+
+interface Pooled {
+  fixed: number;
+  broken: number;
+  p: number;
+  gainPoints: number;
+}
+
+/** Paired change from `before` to `after` outputs, summed over seeds, one exact sign test. */
+function pooledChange(pairs: ReadonlyArray<[readonly GreedyOutput[], readonly GreedyOutput[]]>): Pooled {
   let fixed = 0;
   let broken = 0;
   let n = 0;
-  let gain = 0;
-  for (const r of records) {
-    fixed += r.fixed;
-    broken += r.broken;
-    n += r.right1.length;
-    gain += r.fixed - r.broken;
+  for (const [a, b] of pairs) {
+    const c = pairedChange(a, b);
+    fixed += c.fixed;
+    broken += c.broken;
+    n += c.n;
   }
-  return { gainPoints: n ? (100 * gain) / n : 0, fixed, broken, p: signTestP(fixed, broken), n };
+  return { fixed, broken, p: signTestP(fixed, broken), gainPoints: n ? (100 * (fixed - broken)) / n : 0 };
 }
 
-async function runOne(tag: string, regime: Regime, seed: number): Promise<RunRecord> {
-  const bed = makeBed(seed);
-  const s1 = await stage1(seed, bed);
-  log(`seed ${seed} ${tag}: stage 1 ${(100 * s1.eval.accuracy).toFixed(1)}% share1 ${(100 * s1.eval.share1).toFixed(0)}%`);
-  const s2 = await stage2(seed, bed, s1.model, regime, s1.eval);
-  s1.model.dispose();
-  const last = s2.evals.at(-1)!;
-  let fixed = 0;
-  let broken = 0;
-  for (let i = 0; i < last.right.length; i++) {
-    if (s1.eval.right[i] === '0' && last.right[i] === '1') fixed++;
-    if (s1.eval.right[i] === '1' && last.right[i] === '0') broken++;
-  }
-  const rec: RunRecord = {
-    tag,
-    regime,
-    seed,
-    stage1: { accuracy: s1.eval.accuracy, share1: s1.eval.share1, length: s1.eval.length, seconds: s1.seconds },
-    evals: s2.evals.map(({ right: _r, ...e }) => e),
-    fixed,
-    broken,
-    steps: s2.steps,
-    seconds: s2.seconds,
-    right1: s1.eval.right,
-    right2: last.right,
+const num = (l: StepLine, k: string): number => {
+  const v = (l as unknown as Record<string, unknown>)[k];
+  return typeof v === 'number' ? v : NaN;
+};
+const maxOf = (xs: number[]) => xs.reduce((a, x) => (Number.isFinite(x) && x > a ? x : a), -Infinity);
+const mean = (xs: number[]) => (xs.length ? xs.reduce((a, x) => a + x, 0) / xs.length : NaN);
+
+/** Stage 2's stability signals over a variant's seeds. */
+function stability(runs: readonly Done[]) {
+  const steps = runs.flatMap((r) => r.steps);
+  return {
+    ratioMax: maxOf(steps.map((l) => num(l, 'ratioMax'))),
+    preClipFraction: maxOf(steps.map((l) => num(l, 'preClipFraction'))),
+    clipFractionMean: mean(steps.map((l) => num(l, 'clipFraction')).filter(Number.isFinite)),
+    lossAbsMax: maxOf(steps.map((l) => Math.abs(num(l, 'loss')))),
+    gradNormMax: maxOf(steps.map((l) => num(l, 'gradNorm'))),
+    klMax: maxOf(steps.map((l) => num(l, 'kl'))),
+    filteredTokens: steps.reduce((a, l) => a + (Number.isFinite(num(l, 'filtered')) ? num(l, 'filtered') : 0), 0),
+    nonFiniteOrSkipped: runs.reduce((a, r) => a + r.summary.skippedUpdates, 0) + steps.filter((l) => !Number.isFinite(num(l, 'loss'))).length,
+    lengthFirstLast: runs.map((r) => (r.steps.length ? [num(r.steps[0], 'responseLength'), num(r.steps.at(-1)!, 'responseLength')] : [])),
   };
-  fs.mkdirSync(RAW, { recursive: true });
-  fs.appendFileSync(path.join(RAW, 'runs.jsonl'), JSON.stringify(rec) + '\n');
-  log(
-    `seed ${seed} ${tag}: ${(100 * s1.eval.accuracy).toFixed(1)}% -> ${(100 * last.accuracy).toFixed(1)}% (fixed ${fixed}, broken ${broken}, p ${signTestP(fixed, broken).toFixed(4)}) share1 ${s2.evals.map((e) => (100 * e.share1).toFixed(0)).join('/')} in ${s2.seconds.toFixed(0)} s`,
-  );
-  return rec;
 }
 
-function readRuns(): RunRecord[] {
-  const f = path.join(RAW, 'runs.jsonl');
-  if (!fs.existsSync(f)) return [];
-  return fs
-    .readFileSync(f, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l));
-}
+const pct = (x: number) => (100 * x).toFixed(1);
+const signed = (x: number, d = 1) => `${x >= 0 ? '+' : ''}${x.toFixed(d)}`;
 
-function summariseTag(tag: string, runs: readonly RunRecord[]): string {
-  const rs = runs.filter((r) => r.tag === tag);
-  if (rs.length === 0) return `${tag}: no runs`;
-  const p = pooled(rs);
-  const per = rs
-    .map(
-      (r) =>
-        `s${r.seed} ${(100 * r.stage1.accuracy).toFixed(1)}->${(100 * r.evals.at(-1)!.accuracy).toFixed(1)} [1s ${r.evals.map((e) => (100 * e.share1).toFixed(0)).join('/')}] len ${r.stage1.length.toFixed(1)}->${r.evals.at(-1)!.length.toFixed(1)}`,
-    )
-    .join('; ');
-  return `${tag}: pooled ${p.gainPoints >= 0 ? '+' : ''}${p.gainPoints.toFixed(2)} pts (fixed ${p.fixed} / broken ${p.broken}, p ${p.p.toPrecision(2)}) | ${per}`;
-}
-
-// ---------------------------------------------------------------- main
-
-const FLAGS = Object.fromEntries(['regime', 'set', 'seeds', 'tag', 'summarise', 'write'].map((f) => [f, { type: 'string' as const }]));
-
-async function main(): Promise<void> {
-  const flags = parseFlags(process.argv.slice(2), FLAGS);
-  const seeds = (str(flags, 'seeds') ?? '0,1,2').split(',').map((s) => {
-    const v = Number(s);
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`--seeds: not a seed: ${s}`);
-    return v;
-  });
-  const summ = str(flags, 'summarise');
-  if (summ !== undefined) {
-    const runs = readRuns();
-    for (const t of summ.split(',')) console.log(summariseTag(t, runs));
-    return;
-  }
-  const w = str(flags, 'write');
-  if (w !== undefined) {
-    // Re-write rl.json / RESULTS from recorded runs: TAG and TAG-control, the latest run per seed.
-    const runs = readRuns();
-    const latest = (tag: string) =>
-      seeds.map((seed) => {
-        const r = runs.filter((x) => x.tag === tag && x.seed === seed).at(-1);
-        if (!r) throw new Error(`no recorded run ${tag} for seed ${seed}`);
-        return r;
-      });
-    const main = latest(w);
-    const control = latest(`${w}-control`);
-    write(
-      main,
-      control,
-      [...main, ...control].reduce((a, r) => a + r.seconds, 0),
-    );
-    return;
-  }
-  const name = str(flags, 'regime');
-  if (name !== undefined) {
-    if (!(name in REGIMES)) throw new RangeError(`--regime must be one of ${Object.keys(REGIMES).join(', ')}, got ${name}`);
-    const regime: Regime = { ...BASE_REGIME, ...REGIMES[name], ...parseSet(str(flags, 'set')) };
-    const tag = str(flags, 'tag') ?? name;
-    for (const seed of seeds) await runOne(tag, regime, seed);
-    console.log(summariseTag(tag, readRuns()));
-    return;
-  }
-  await bench(seeds);
-}
-
-/** The recommended regime (REGIMES.recommended) and its random-label control over the seeds -> rl.json + RESULTS. */
-async function bench(seeds: readonly number[]): Promise<void> {
-  const t0 = Date.now();
-  const regime: Regime = { ...BASE_REGIME, ...REGIMES.recommended };
-  const main: RunRecord[] = [];
-  const control: RunRecord[] = [];
-  for (const seed of seeds) {
-    main.push(await runOne('bench', regime, seed));
-    control.push(await runOne('bench-control', { ...regime, control: true }, seed));
-  }
-  write(main, control, (Date.now() - t0) / 1000);
-}
-
-/** rl.json and the RESULTS section from the runs of `main` and their controls (same seeds, same order). */
-function write(main: RunRecord[], control: RunRecord[], wallSeconds: number): void {
-  const regime = main[0].regime;
-  const p = pooled(main);
-  const pc = pooled(control);
-  const share1 = main.map((r) => r.evals.map((e) => e.share1));
-  const claims = [
-    {
-      claim: 'stage 2 gains >= 5 points pooled (p < 0.01)',
-      result: p.gainPoints >= 5 && p.p < 0.01 ? 'held' : 'not held',
-      figures: { gainPoints: p.gainPoints, p: p.p, fixed: p.fixed, broken: p.broken },
-    },
-    {
-      claim: 'no seed loses',
-      result: main.every((r) => r.fixed >= r.broken) ? 'held' : 'not held',
-      figures: { perSeedGain: main.map((r) => (100 * (r.fixed - r.broken)) / r.right1.length) },
-    },
-    {
-      claim: 'share of "1" verdicts within 40-60% at every evaluation',
-      result: share1.flat().every((s) => s >= 0.4 && s <= 0.6) ? 'held' : 'not held',
-      figures: { share1 },
-    },
-    {
-      claim: 'random-label control gains nothing',
-      result: pc.gainPoints <= 0 || pc.p >= 0.05 ? 'held' : 'not held',
-      figures: { gainPoints: pc.gainPoints, p: pc.p },
-    },
-    {
-      claim: 'the 3-sigma Advantage Filter zeroes the minority outcome of binary rewards',
-      result: main.some((r) => r.steps.some((x) => x.filtered > 0)) ? 'held' : 'not measurable',
-      figures: {
-        filteredTokens: main.reduce((a, r) => a + r.steps.reduce((b, x) => b + x.filtered, 0), 0),
-        why: 'fires only when < ~10% of a batch is right (or wrong); here the rollouts are right 55-80%',
-      },
-    },
-    {
-      claim: 'RL shortens responses (paper: ~15%)',
-      result: 'not measurable',
-      figures: {
-        stage1Length: mean(main.map((r) => r.stage1.length)),
-        stage2Length: mean(main.map((r) => r.evals.at(-1)!.length)),
-        why: 'the teacher analysis is templated; length is fixed by the format',
-      },
-    },
-  ];
-  const json = {
-    testPairs: main[0]?.right1.length ?? 0,
-    regime,
-    seeds: main.map((r, k) => ({
-      seed: r.seed,
-      stage1: { accuracy: r.stage1.accuracy, share1: r.stage1.share1, length: r.stage1.length },
-      stage2: {
-        accuracy: r.evals.at(-1)!.accuracy,
-        share1: r.evals.at(-1)!.share1,
-        length: r.evals.at(-1)!.length,
-        fixed: r.fixed,
-        broken: r.broken,
-        p: signTestP(r.fixed, r.broken),
-      },
-      share1: r.evals.map((e) => e.share1),
-      accuracy: r.evals.map((e) => e.accuracy),
-      evalSteps: r.evals.map((e) => e.step),
-      control: {
-        stage1: { accuracy: control[k].stage1.accuracy },
-        stage2: { accuracy: control[k].evals.at(-1)!.accuracy },
-        share1: control[k].evals.map((e) => e.share1),
-      },
-    })),
-    pooled: { gainPoints: p.gainPoints, p: p.p, fixed: p.fixed, broken: p.broken, control: { gainPoints: pc.gainPoints, p: pc.p } },
-    claims,
-    wallSeconds,
-  };
-  fs.writeFileSync(path.join(ROOT, 'bench', 'rl.json'), JSON.stringify(json, round4, 2) + '\n');
-  const pct = (x: number) => (100 * x).toFixed(1);
-  const md = [
-    '## Stage 2 on a judge that judges (`npm run bench:rl`)',
-    '',
-    `${today()}, ${machineDescription()}. Stage 2 + control took ${Math.round(json.wallSeconds)} s in all (stage-1 checkpoints cached in bench/raw/rl/ are reused; a fresh clone trains them first: ${main.map((r) => `${Math.round(r.stage1.seconds)} s`).join(', ')}).`,
-    `Bed: synthetic judging rows with the teacher's evidence and fact lines in the question (text only), ${json.testPairs} held-out pairs per seed, greedy. Stage 1: SFT from scratch, ${STAGE1.steps} steps of ${STAGE1.batchSize}. Stage 2 regime: ${JSON.stringify(regime)}. Details: docs/research/rl-regime.md.`,
-    '',
-    '| seed | stage 1 | stage 2 | fixed / broken | p | share of "1" at each evaluation | length (tokens) | control: stage 1 -> 2 |',
-    '|---|---|---|---|---|---|---|---|',
-    ...main.map(
-      (r, k) =>
-        `| ${r.seed} | ${pct(r.stage1.accuracy)}% | ${pct(r.evals.at(-1)!.accuracy)}% | ${r.fixed} / ${r.broken} | ${signTestP(r.fixed, r.broken).toPrecision(2)} | ${r.evals.map((e) => pct(e.share1)).join(' / ')} | ${r.stage1.length.toFixed(1)} -> ${r.evals.at(-1)!.length.toFixed(1)} | ${pct(control[k].stage1.accuracy)}% -> ${pct(control[k].evals.at(-1)!.accuracy)}% |`,
-    ),
-    '',
-    `Pooled: ${p.gainPoints >= 0 ? '+' : ''}${p.gainPoints.toFixed(1)} points (exact sign test over ${p.fixed + p.broken} flipped pairs, p = ${p.p.toPrecision(2)}); control ${pc.gainPoints >= 0 ? '+' : ''}${pc.gainPoints.toFixed(1)} points (p = ${pc.p.toPrecision(2)}).`,
-    '',
-    '| claim | result | figures |',
-    '|---|---|---|',
-    ...claims.map((c) => `| ${c.claim} | ${c.result} | ${JSON.stringify(c.figures, round4).replace(/\|/g, '/')} |`),
-  ].join('\n');
-  writeSection('rl', md);
-  console.log(md);
-}
-
-/** JSON replacer: numbers to 4 significant digits (integers unchanged). */
 function round4(_key: string, v: unknown): unknown {
   return typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v;
 }
 
-function mean(xs: readonly number[]): number {
-  return xs.length ? xs.reduce((a, x) => a + x, 0) / xs.length : 0;
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const bases = new Map<number, string>();
+  for (const seed of seeds) bases.set(seed, await stage1(seed));
+  const runs: Record<string, Done[]> = {};
+  for (const name of variantNames) {
+    runs[name] = [];
+    for (const seed of seeds) runs[name].push(await runVariant(seed, name, bases.get(seed)!));
+  }
+  const wallSeconds = (Date.now() - t0) / 1000;
+  // What a fresh clone spends: each seed's stage 1 once, then each variant's own stage 2 and final phase.
+  const stage1Seconds = (r: Done) => (r.summary.seconds.data ?? 0) + (r.summary.seconds.sft ?? 0) + (r.summary.seconds.difficulty ?? 0);
+  const ownSeconds = (r: Done) => (r.summary.seconds.rl ?? 0) + (r.summary.seconds.final ?? 0);
+  const computeSeconds =
+    runs.main.reduce((a, r) => a + stage1Seconds(r), 0) + Object.values(runs).reduce((a, rs) => a + rs.reduce((b, r) => b + ownSeconds(r), 0), 0);
+  // One report per seed: every variant's accuracy and verdict-share curves over the same stage 1.
+  const reports: string[] = [];
+  for (const seed of seeds) {
+    const out = path.join(RAW, `report-seed${seed}.html`);
+    await writeReport(
+      variantNames.map((name) => path.join(RAW, `seed${seed}`, name)),
+      { out, png: null },
+    );
+    reports.push(out);
+  }
+  const main = runs.main;
+  const s2 = (r: Done) => r.summary.stage2 ?? r.summary.stage1;
+  const vsStage1 = (name: string) => pooledChange(runs[name].map((r) => [r.stage1Outputs, r.outputs ?? r.stage1Outputs]));
+  const vsMain = (name: string) => pooledChange(runs[name].map((r, k) => [main[k].outputs!, r.outputs ?? r.stage1Outputs]));
+  const has = (name: string) => runs[name] !== undefined;
+
+  const gain = vsStage1('main');
+  const share1 = main.map((r) => r.summary.evals.map((e) => e.summary.answersOne));
+  const blind = pooledChange([]);
+  for (const r of main) {
+    const b = r.summary.change.blindSpots;
+    if (b) {
+      blind.fixed += b.fixed;
+      blind.broken += b.broken;
+    }
+  }
+  blind.p = signTestP(blind.fixed, blind.broken);
+  const claims: Array<{ claim: string; result: 'held' | 'not held' | 'not measurable' | 'not run'; figures: Record<string, unknown> }> = [];
+  const claim = (c: string, result: (typeof claims)[number]['result'], figures: Record<string, unknown>) => claims.push({ claim: c, result, figures });
+
+  claim('stage 2 gains >= 5 points pooled (p < 0.01)', gain.gainPoints >= 5 && gain.p < 0.01 ? 'held' : 'not held', { ...gain });
+  claim('no seed loses', main.every((r) => s2(r).accuracy >= r.summary.stage1.accuracy) ? 'held' : 'not held', {
+    perSeedGainPoints: main.map((r) => 100 * (s2(r).accuracy - r.summary.stage1.accuracy)),
+  });
+  claim('share of "1" verdicts within 40-60% at every evaluation', share1.flat().every((s) => s >= 0.4 && s <= 0.6) ? 'held' : 'not held', { share1 });
+  if (has('control')) {
+    const c = vsStage1('control');
+    claim('the random-label control gains nothing', c.gainPoints <= 0 || c.p >= 0.05 ? 'held' : 'not held', { ...c });
+  } else claim('the random-label control gains nothing', 'not run', {});
+
+  const stMain = stability(main);
+  claim('Pre-CLIP matters in the recipe regime (1 pass, 1 AdamW step per step)', stMain.preClipFraction > 0 ? 'held' : 'not measurable', {
+    ratioMax: stMain.ratioMax,
+    preClipFractionMax: stMain.preClipFraction,
+    why: 'the ratio stays ~1: Pre-CLIP never binds, so the update without it is the same',
+  });
+  for (const level of ['stress', 'stress-hard']) {
+    const text = `under ${level === 'stress' ? 'stress' : 'hard stress'} (variant ${level}), REINFORCE++ without Pre-CLIP and filter is unstable where StableReinforce is not`;
+    const without = `${level}-no-clip-filter`;
+    if (!has(level) || !has(without)) {
+      claim(text, 'not run', {});
+      continue;
+    }
+    const a = stability(runs[level]);
+    const b = stability(runs[without]);
+    const acc = pooledChange(runs[without].map((r, k) => [runs[level][k].outputs!, r.outputs!]));
+    const blewUp = b.nonFiniteOrSkipped > a.nonFiniteOrSkipped || (acc.broken > acc.fixed && acc.p < 0.01);
+    claim(text, blewUp ? 'held' : 'not held', {
+      stableReinforce: { gainPoints: vsStage1(level).gainPoints, p: vsStage1(level).p, ...a },
+      withoutPreClipAndFilter: { gainPoints: vsStage1(without).gainPoints, p: vsStage1(without).p, ...b },
+      withoutVsWith: acc,
+    });
+  }
+  claim('the 3-sigma Advantage Filter removes outliers', stMain.filteredTokens > 0 ? 'held' : 'not measurable', {
+    filteredTokens: stMain.filteredTokens,
+    why: 'with rewards of a few values and RLOO baselines no advantage lies beyond 3 sigma: the filter never fires, so the update without it is the same',
+  });
+  if (has('released-filter')) {
+    const st = stability(runs['released-filter']);
+    const d = vsMain('released-filter');
+    claim("the released code's filter rule differs from the paper's in effect", st.filteredTokens === 0 ? 'not measurable' : d.p < 0.05 ? 'held' : 'not held', {
+      filteredTokens: st.filteredTokens,
+      variantGainPoints: vsStage1('released-filter').gainPoints,
+      mainRightVariantWrong: d.broken,
+      variantRightMainWrong: d.fixed,
+      p: d.p,
+    });
+  } else claim("the released code's filter rule differs from the paper's in effect", 'not run', {});
+  for (const [name, text] of [
+    ['no-consistency', 'the consistency reward helps (StableReinforce beats the same without it)'],
+    ['grpo', 'StableReinforce beats GRPO'],
+    ['paper-advantages', "the RLOO baseline + dynamic filtering beat the paper's REINFORCE++ advantages"],
+  ] as const) {
+    if (!has(name)) {
+      claim(text, 'not run', {});
+      continue;
+    }
+    const d = vsMain(name); // variant vs main: broken = pairs main gets right and the variant wrong
+    claim(text, d.broken > d.fixed && d.p < 0.05 ? 'held' : 'not held', {
+      variantGainPoints: vsStage1(name).gainPoints,
+      mainGainPoints: gain.gainPoints,
+      mainRightVariantWrong: d.broken,
+      variantRightMainWrong: d.fixed,
+      p: d.p,
+    });
+  }
+  const voting = (r: Done, k: number) => r.summary.voting?.votingAtK[String(k)] ?? NaN;
+  const v5 = mean(main.map((r) => voting(r, 5)));
+  const g5 = mean(main.map((r) => r.summary.voting?.greedy ?? NaN));
+  claim('Voting@5 >= greedy after stage 2', !Number.isFinite(v5) ? 'not measurable' : v5 >= g5 ? 'held' : 'not held', {
+    votingAt5: v5,
+    greedySamePairs: g5,
+    perSeed: main.map((r) => [voting(r, 5), r.summary.voting?.greedy]),
+  });
+  if (has('before')) {
+    const b5 = mean(runs.before.map((r) => voting(r, 5)));
+    claim('stage 2 raises Voting@5', !Number.isFinite(v5 + b5) ? 'not measurable' : v5 > b5 ? 'held' : 'not held', { before: b5, after: v5 });
+  } else claim('stage 2 raises Voting@5', 'not run', {});
+  const len1 = mean(main.map((r) => r.summary.stage1.meanLength));
+  const len2 = mean(main.map((r) => s2(r).meanLength));
+  claim('RL shortens responses (paper: ~15%)', len2 < 0.95 * len1 ? 'held' : 'not held', {
+    stage1Tokens: len1,
+    stage2Tokens: len2,
+    changePercent: (100 * (len2 - len1)) / len1,
+  });
+
+  const variants = Object.fromEntries(
+    variantNames.map((name) => [
+      name,
+      {
+        about: VARIANTS[name].about,
+        set: VARIANTS[name].set,
+        vsStage1: vsStage1(name),
+        seeds: runs[name].map((r) => ({
+          seed: r.summary.seed,
+          accuracy: s2(r).accuracy,
+          share1: r.summary.evals.map((e) => e.summary.answersOne),
+          length: s2(r).meanLength,
+          voting: r.summary.voting ? { k: r.summary.voting.k, votingAtK: r.summary.voting.votingAtK, greedy: r.summary.voting.greedy } : null,
+          seconds: r.summary.seconds,
+        })),
+        stability: stability(runs[name]),
+      },
+    ]),
+  );
+  const json = {
+    preset: PRESET,
+    date: today(),
+    machine: machineDescription(),
+    testPairs: main[0].summary.stage1.n,
+    wallSeconds,
+    computeSeconds,
+    seeds: main.map((r, k) => ({
+      seed: r.summary.seed,
+      stage1: { accuracy: r.summary.stage1.accuracy, share1: r.summary.stage1.answersOne, length: r.summary.stage1.meanLength },
+      stage2: { accuracy: s2(r).accuracy, share1: s2(r).answersOne, length: s2(r).meanLength, change: r.summary.change.overall },
+      share1: share1[k],
+      accuracy: r.summary.evals.map((e) => e.summary.accuracy),
+      evalSteps: r.summary.evals.map((e) => e.step),
+      blindSpots: r.summary.change.blindSpots ?? null,
+      control: has('control')
+        ? {
+            stage1: { accuracy: runs.control[k].summary.stage1.accuracy },
+            stage2: { accuracy: s2(runs.control[k]).accuracy },
+            share1: runs.control[k].summary.evals.map((e) => e.summary.answersOne),
+          }
+        : null,
+      seconds: r.summary.seconds,
+    })),
+    pooled: { ...gain, blindSpots: blind, control: has('control') ? vsStage1('control') : null },
+    claims,
+    variants,
+  };
+  if (write) fs.writeFileSync(path.join(ROOT, 'bench', 'rl.json'), JSON.stringify(json, round4, 2) + '\n');
+
+  const c0 = resolveTrainConfig(PRESET);
+  const runSeconds = (r: Done) => Object.values(r.summary.seconds).reduce((a, b) => a + b, 0);
+  const md = [
+    '## Stage 2 on a judge that judges (`npm run bench:rl`)',
+    '',
+    `Date ${today()}; machine: ${machineDescription()}; CPU only. Command: \`npm run bench:rl${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}\`. ` +
+      `From a fresh clone it trains every run: ${Math.round(computeSeconds / 60)} minutes of training and evaluation on this machine (stage 1 ~${Math.round(mean(main.map(stage1Seconds)))} s per seed, a stage-2 variant ~${Math.round(mean(Object.values(runs).flatMap((rs) => rs.map(ownSeconds))))} s), plus ~30 s of loading per run; ` +
+      `finished runs in bench/raw/rl/ are read back (this invocation: ${Math.round(wallSeconds)} s). Per-seed overlays of every variant's accuracy and share-of-"1" curves: ${reports.map((f) => path.relative(ROOT, f)).join(', ')}.`,
+    '',
+    `Bed: the \`${PRESET}\` preset${PRESET === 'demo' ? ' (`npm start`)' : ''}: a stage-1 judge ${c0.model.init === 'backbone' ? 'from the shipped backbone' : 'from scratch'}, whose teacher misreads ${Math.round(100 * c0.data.teacherSlip)}% of the comparisons and existence questions it can misread (data.teacherSlip), true labels; stage 2 ${c0.rl.steps} steps of ${c0.rl.promptsPerStep} x ${c0.rl.samplesPerPrompt} rollouts on the ${c0.difficulty.source === 'teacher' ? "teacher's" : "stage-1 model's"} hard samples${c0.rl.easyShare > 0 ? ` plus guards (rl.easyShare ${c0.rl.easyShare})` : ''}; ` +
+      `${main[0].summary.stage1.n} held-out pairs per seed, greedy; seeds ${seeds.join(', ')}. Every variant starts from its seed's same stage-1 checkpoint. Details: docs/research/rl-regime.md.`,
+    '',
+    '| seed | stage 1 | stage 2 | fixed / broken (p) | where the teacher misreads | share of "1" at each evaluation | length (tokens) | control: stage 1 -> 2 | seconds (whole run) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...main.map((r, k) => {
+      const c = r.summary.change.overall!;
+      const b = r.summary.change.blindSpots;
+      const ctl = has('control') ? `${pct(runs.control[k].summary.stage1.accuracy)}% -> ${pct(s2(runs.control[k]).accuracy)}%` : 'not run';
+      return `| ${r.summary.seed} | ${pct(r.summary.stage1.accuracy)}% | ${pct(s2(r).accuracy)}% | ${c.fixed} / ${c.broken} (${c.pValue.toPrecision(2)}) | ${b ? `${pct(b.before)} -> ${pct(b.after)}% (${b.n})` : '-'} | ${share1[k].map((s) => pct(s)).join(' / ')} | ${r.summary.stage1.meanLength.toFixed(1)} -> ${s2(r).meanLength.toFixed(1)} | ${ctl} | ${runSeconds(r).toFixed(0)} |`;
+    }),
+    '',
+    `Pooled: **${signed(gain.gainPoints)} points** (${gain.fixed} fixed / ${gain.broken} broken, exact sign test p = ${gain.p.toPrecision(2)}); where the teacher misreads ${blind.fixed} / ${blind.broken}.`,
+    '',
+    '| variant | what | stage 1 -> stage 2, pooled (fixed / broken, p) | share of "1" range | ratio max | Pre-CLIP share max | filtered tokens | skipped / non-finite steps |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...variantNames.map((name) => {
+      const v = variants[name];
+      const s = v.stability;
+      const shares = runs[name].flatMap((r) => r.summary.evals.map((e) => e.summary.answersOne));
+      return `| ${name} | ${v.about} | ${signed(v.vsStage1.gainPoints)} (${v.vsStage1.fixed} / ${v.vsStage1.broken}, ${v.vsStage1.p.toPrecision(2)}) | ${pct(Math.min(...shares))}-${pct(Math.max(...shares))}% | ${Number.isFinite(s.ratioMax) ? s.ratioMax.toPrecision(3) : '-'} | ${Number.isFinite(s.preClipFraction) ? s.preClipFraction.toPrecision(2) : '-'} | ${s.filteredTokens} | ${s.nonFiniteOrSkipped} |`;
+    }),
+    '',
+    '| claim | result | figures |',
+    '| --- | --- | --- |',
+    ...claims.map((c) => `| ${c.claim} | ${c.result} | ${JSON.stringify(c.figures, round4).replace(/\|/g, '/')} |`),
+  ].join('\n');
+  process.stdout.write('\n' + md + '\n');
+  if (write) {
+    writeSection('rl', md);
+    log('wrote bench/rl.json and the "rl" section of bench/RESULTS.md');
+  }
 }
 
-if (require.main === module) {
-  main().catch((e) => {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
-    process.exit(1);
-  });
-}
+main().catch((e) => {
+  process.stderr.write(`bench-rl: ${(e as Error).stack ?? e}\n`);
+  process.exitCode = 1;
+});

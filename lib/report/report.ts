@@ -75,6 +75,8 @@ interface Eval {
   accuracy: number;
   hardAccuracy: number;
   meanLength: number;
+  /** Share of the parsed verdicts that name Response 1 (absent in runs from before it was logged). */
+  answersOne?: number;
 }
 const evalOf = (l: StepLine) => (l.eval ?? null) as Eval | null;
 
@@ -87,6 +89,7 @@ function sftSteps(r: ReportRun): number {
 export interface Charts {
   reward: string;
   accuracy: string;
+  verdicts: string;
   length: string;
   loss: string;
   voting: string | null;
@@ -198,6 +201,22 @@ export function buildCharts(runs: ReportRun[]): Charts {
         : []),
     ];
   });
+
+  // Labels are 1:1, so a share of "1" verdicts far from 50% is position bias: it can move with an update and look
+  // like learning (or unlearning) in the accuracy curve.
+  const verdicts: Series[] = [
+    ...runs.map((r, i) => ({
+      name: many ? label(r, true) : 'greedy test outputs',
+      points: pts(
+        r.metrics.filter((l) => typeof evalOf(l)?.answersOne === 'number'),
+        (l) => l.globalStep,
+        (l) => num(evalOf(l)!.answersOne),
+      ),
+      color: color(i, 0),
+      dots: true,
+    })),
+    { name: 'balanced (labels 1:1)', points: whole.map((x) => [x, 0.5] as [number, number]), color: '#999999', dashed: true },
+  ];
 
   const length: Series[] = runs.flatMap((r, i) => {
     const name = many ? label(r, true) + ': ' : '';
@@ -326,6 +345,16 @@ export function buildCharts(runs: ReportRun[]): Charts {
       series: accuracy,
       markers: boundary,
     }),
+    verdicts: lineChart({
+      title: 'Share of "1" verdicts (greedy test evaluations)',
+      xLabel: 'step (stage 1, then stage 2)',
+      yLabel: 'verdict "1"',
+      percent: true,
+      yRange: [0, 1],
+      xRange: whole,
+      series: verdicts,
+      markers: boundary,
+    }),
     length: lineChart({
       title: 'Mean response length',
       xLabel: 'step (stage 1, then stage 2)',
@@ -432,7 +461,8 @@ export function renderHtml(runs: ReportRun[], charts: Charts = buildCharts(runs)
   );
 
   parts.push('<h2>Curves</h2><div class="charts">');
-  for (const svg of [charts.accuracy, charts.reward, charts.length, charts.loss, charts.voting, charts.diagnostics]) if (svg) parts.push(`<div>${svg}</div>`);
+  for (const svg of [charts.accuracy, charts.verdicts, charts.reward, charts.length, charts.loss, charts.voting, charts.diagnostics])
+    if (svg) parts.push(`<div>${svg}</div>`);
   parts.push('</div>');
 
   for (const r of runs) {

@@ -1,6 +1,7 @@
 /** Two-stage R1-Reward training (SFT cold start, difficulty, StableReinforce), its configuration and checkpoints. */
 export { train } from './trainer';
 export type { TrainOptions, TrainResult } from './trainer';
+export { forkRun } from './fork';
 export type { RunSummary, EvalRecord } from './types';
 export type { ProgressEvent } from './run';
 export { resolveTrainConfig, PRESETS, PRESET_NAMES } from './presets';

@@ -35,12 +35,11 @@ export const PRESETS: Readonly<Record<string, TrainConfigOverrides>> = Object.fr
     sft: { epochs: 1, batchSize: 16, lr: 2e-3, checkpointEvery: 100 },
     // The paper's difficulty, the teacher's: the rows whose teacher verdict is not the label (nothing sampled).
     difficulty: { source: 'teacher' },
-    // Stage 2 in the regime of docs/research/rl-regime.md (the defaults: 32 prompts x 4 samples per AdamW step, RLOO +
-    // dynamic filtering, k3 KL 0.05 in the loss, warm-up + cosine) at lr 3e-4, on the teacher's hard samples and as
+    // Stage 2 in the regime of docs/research/rl-regime.md, the defaults: 32 prompts x 4 samples per AdamW step, RLOO +
+    // dynamic filtering, k3 KL 0.05 in the loss, lr 3e-4 with warm-up + cosine, on the teacher's hard samples and as
     // many guards (rl.easyShare: without them the fix of the overlooked shapes became "yes" to every existence
-    // question), drawn uniformly (the curriculum by hardness would put the guards first). 16 steps keep the run
-    // well under 10 minutes on 2 cores.
-    rl: { steps: 16, lr: 3e-4, easyShare: 0.5, curriculum: 'none', maxNewTokens: 224, checkpointEvery: 5, evalEvery: 10, trackRefKl: true },
+    // question), drawn uniformly. 16 steps keep the run well under 10 minutes on 2 cores.
+    rl: { steps: 16, maxNewTokens: 224, checkpointEvery: 5, evalEvery: 10, trackRefKl: true },
     // Voting@5 on 240 test pairs (a standard error near 2.5 points), compared with greedy on the same pairs.
     eval: { batchSize: 48, maxNewTokens: 224, votingK: 5, votingLimit: 240 },
   },

@@ -10,7 +10,6 @@
  *   group-mean: REINFORCE++-baseline's; grpo: mean and std of the group).
  * - informativeGroups: dynamic filtering: a group whose samples all got the same reward carries no signal under
  *   a per-prompt baseline and is dropped (not just zeroed) so it does not dilute the batch mean.
- * - verdictTokenMask: the sampled tokens that spell the verdict digit, for advantages on the verdict only.
  * - standardise: z-scores over the kept entries (the global normalisation of REINFORCE++-baseline).
  * - shuffledLabels: the random-label control's labels.
  */
@@ -116,36 +115,6 @@ export function standardise(values: ArrayLike<number>, keep?: readonly boolean[]
   const sd = Math.sqrt(v / n);
   for (let i = 0; i < values.length; i++) if (on(i)) out[i] = (values[i] - m) / (sd + eps);
   return out;
-}
-
-const ANSWER_OPEN = '<answer>';
-
-/**
- * Which of a sample's tokens spell its verdict: the token(s) whose bytes cover the first character after the last
- * `<answer>` of the text (`pieces[t]` = the text of token t; eos and other byte-less tokens are ''). A sample with
- * no `<answer>` followed by a character gets every token (its format failure is then still trained against).
- */
-export function verdictTokenMask(pieces: readonly string[]): Uint8Array {
-  if (!Array.isArray(pieces) || pieces.some((p) => typeof p !== 'string')) throw new TypeError('pieces must be an array of strings (one per token)');
-  const enc = new TextEncoder();
-  const lengths = pieces.map((p) => enc.encode(p).length);
-  const text = enc.encode(pieces.join(''));
-  const open = enc.encode(ANSWER_OPEN);
-  let at = -1;
-  for (let i = text.length - open.length; i >= 0 && at < 0; i--) {
-    let ok = true;
-    for (let k = 0; k < open.length && ok; k++) ok = text[i + k] === open[k];
-    if (ok) at = i + open.length;
-  }
-  const mask = new Uint8Array(pieces.length);
-  if (at < 0 || at >= text.length) return mask.fill(1);
-  let start = 0;
-  pieces.forEach((_, t) => {
-    const end = start + lengths[t];
-    if (lengths[t] > 0 && start <= at && at < end) mask[t] = 1;
-    start = end;
-  });
-  return mask;
 }
 
 /** The labels permuted at random (same counts of 1 and 2): the random-label control's rewards use them. */

@@ -15,7 +15,7 @@
  */
 import * as path from 'path';
 import { type CheckpointState, findLatestCheckpoint, initialCheckpointState, readJson, writeJsonAtomic } from './checkpoint';
-import type { TrainConfig } from './config';
+import { type TrainConfig, configDifferences } from './config';
 import { MetricsLog, type StepLine } from './metrics';
 import { prepareRun, modelDevice } from './phases/data';
 import { type DifficultyFile, difficulty, difficultyFile } from './phases/difficulty';
@@ -45,16 +45,27 @@ export interface TrainOptions {
   onStep?: (line: StepLine) => void;
   /** Write report.html and PNGs at the end (default true). */
   report?: boolean;
+  /**
+   * Stop when the run reaches this phase, after the checkpoint that starts it: train() resolves with
+   * `stoppedAt` set and no summary. E.g. 'rl': stage 1 once, then several stage-2 settings from it (forkRun).
+   */
+  until?: 'difficulty' | 'rl' | 'final';
 }
 
 export interface TrainResult {
   out: string;
   interrupted: boolean;
   summary: RunSummary | null;
+  /** The phase the run stopped before (options.until), or undefined. */
+  stoppedAt?: 'difficulty' | 'rl' | 'final';
 }
+
+const UNTIL: readonly unknown[] = ['difficulty', 'rl', 'final'];
 
 /** Runs (or resumes) training in `options.out`, holding the run folder's lock throughout (run-folder.ts). */
 export async function train(options: TrainOptions): Promise<TrainResult> {
+  if (options.until !== undefined && !UNTIL.includes(options.until))
+    throw new RangeError(`options.until must be one of ${UNTIL.join(', ')}, got ${JSON.stringify(options.until)}`);
   const folder = openRunFolder(path.resolve(options.out), { resume: options.resume === true, force: options.force === true });
   try {
     if (folder.cleaned.length) options.log?.(`removed ${folder.cleaned.length} temporary file(s) left by killed processes`);
@@ -73,7 +84,7 @@ async function trainInFolder(options: TrainOptions): Promise<TrainResult> {
   // ---- run folder and config (the folder's rules were checked by openRunFolder) ----
   const configFile = path.join(out, 'config.json');
   if (options.resume) {
-    const diff = diffConfig(await readJson<TrainConfig>(configFile), c).filter((d) => !d.startsWith('config.device'));
+    const diff = configDifferences(await readJson<TrainConfig>(configFile), c).filter((d) => !d.startsWith('config.device'));
     if (diff.length) throw new Error(`--resume: the configuration differs from the run's config.json in ${out}:\n  ${diff.join('\n  ')}`);
   } else await writeJsonAtomic(configFile, c);
   const ckpt = options.resume ? await findLatestCheckpoint(out) : null;
@@ -90,14 +101,18 @@ async function trainInFolder(options: TrainOptions): Promise<TrainResult> {
   const { data, images, model: created } = await prepareRun(start, hooks);
   using model = created;
   using metrics = new MetricsLog(path.join(out, 'metrics.jsonl'), state.metricsBytes, state.metricsLines);
-  return await runPhases(new Run(c, out, data, images, model, state, start.resumedFrom, metrics, hooks), options.report !== false);
+  return await runPhases(new Run(c, out, data, images, model, state, start.resumedFrom, metrics, hooks), options.report !== false, options.until);
 }
 
 /** The phases from the checkpoint's on, each ending with the checkpoint that names the next. */
-async function runPhases(run: Run, report: boolean): Promise<TrainResult> {
+async function runPhases(run: Run, report: boolean, until: TrainOptions['until']): Promise<TrainResult> {
   const stopped: TrainResult = { out: run.out, interrupted: true, summary: null };
   const sftSteps = () => stage1Steps(stage1Plan(run));
+  const order = ['sft', 'difficulty', 'rl', 'final', 'done'];
+  if (until !== undefined && order.indexOf(run.state.phase) > order.indexOf(until))
+    throw new RangeError(`options.until: the run in ${run.out} is already at phase "${run.state.phase}", past "${until}"`);
   for (;;) {
+    if (until !== undefined && run.state.phase === until) return { out: run.out, interrupted: false, summary: null, stoppedAt: until };
     switch (run.state.phase) {
       case 'sft': {
         using stage1 = await startStage1(run);
@@ -124,12 +139,4 @@ async function runPhases(run: Run, report: boolean): Promise<TrainResult> {
         throw new Error(`unknown phase ${String(run.state.phase)} in the checkpoint`);
     }
   }
-}
-
-function diffConfig(a: unknown, b: unknown, p = 'config'): string[] {
-  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
-    const keys = [...new Set([...Object.keys(a as object), ...Object.keys(b as object)])];
-    return keys.flatMap((k) => diffConfig((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${p}.${k}`));
-  }
-  return JSON.stringify(a) === JSON.stringify(b) ? [] : [`${p}: ${JSON.stringify(a)} -> ${JSON.stringify(b)}`];
 }

@@ -30,6 +30,7 @@ function fakeRun(name: string, overrides: object, accAfter: number): string {
     formatRate: 1,
     meanLength: 100 - 10 * acc,
     noVerdict: 0,
+    answersOne: 0.3 + acc / 4,
   });
   const lines = [
     ...[1, 2, 3, 4].map((s) => ({
@@ -155,13 +156,15 @@ describe('training report', () => {
     expect(charts.accuracy).toContain('stage 1 | stage 2');
     expect(charts.loss).toContain('RL policy loss (right axis)');
     expect(charts.voting).toContain('any correct@K');
+    expect(charts.verdicts).toContain('Share of &quot;1&quot; verdicts');
+    expect(charts.verdicts).toContain('balanced (labels 1:1)');
     const html = renderHtml([run], charts);
     expect(html).toContain('summary of solo &lt;b&gt;');
     expect(html).toContain('a &amp; b');
     expect(html).toContain('60.0%');
     expect(html).toContain('greedy on the voted pairs');
     expect(html).toContain('57.0%');
-    expect(html.match(/<svg/g)!.length).toBe(6);
+    expect(html.match(/<svg/g)!.length).toBe(7);
     expect(html).not.toMatch(/<script|src="http/);
   });
 
@@ -179,7 +182,7 @@ describe('training report', () => {
     // a baseline or dynamic filter other than the algorithm's is named too
     expect(html).toContain('verdict (stable-reinforce, baseline verdict, dynamic filter off, seed 0)');
     expect(html).toContain('on / off / on');
-    expect(files.filter((f) => f.endsWith('.png'))).toHaveLength(6);
+    expect(files.filter((f) => f.endsWith('.png'))).toHaveLength(7);
     for (const f of files.filter((x) => x.endsWith('.png'))) {
       const meta = await sharp(f).metadata();
       expect(meta.format).toBe('png');

@@ -27,7 +27,9 @@ describe('training configuration', () => {
       // the stage-2 regime of docs/research/rl-regime.md
       expect(effectiveRl(c.rl)).toMatchObject({ baseline: 'rloo', dynamicFilter: true });
       expect(c.rl).toMatchObject({ klCoef: 0.05, klEstimator: 'k3', klIn: 'loss', ppoEpochs: 1, rolloutsPerUpdate: null, betas: [0.9, 0.95], weightDecay: 0 });
-      expect(c.rl).toMatchObject({ lrWarmup: 0.05, minLrRatio: 0.1, temperature: 1 });
+      expect(c.rl).toMatchObject({ lr: 3e-4, lrWarmup: 0.05, minLrRatio: 0.1, temperature: 1 });
+      // guards in the hard pool, drawn uniformly (session 13's demo regime, the default of every preset)
+      expect(c.rl).toMatchObject({ easyShare: 0.5, curriculum: 'none', pool: 'hard' });
     }
     const demo = resolveTrainConfig('demo');
     // 128 rollouts per AdamW step; lr 15% of the SFT rate (against a teacher's errors); the demo starts from the shipped backbone
@@ -172,7 +174,7 @@ describe('train command line', () => {
     const t = io();
     expect(await main(['train', '--help-config'], t.io)).toBe(0);
     for (const r of settingRows()) if (!r.section) expect(t.out()).toContain(`  ${r.path} = ${JSON.stringify(r.default)}  (${r.range})`);
-    expect(t.out()).toContain('rl.lr = 0.0001');
+    expect(t.out()).toContain('rl.lr = 0.0003');
     expect(t.out()).toContain('rl.betas = [0.9,0.95]');
   });
 

@@ -110,7 +110,7 @@ describe('smoke preset, end to end', () => {
     expect(r.stdout).toMatch(/Test accuracy after stage 1 \(SFT\): \d+\.\d%/);
     expect(r.stdout).toMatch(/Report: .*report\.html/);
     expect(r.stderr).toMatch(
-      /stage 2 regime: baseline rloo, dynamic filter off, KL k3 0\.05 in the loss; 1 pass\(es\) per step, one AdamW step per pass; lr 0\.0001 \(warm-up 0 steps, cosine to 0\.1x\), betas 0\.9\/0\.95, weight decay 0/,
+      /stage 2 regime: baseline rloo, dynamic filter off, KL k3 0\.05 in the loss; 1 pass\(es\) per step, one AdamW step per pass; lr 0\.0003 \(warm-up 0 steps, cosine to 0\.1x\), betas 0\.9\/0\.95, weight decay 0/,
     );
     ref = { out, metrics: readMetrics(path.join(out, 'metrics.jsonl')), summary: JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8')) };
   });

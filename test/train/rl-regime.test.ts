@@ -1,13 +1,6 @@
 import { Rng } from '../../lib/data/rng';
 import * as kernels from '../../lib/kernels';
-import {
-  groupBaselineAdvantages,
-  informativeGroups,
-  shuffledLabels,
-  standardise,
-  verdictConditionalAdvantages,
-  verdictTokenMask,
-} from '../../lib/train/rl-regime';
+import { groupBaselineAdvantages, informativeGroups, shuffledLabels, standardise, verdictConditionalAdvantages } from '../../lib/train/rl-regime';
 
 /** Fresh random rewards: binary, or with the R1 reward's values, or continuous. */
 function randomRewards(rng: Rng, n: number): number[] {
@@ -144,25 +137,6 @@ describe('standardise', () => {
     expect(Array.from(standardise([2, 2, 2]))).toEqual([0, 0, 0]);
     expect(Array.from(standardise([1, 2], [false, false]))).toEqual([0, 0]);
     expect(() => standardise([1, 2], [true])).toThrow(/keep/);
-  });
-});
-
-describe('verdictTokenMask', () => {
-  test('marks the token(s) holding the digit after the last <answer>', () => {
-    expect(Array.from(verdictTokenMask(['<think>', 'R1 ok', '</think>', '<answer>', '2', '</answer>', '']))).toEqual([0, 0, 0, 0, 1, 0, 0]);
-    // The digit merged with its neighbours into one token.
-    expect(Array.from(verdictTokenMask(['<think>x</think>', '<answer>1</', 'answer>']))).toEqual([0, 1, 0]);
-    // Split tag: the digit is the first byte of a token.
-    expect(Array.from(verdictTokenMask(['<ans', 'wer>', '1</answer>']))).toEqual([0, 0, 1]);
-    // The last <answer> counts.
-    expect(Array.from(verdictTokenMask(['<answer>1</answer>', '<answer>', '2', '</answer>']))).toEqual([0, 0, 1, 0]);
-  });
-
-  test('no verdict: every token (a format failure is still trained against)', () => {
-    expect(Array.from(verdictTokenMask(['<think>', 'no answer', '']))).toEqual([1, 1, 1]);
-    expect(Array.from(verdictTokenMask(['<think>x</think>', '<answer>']))).toEqual([1, 1]);
-    expect(Array.from(verdictTokenMask([]))).toEqual([]);
-    expect(() => verdictTokenMask([1 as never])).toThrow(TypeError);
   });
 });
 

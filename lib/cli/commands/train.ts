@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DEFAULTS, type TrainConfig, type TrainConfigOverrides, checkSetting, parseConfigText, settingFlags, settingRows } from '../../train/config';
 import { PRESET_NAMES, resolveTrainConfig } from '../../train/presets';
-import { train } from '../../train/trainer';
+import { forkRun } from '../../train/fork';
+import { type TrainOptions, train } from '../../train/trainer';
 import { type Flags, UsageError, parseFlags, str } from '../args';
 import { progressBars } from '../progress';
 import type { CliIO } from '../types';
@@ -22,7 +23,7 @@ export const usage = `Usage: stable-reinforce train [flags]
 
 Two-stage R1-Reward training of the built-in model on the built-in data:
 stage 1 supervised cold start on teacher analyses, difficulty of every training sample
-(attempts needed, up to 3), stage 2 StableReinforce on the hard samples with a curriculum,
+(attempts needed, up to 3), stage 2 StableReinforce on the hard samples and as many guards,
 greedy test accuracy along the way, Voting@K at the end, report.html + PNG plots.
 
 ${column('--preset NAME', `${PRESET_NAMES.join(' | ')} (default ${DEFAULTS.preset}; smoke = tiny, for checks)`)}
@@ -30,6 +31,11 @@ ${column('--config FILE', 'JSON object overriding any setting, e.g. {"rl": {"ste
 ${column('--out DIR', 'run folder (default runs/<timestamp>)')}
 ${column('--resume', 'continue the run in --out (default: the newest run in runs/) from its')}
 ${column('', 'latest checkpoint; its saved configuration is used')}
+${column('--until PHASE', 'stop before difficulty | rl | final (a checkpoint starts it; --resume or')}
+${column('', '--fork-from continue from there)')}
+${column('--fork-from DIR', "a new run in --out from DIR's latest checkpoint (e.g. stopped with --until rl)")}
+${column('', "and DIR's configuration, changed by --config and the flags: stage 2 (rl.*)")}
+${column('', 'and Voting@K may differ. One stage 1, several stage-2 settings.')}
 ${column('--force', 'train into a non-empty --out that is not a run (refused otherwise; what is')}
 ${column('', 'there may be overwritten or deleted). One trainer per folder: DIR/run.lock')}
 ${settingFlagLines.join('\n')}
@@ -53,11 +59,15 @@ export function settingsHelp(): string {
   return lines.join('\n') + '\n';
 }
 
+const UNTIL: readonly string[] = ['difficulty', 'rl', 'final'];
+
 const OPTIONS = {
   preset: { type: 'string' },
   config: { type: 'string' },
   out: { type: 'string' },
   resume: { type: 'boolean' },
+  until: { type: 'string' },
+  'fork-from': { type: 'string' },
   force: { type: 'boolean' },
   'no-progress': { type: 'boolean' },
   quiet: { type: 'boolean' },
@@ -106,9 +116,17 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(settingsHelp());
     return 0;
   }
-  const resume = flags.resume === true;
+  const forkFrom = str(flags, 'fork-from');
+  const resume = flags.resume === true || forkFrom !== undefined;
   const quiet = flags.quiet === true;
+  const until = str(flags, 'until');
+  if (until !== undefined && !UNTIL.includes(until)) throw new UsageError(`--until must be one of ${UNTIL.join(', ')}, got ${JSON.stringify(until)}`);
   let out = str(flags, 'out');
+  if (forkFrom !== undefined) {
+    if (flags.resume === true) throw new UsageError('--fork-from starts a new run: give it without --resume');
+    if (out === undefined) throw new UsageError('--fork-from: give the new run folder with --out DIR');
+    if (str(flags, 'preset') !== undefined) throw new UsageError("--fork-from: the run keeps DIR's preset; change settings with --config or the flags");
+  }
   if (resume && out === undefined) {
     const found = newestRun(path.resolve('runs'));
     if (!found) throw new UsageError('--resume: no run found in runs/; give --out DIR');
@@ -134,9 +152,11 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const overrides = flagOverrides(flags);
   const presetFlag = str(flags, 'preset');
   let config: TrainConfig;
-  const storedFile = path.join(out, 'config.json');
-  if (resume && presetFlag === undefined && configFile === undefined && fs.existsSync(storedFile)) {
-    // Plain --resume: the run's own configuration (flags may still change the device).
+  const storedFile = path.join(forkFrom !== undefined ? path.resolve(forkFrom) : out, 'config.json');
+  if (forkFrom !== undefined && !fs.existsSync(storedFile)) throw new UsageError(`--fork-from: ${path.resolve(forkFrom)} is not a run folder (no config.json)`);
+  if (resume && presetFlag === undefined && (configFile === undefined || forkFrom !== undefined) && fs.existsSync(storedFile)) {
+    // Plain --resume: the run's own configuration (flags may still change the device). --fork-from: the source's,
+    // changed by --config and the flags.
     let stored: TrainConfig;
     try {
       stored = JSON.parse(await fs.promises.readFile(storedFile, 'utf8')) as TrainConfig;
@@ -146,9 +166,9 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     if (stored === null || typeof stored !== 'object') throw new UsageError(`--resume: ${storedFile} must hold a JSON object`);
     const { preset, ...rest } = stored;
     try {
-      config = resolveTrainConfig(preset, rest, overrides);
+      config = resolveTrainConfig(preset, rest, fileOverrides, overrides);
     } catch (e) {
-      throw new UsageError(`${storedFile}: ${(e as Error).message}`);
+      throw new UsageError(`${configFile && forkFrom !== undefined ? `--config ${configFile}: ` : `${storedFile}: `}${(e as Error).message}`);
     }
   } else {
     const preset = presetFlag ?? DEFAULTS.preset;
@@ -172,10 +192,20 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const log = quiet ? undefined : (m: string) => io.stderr.write(m + '\n');
   try {
     if (!quiet) io.stderr.write(`stable-reinforce train: preset ${config.preset}, seed ${config.seed}, algo ${config.rl.algo}, out ${out}\n`);
+    if (forkFrom !== undefined) {
+      try {
+        await forkRun(forkFrom, out, config);
+      } catch (e) {
+        if (e instanceof RangeError) throw new UsageError(`--fork-from: ${e.message.replace(/^forkRun: /, '')}`);
+        throw e;
+      }
+      log?.(`forked ${path.resolve(forkFrom)} into ${out}`);
+    }
     const result = await train({
       config,
       out,
       resume,
+      ...(until !== undefined ? { until: until as TrainOptions['until'] } : {}),
       force: flags.force === true,
       log,
       ...(quiet || flags['no-progress'] ? {} : { onProgress: progressBars(io.stderr) }),
@@ -184,6 +214,13 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
     if (result.interrupted) {
       io.stderr.write(`interrupted: checkpoint written. Continue with: stable-reinforce train --resume --out ${out}\n`);
       return 130;
+    }
+    if (result.stoppedAt) {
+      io.stderr.write(
+        `stopped before ${result.stoppedAt}. Continue with: stable-reinforce train --resume --out ${out}\n` +
+          `or try other stage-2 settings from here: stable-reinforce train --fork-from ${out} --out NEW_DIR --config FILE\n`,
+      );
+      return 0;
     }
     const s = result.summary!;
     io.stdout.write(['', `Run ${out}`, ...s.lines, `Report: ${path.join(out, 'report.html')} (plots in ${path.join(out, 'plots')})`, ''].join('\n'));
