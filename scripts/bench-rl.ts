@@ -125,6 +125,8 @@ async function runVariant(seed: number, name: string, base: string): Promise<Don
   const out = path.join(RAW, `seed${seed}`, name);
   const config = resolveTrainConfig(PRESET, { seed, device: 'cpu' }, VARIANTS[name].set);
   const summaryFile = path.join(out, 'summary.json');
+  if (fs.existsSync(summaryFile) && JSON.stringify(readJson<unknown>(path.join(out, 'config.json'))) !== JSON.stringify(config))
+    throw new Error(`${out} was made with another configuration (the preset or the variant changed?): remove it to run it again`);
   if (!fs.existsSync(summaryFile)) {
     const exists = fs.existsSync(path.join(out, 'config.json'));
     if (!exists) await forkRun(base, out, config);

@@ -42,7 +42,7 @@ export async function forkRun(from: string, to: string, config: TrainConfig): Pr
     const refused = changed.filter((d) => !(allowed ?? []).some((a) => d.startsWith(a)));
     if (refused.length)
       throw new RangeError(
-        `forkRun: ${src} is at phase "${ckpt.state.phase}"; ${allowed ? `only ${allowed.map((a) => a.replace(/^config\./, '')).join(', ')} may change` : 'nothing may change'}, not ${refused[0]}`,
+        `forkRun: ${src} is at phase "${ckpt.state.phase}"; ${allowed ? `only ${allowed.map((a) => a.replace(/^config\./, '').replace(/\.$/, '.*')).join(', ')} may change` : 'nothing may change'}, not ${refused[0]}`,
       );
     const folder = openRunFolder(dst, { resume: false, force: false });
     try {

@@ -66,7 +66,7 @@ test('a fork may change stage 2 and Voting@K, nothing that earlier phases used',
   expect(JSON.parse(fs.readFileSync(path.join(dir, 'lr', 'config.json'), 'utf8')).rl.lr).toBe(1e-3);
   expect(readMetrics(path.join(dir, 'lr', 'metrics.jsonl')).filter((l) => l.stage === 'rl').length).toBe(2);
 
-  await expect(forkRun(base, path.join(dir, 'n'), smoke({ data: { n: 60 } }))).rejects.toThrow(/only rl\.\*?.*not config\.data\.n/);
+  await expect(forkRun(base, path.join(dir, 'n'), smoke({ data: { n: 60 } }))).rejects.toThrow(/only rl\.\*, eval\.votingK.*not config\.data\.n/);
   await expect(forkRun(base, path.join(dir, 'e'), smoke({ eval: { maxNewTokens: 16 } }))).rejects.toThrow(/config\.eval\.maxNewTokens/);
   expect(fs.existsSync(path.join(dir, 'n'))).toBe(false);
   // After stage 2 only Voting@K may change.
