@@ -60,12 +60,13 @@ export interface TrainResult {
   stoppedAt?: 'difficulty' | 'rl' | 'final';
 }
 
-const UNTIL: readonly unknown[] = ['difficulty', 'rl', 'final'];
+/** The phases a run can stop before (TrainOptions.until). */
+export const UNTIL_PHASES: readonly string[] = ['difficulty', 'rl', 'final'];
 
 /** Runs (or resumes) training in `options.out`, holding the run folder's lock throughout (run-folder.ts). */
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  if (options.until !== undefined && !UNTIL.includes(options.until))
-    throw new RangeError(`options.until must be one of ${UNTIL.join(', ')}, got ${JSON.stringify(options.until)}`);
+  if (options.until !== undefined && !UNTIL_PHASES.includes(options.until))
+    throw new RangeError(`options.until must be one of ${UNTIL_PHASES.join(', ')}, got ${JSON.stringify(options.until)}`);
   const folder = openRunFolder(path.resolve(options.out), { resume: options.resume === true, force: options.force === true });
   try {
     if (folder.cleaned.length) options.log?.(`removed ${folder.cleaned.length} temporary file(s) left by killed processes`);

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { DEFAULTS, type TrainConfig, type TrainConfigOverrides, checkSetting, parseConfigText, settingFlags, settingRows } from '../../train/config';
 import { PRESET_NAMES, resolveTrainConfig } from '../../train/presets';
 import { forkRun } from '../../train/fork';
-import { type TrainOptions, train } from '../../train/trainer';
+import { type TrainOptions, UNTIL_PHASES, train } from '../../train/trainer';
 import { type Flags, UsageError, parseFlags, str } from '../args';
 import { progressBars } from '../progress';
 import type { CliIO } from '../types';
@@ -58,8 +58,6 @@ export function settingsHelp(): string {
   }
   return lines.join('\n') + '\n';
 }
-
-const UNTIL: readonly string[] = ['difficulty', 'rl', 'final'];
 
 const OPTIONS = {
   preset: { type: 'string' },
@@ -120,7 +118,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const resume = flags.resume === true || forkFrom !== undefined;
   const quiet = flags.quiet === true;
   const until = str(flags, 'until');
-  if (until !== undefined && !UNTIL.includes(until)) throw new UsageError(`--until must be one of ${UNTIL.join(', ')}, got ${JSON.stringify(until)}`);
+  if (until !== undefined && !UNTIL_PHASES.includes(until))
+    throw new UsageError(`--until must be one of ${UNTIL_PHASES.join(', ')}, got ${JSON.stringify(until)}`);
   let out = str(flags, 'out');
   if (forkFrom !== undefined) {
     if (flags.resume === true) throw new UsageError('--fork-from starts a new run: give it without --resume');
