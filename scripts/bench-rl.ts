@@ -14,6 +14,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { format } from 'prettier';
+import { parseFlags, str } from '../lib/cli/args';
 import { progressBars } from '../lib/cli/progress';
 import { type GreedyOutput } from '../lib/train/evaluate';
 import { writeReport } from '../lib/report/report';
@@ -21,15 +22,16 @@ import { findLatestCheckpoint } from '../lib/train/checkpoint';
 import { forkRun } from '../lib/train/fork';
 import { readMetrics, type StepLine } from '../lib/train/metrics';
 import { resolveTrainConfig } from '../lib/train/presets';
-import { pairedChange, signTestP } from '../lib/train/summary';
+import { type PairedChange, pairedChange, signTestP } from '../lib/train/summary';
 import { train } from '../lib/train/trainer';
 import type { RunSummary } from '../lib/train/types';
 import { machineDescription, today, writeSection } from './bench/results-file';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
+const FLAGS = parseFlags(
+  process.argv.slice(2),
+  Object.fromEntries([...['seeds', 'variants', 'preset', 'out'].map((f) => [f, { type: 'string' as const }]), ['no-write', { type: 'boolean' as const }]]),
+);
+const arg = (name: string) => str(FLAGS, name);
 
 const ROOT = path.join(__dirname, '..', '..');
 const RAW = path.resolve(arg('out') ?? path.join(ROOT, 'bench', 'raw', 'rl'));
@@ -89,7 +91,7 @@ const seeds = (arg('seeds') ?? '0,1,2').split(',').map((s) => {
 const variantNames = (arg('variants') ?? Object.keys(VARIANTS).join(',')).split(',');
 for (const v of variantNames) if (!(v in VARIANTS)) throw new RangeError(`--variants: unknown variant ${v} (known: ${Object.keys(VARIANTS).join(', ')})`);
 if (!variantNames.includes('main')) throw new RangeError('--variants must include main (the goal figures and every comparison are against it)');
-const write = !process.argv.includes('--no-write');
+const write = FLAGS['no-write'] !== true;
 
 /** One finished run of a variant: its summary, stage-2 step lines and final greedy outputs (null without stage 2). */
 interface Done {
@@ -157,15 +159,14 @@ interface Pooled {
 
 /** Paired change from `before` to `after` outputs, summed over seeds, one exact sign test. */
 function pooledChange(pairs: ReadonlyArray<[readonly GreedyOutput[], readonly GreedyOutput[]]>): Pooled {
-  let fixed = 0;
-  let broken = 0;
-  let n = 0;
-  for (const [a, b] of pairs) {
-    const c = pairedChange(a, b);
-    fixed += c.fixed;
-    broken += c.broken;
-    n += c.n;
-  }
+  return pooledOf(pairs.map(([a, b]) => pairedChange(a, b)));
+}
+
+/** Per-seed paired changes summed, one exact sign test. */
+function pooledOf(changes: readonly PairedChange[]): Pooled {
+  const fixed = changes.reduce((a, c) => a + c.fixed, 0);
+  const broken = changes.reduce((a, c) => a + c.broken, 0);
+  const n = changes.reduce((a, c) => a + c.n, 0);
   return { fixed, broken, p: signTestP(fixed, broken), gainPoints: n ? (100 * (fixed - broken)) / n : 0 };
 }
 
@@ -232,15 +233,7 @@ async function main(): Promise<void> {
 
   const gain = vsStage1('main');
   const share1 = main.map((r) => r.summary.evals.map((e) => e.summary.answersOne));
-  const blind = pooledChange([]);
-  for (const r of main) {
-    const b = r.summary.change.blindSpots;
-    if (b) {
-      blind.fixed += b.fixed;
-      blind.broken += b.broken;
-    }
-  }
-  blind.p = signTestP(blind.fixed, blind.broken);
+  const blind = pooledOf(main.flatMap((r) => r.summary.change.blindSpots ?? []));
   const claims: Array<{ claim: string; result: 'held' | 'not held' | 'not measurable' | 'not run'; figures: Record<string, unknown> }> = [];
   const claim = (c: string, result: (typeof claims)[number]['result'], figures: Record<string, unknown>) => claims.push({ claim: c, result, figures });
 
