@@ -93,6 +93,10 @@ async function main(): Promise<void> {
       'greedy accuracy on the voted test samples (final model)',
       runs.every((r) => typeof r.voting?.greedy === 'number') ? pct(stat(runs.map((r) => r.voting!.greedy!))) : 'not known',
     ],
+    [
+      'samples without a readable verdict (Voting@K; they cast no vote)',
+      runs.every((r) => typeof r.voting?.unreadable === 'number') ? pct(stat(runs.map((r) => r.voting!.unreadable))) : 'not known',
+    ],
     ['Any-correct@K (final model)', kMax > 0 ? pct(stat(runs.map((r) => r.voting!.anyCorrectAtK[String(kMax)]))) + ` (K = ${kMax})` : 'not run'],
     ['mean response length after stage 1 (greedy, tokens)', num(stat(runs.map((r) => r.stage1.meanLength)), 1)],
     ['mean response length after stage 2 (greedy, tokens)', num(stat(runs.map((r) => s2(r).meanLength)), 1)],
@@ -195,7 +199,14 @@ async function main(): Promise<void> {
         change: r.change,
         share1: share1(r),
         voting: r.voting
-          ? { k: r.voting.k, n: r.voting.n, votingAtK: r.voting.votingAtK, anyCorrectAtK: r.voting.anyCorrectAtK, greedy: r.voting.greedy }
+          ? {
+              k: r.voting.k,
+              n: r.voting.n,
+              votingAtK: r.voting.votingAtK,
+              anyCorrectAtK: r.voting.anyCorrectAtK,
+              greedy: r.voting.greedy,
+              unreadable: r.voting.unreadable ?? null,
+            }
           : null,
         seconds: r.seconds,
       })),

@@ -430,6 +430,7 @@ export function renderHtml(runs: ReportRun[], charts: Charts = buildCharts(runs)
       pct(s?.voting?.votingAtK['5']),
       pct(s?.voting ? s.voting.votingAtK[String(s.voting.k)] : undefined),
       pct(s?.voting?.greedy),
+      pct(s?.voting?.unreadable),
       s ? `${s.stage1.meanLength.toFixed(0)} → ${s.stage2 ? s.stage2.meanLength.toFixed(0) : '—'}` : '—',
       s
         ? Object.entries(s.seconds)
@@ -453,6 +454,7 @@ export function renderHtml(runs: ReportRun[], charts: Charts = buildCharts(runs)
         'Voting@5',
         'Voting@K (max K)',
         'greedy on the voted pairs',
+        'voting samples with no verdict',
         'length (tokens)',
         'wall time',
       ],

@@ -283,6 +283,11 @@ export interface VotingSummary {
   votingAtK: Record<string, number>;
   anyCorrectAtK: Record<string, number>;
   hard: { n: number; votingAtK: Record<string, number> };
+  /**
+   * Share of the n x k samples without a readable verdict (no vote; e.g. a closing tag broken by one unlikely token
+   * sampled at temperature 1): a cause of Voting@K below greedy that is not a judging error.
+   */
+  unreadable: number;
   /** Greedy accuracy of the same model on the same test rows (null: not known), the figure Voting@K must beat. */
   greedy: number | null;
 }
@@ -307,6 +312,7 @@ export function summarizeVoting(chunks: readonly VotingChunk[], k: number, hardL
     votingAtK: votingAtK(evals(rows), k),
     anyCorrectAtK: anyCorrectAtK(evals(rows), k),
     hard: { n: hard.length, votingAtK: votingAtK(evals(hard), k) },
+    unreadable: rows.length === 0 ? 0 : rows.reduce((a, r) => a + r.verdicts.filter((v) => v === null).length, 0) / (rows.length * k),
     greedy: greedyOn(
       rows.map((r) => r.id),
       greedy,

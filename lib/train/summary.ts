@@ -143,7 +143,8 @@ export function summaryLines(s: SummaryInput): string[] {
     const ks = [1, 5, v.k].filter((k, i, a) => k <= v.k && a.indexOf(k) === i);
     lines.push(
       `Voting@K (final model, temperature sampling, ${v.n} test samples): ${ks.map((k) => `@${k} ${pct(v.votingAtK[String(k)])}`).join(', ')}; any-correct@${v.k} ${pct(v.anyCorrectAtK[String(v.k)])}` +
-        (v.greedy === null ? '.' : `; greedy on the same samples ${pct(v.greedy)}.`),
+        (v.greedy === null ? '' : `; greedy on the same samples ${pct(v.greedy)}`) +
+        `; ${pct(v.unreadable)} of the samples had no readable verdict (no vote).`,
     );
   }
   const t = s.seconds;

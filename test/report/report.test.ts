@@ -79,6 +79,7 @@ function fakeRun(name: string, overrides: object, accAfter: number): string {
     anyCorrectAtK: { 1: 0.5, 2: 0.7, 3: 0.8, 4: 0.85, 5: 0.9 },
     hard: { n: 10, votingAtK: {} },
     greedy: 0.57,
+    unreadable: 0.035,
   };
   fs.writeFileSync(path.join(dir, 'voting.json'), JSON.stringify(voting));
   fs.writeFileSync(
@@ -164,6 +165,8 @@ describe('training report', () => {
     expect(html).toContain('60.0%');
     expect(html).toContain('greedy on the voted pairs');
     expect(html).toContain('57.0%');
+    expect(html).toContain('voting samples with no verdict');
+    expect(html).toContain('3.5%');
     expect(html.match(/<svg/g)!.length).toBe(7);
     expect(html).not.toMatch(/<script|src="http/);
   });

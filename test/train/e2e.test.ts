@@ -160,6 +160,9 @@ describe('smoke preset, end to end', () => {
     expect(Object.values(hist).reduce((a, b) => a + b, 0)).toBe(summary.data.train);
     expect(summary.voting!.k).toBe(3);
     expect(Object.keys(summary.voting!.votingAtK)).toEqual(['1', '2', '3']);
+    // The share of samples that cast no vote is counted, not assumed away.
+    expect(summary.voting!.unreadable).toBeGreaterThanOrEqual(0);
+    expect(summary.voting!.unreadable).toBeLessThanOrEqual(1);
     expect(summary.lines.join('\n')).toMatch(/Wall time: data \d+s, sft \d+s, difficulty \d+s, rl \d+s, final \d+s/);
     // checkpoints: only the final one is kept (<seq>-done); the pointer names it; the lock is given back
     const [final, pointer] = fs.readdirSync(path.join(out, 'checkpoints')).sort();

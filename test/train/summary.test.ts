@@ -53,6 +53,8 @@ describe('evaluation summaries', () => {
     expect(v.votingAtK).toEqual({ '1': 0, '2': 0, '3': 0.5 }); // a: 2 | 2,1 -> tie -> first (2) | 1 wins
     expect(v.anyCorrectAtK).toEqual({ '1': 0, '2': 0.5, '3': 1 });
     expect(v.hard.n).toBe(1);
+    // One of the 6 samples had no readable verdict: it is no vote, and counted.
+    expect(v.unreadable).toBeCloseTo(1 / 6, 12);
     // No greedy outputs given: the comparison figure is unknown, not 0.
     expect(v.greedy).toBeNull();
   });
@@ -120,6 +122,30 @@ describe('paired change between stage 1 and stage 2', () => {
     });
     expect(withBlind.join('\n')).toMatch(
       /where the teacher misreads \(10 test pairs, 0\.0% -> 100\.0%\): \+100\.0 points \(10 samples fixed, 0 broken, sign test p = 0\.002\): stage 2 helped/,
+    );
+  });
+
+  test('the Voting@K line gives greedy on the same pairs and the share of samples that cast no vote', () => {
+    const rows = [
+      { index: 0, id: 'a', label: 1 as const, level: 1, category: 'c', verdicts: [1, null, 1, 1] as (1 | 2 | null)[], meanLength: 5 },
+      { index: 1, id: 'b', label: 2 as const, level: 3, category: 'c', verdicts: [null, 1, null, 2] as (1 | 2 | null)[], meanLength: 5 },
+    ];
+    const greedy = [out(0, 1, true, { id: 'a' }), out(1, 3, true, { id: 'b', label: 2, verdict: 2 })];
+    const line = summaryLines({
+      stage1: summarizeGreedy(greedy, [3]),
+      stage2: null,
+      overall: null,
+      hard: null,
+      voting: summarizeVoting([{ chunk: 0, rows }], 4, [3], greedy),
+      hardLevels: [3],
+      rlSteps: 0,
+      seconds: {},
+      rlPool: null,
+      skippedSteps: 0,
+    }).find((l) => l.startsWith('Voting@K'));
+    // a is right at every k; b is wrong at every k: no vote at @1, and at @4 a tie goes to the first vote (1).
+    expect(line).toBe(
+      'Voting@K (final model, temperature sampling, 2 test samples): @1 50.0%, @4 50.0%; any-correct@4 100.0%; greedy on the same samples 100.0%; 37.5% of the samples had no readable verdict (no vote).',
     );
   });
 
