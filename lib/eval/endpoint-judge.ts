@@ -1,5 +1,6 @@
 /** A PairJudge backed by an OpenAI-compatible chat endpoint (e.g. R1-Reward 7B served by vLLM). */
 import type OpenAI from 'openai';
+import { topPOption } from '../internal/validate';
 import { Limiter, linkedSignal } from '../rewards/async';
 import { callWithRetries, EmptyResponseError, makeClient, normalizeBaseURL, type EndpointOptions, type EndpointStats } from '../rewards/openai-compat';
 import { mediaUrl } from './media';
@@ -44,6 +45,7 @@ export class EndpointPairJudge implements PairJudge {
     const { samples, temperature, signal } = options;
     if (!Number.isInteger(samples) || samples < 1) throw new RangeError(`samples must be a positive integer, got ${samples}`);
     if (typeof temperature !== 'number' || !(temperature >= 0)) throw new RangeError(`temperature must be >= 0, got ${temperature}`);
+    const topP = topPOption(options.topP, 'topP');
     const content: Array<Record<string, unknown>> = [{ type: 'text', text: buildPrompt(pair.question, pair.response1, pair.response2) }];
     if (pair.media) {
       const url = await mediaUrl(pair.media);
@@ -66,6 +68,8 @@ export class EndpointPairJudge implements PairJudge {
                   model: this.options.model,
                   messages,
                   temperature,
+                  // Sent only when set: a server's own default stays in force otherwise.
+                  ...(topP < 1 ? { top_p: topP } : {}),
                   max_tokens: this.options.maxTokens ?? 1024,
                   ...(n > 1 ? { n } : {}),
                 },

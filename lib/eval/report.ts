@@ -70,7 +70,7 @@ export function renderReport(s: EvalSummary): string {
     ['Judge', s.judge],
     ['Pairs', String(s.pairs)],
     ['Evaluations (pair x order)', String(s.evaluations)],
-    ['Samples K / temperature', `${s.samples} / ${s.temperature}`],
+    ['Samples K / temperature / top-p', `${s.samples} / ${s.temperature} / ${s.topP ?? 1}`],
     ['Overall accuracy (final verdict)', pct(s.overall)],
     ['Macro accuracy', pct(s.macro)],
     ['Mean single-sample accuracy', pct(s.meanSampleAccuracy)],

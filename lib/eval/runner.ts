@@ -8,6 +8,7 @@ import { createHash } from 'crypto';
 import { setMaxListeners } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
+import { topPOption } from '../internal/validate';
 import type { Verdict } from '../rewards/verdict';
 import { parseVerdict } from '../rewards/verdict';
 import { loadBenchmark } from './loaders';
@@ -31,6 +32,8 @@ export interface EvalRunOptions {
   samples?: number;
   /** Default: 0 (greedy) for K = 1, 1.0 for K > 1 (the paper's Voting@K setting). */
   temperature?: number;
+  /** Nucleus sampling mass in (0, 1] (default 1: the full softmax, the paper's setting). */
+  topP?: number;
   /** Also evaluate every pair with the responses exchanged. */
   swap?: boolean;
   /** Pairs judged at once (default 8). */
@@ -63,9 +66,13 @@ interface RunIdentity {
   data: string;
   model: string;
   temperature: number;
+  topP: number;
   order: string;
   prompt: string;
 }
+
+/** What a run.json from before a setting existed holds for it. */
+const IDENTITY_DEFAULTS: Partial<RunIdentity> = { topP: 1 };
 
 export class ResumeMismatchError extends Error {}
 
@@ -88,6 +95,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalResult> {
   if (typeof temperature !== 'number' || !(temperature >= 0) || !Number.isFinite(temperature)) {
     throw new RangeError(`temperature must be a finite number >= 0, got ${String(temperature)}`);
   }
+  const topP = topPOption(options.topP, 'topP');
   const order = options.order ?? 'balanced';
   const loaded = loadBenchmark(options.bench, options.data, {
     images: options.images,
@@ -110,15 +118,17 @@ export async function runEval(options: EvalRunOptions): Promise<EvalResult> {
     data: path.resolve(options.data),
     model: options.model,
     temperature,
+    topP,
     order,
     prompt: createHash('sha256').update(R1_REWARD_PROMPT_TEMPLATE).digest('hex').slice(0, 16),
   };
   if (fs.existsSync(files.run)) {
     const prev = JSON.parse(fs.readFileSync(files.run, 'utf8')) as Partial<RunIdentity>;
     for (const k of Object.keys(identity) as Array<keyof RunIdentity>) {
-      if (prev[k] !== identity[k]) {
+      const was = prev[k] ?? IDENTITY_DEFAULTS[k];
+      if (was !== identity[k]) {
         throw new ResumeMismatchError(
-          `${out} holds predictions of a different run (${k}: ${JSON.stringify(prev[k])} there, ${JSON.stringify(identity[k])} now); ` +
+          `${out} holds predictions of a different run (${k}: ${JSON.stringify(was)} there, ${JSON.stringify(identity[k])} now); ` +
             'use another --out folder or delete that one',
         );
       }
@@ -159,7 +169,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalResult> {
       const t0 = Date.now();
       let outputs: string[];
       try {
-        outputs = await options.judge.judge(judgePair, { samples: t.missing.length, temperature, signal: options.signal });
+        outputs = await options.judge.judge(judgePair, { samples: t.missing.length, temperature, topP, signal: options.signal });
       } catch (error) {
         failure ??= error;
         break;
@@ -243,6 +253,7 @@ export async function runEval(options: EvalRunOptions): Promise<EvalResult> {
     judge: options.judge.name,
     samples: K,
     temperature,
+    topP,
     swap: Boolean(options.swap),
     order,
     pairs: loaded.pairs.length,

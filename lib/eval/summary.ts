@@ -10,6 +10,8 @@ export interface EvalSummary extends AccuracyReport {
   judge: string;
   samples: number;
   temperature: number;
+  /** Nucleus sampling mass (1: the full softmax; summaries written before it existed lack it). */
+  topP?: number;
   swap: boolean;
   order: 'balanced' | 'chosen-first';
   pairs: number;

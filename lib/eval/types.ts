@@ -26,6 +26,8 @@ export interface JudgeOptions {
   /** Completions to sample (K). */
   samples: number;
   temperature: number;
+  /** Nucleus sampling: draw from the smallest set of tokens holding this much probability, in (0, 1]; 1 or absent = the full softmax. */
+  topP?: number;
   signal?: AbortSignal;
 }
 

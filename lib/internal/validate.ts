@@ -37,6 +37,14 @@ export function optionalNumber(value: unknown, name: string, fallback: number): 
   return finiteNumber(value, name);
 }
 
+/** A nucleus-sampling mass (top-p) in (0, 1]; undefined gives 1, the full softmax. */
+export function topPOption(value: unknown, name: string): number {
+  if (value === undefined) return 1;
+  const v = finiteNumber(value, name);
+  if (!(v > 0 && v <= 1)) throw new RangeError(`${name} must be in (0, 1], got ${v}`);
+  return v;
+}
+
 export function finiteNumber(value: unknown, name: string): number {
   if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${typeof value}`);
   if (!Number.isFinite(value)) throw new RangeError(`${name} must be finite, got ${value}`);

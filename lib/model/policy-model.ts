@@ -20,7 +20,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Device, DeviceChoice, resolveDevice } from '../backends';
-import { oneOf, optionalBoolean, optionsObject, unshared } from '../internal/validate';
+import { oneOf, optionalBoolean, optionsObject, topPOption, unshared } from '../internal/validate';
 import { Tensor } from '../tensor';
 import { ModelConfig, ModelConfigInput, imageTokens, resolveConfig } from './config';
 import { ImageInput, loadImage } from './image';
@@ -400,8 +400,7 @@ export class PolicyModel {
       const maxNewTokens = opts.maxNewTokens ?? 64;
       if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new RangeError(`options.maxNewTokens must be an integer >= 0, got ${maxNewTokens}`);
       const temperature = temperatureOption(opts.temperature, true);
-      const topP = opts.topP ?? 1;
-      if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw new RangeError(`options.topP must be in (0, 1], got ${String(topP)}`);
+      const topP = topPOption(opts.topP, 'options.topP');
       const n = opts.n ?? 1;
       if (!Number.isInteger(n) || n < 1) throw new RangeError(`options.n must be an integer >= 1, got ${n}`);
       const seed = opts.seed === undefined ? Math.floor(Math.random() * 2 ** 52) : seedValue(opts.seed, 'options.seed');

@@ -176,6 +176,8 @@ export interface ScoreRequest {
   video?: string;
   samples?: number;
   temperature?: number;
+  /** Nucleus sampling mass in (0, 1], default 1 (the full softmax). */
+  topP?: number;
 }
 
 export interface ScoreResponse {
@@ -242,7 +244,7 @@ function withoutServerPaths(message: string, imagesDir: string | undefined): str
 /** POST /score: validates, asks the PairJudge for K samples, votes. */
 export async function scorePair(body: unknown, ctx: ScoreContext): Promise<ScoreResponse> {
   if (body === null || typeof body !== 'object' || Array.isArray(body))
-    throw bad('body must be a JSON object { question, response1, response2, image?, samples?, temperature? }');
+    throw bad('body must be a JSON object { question, response1, response2, image?, samples?, temperature?, topP? }');
   const b = body as Record<string, unknown>;
   for (const k of ['question', 'response1', 'response2'] as const) {
     if (typeof b[k] !== 'string') throw bad(`${k} must be a string${b[k] === undefined ? ' (missing)' : ''}`);
@@ -257,6 +259,8 @@ export async function scorePair(body: unknown, ctx: ScoreContext): Promise<Score
   if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0 || temperature > 2) {
     throw bad(`temperature must be a number from 0 to 2, got ${shown(b.temperature)}`);
   }
+  const topP = b.topP ?? 1;
+  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw bad(`topP must be a number in (0, 1], got ${shown(b.topP)}`);
   if (b.image !== undefined && b.video !== undefined) throw bad('send either image or video, not both');
   const media =
     b.image !== undefined ? await mediaFrom(b.image, 'image', ctx.imagesDir) : b.video !== undefined ? await mediaFrom(b.video, 'video', ctx.imagesDir) : null;
@@ -266,7 +270,7 @@ export async function scorePair(body: unknown, ctx: ScoreContext): Promise<Score
   const pair: JudgePair = { question: b.question as string, response1: b.response1 as string, response2: b.response2 as string, media };
   let outputs: string[];
   try {
-    outputs = await ctx.pairJudge.judge(pair, { samples: K, temperature });
+    outputs = await ctx.pairJudge.judge(pair, { samples: K, temperature, topP });
   } catch (error) {
     throw new RequestError(502, `the reward model failed: ${withoutServerPaths((error as Error).message, ctx.imagesDir)}`);
   }

@@ -431,6 +431,11 @@ export const SETTINGS = section('A training run', {
     maxNewTokens: setting(int(1), 224, 'Longest test output, in tokens.'),
     votingK: setting(int(0, 64), 15, 'Voting@K at the end: K samples per test pair at votingTemperature (0: no voting).'),
     votingTemperature: setting(num(0, 10, { minOpen: true }), 1, 'Sampling temperature of Voting@K.'),
+    votingTopP: setting(
+      num(0, 1, { minOpen: true }),
+      1,
+      "Nucleus sampling mass of Voting@K: each token is drawn from the fewest tokens holding this share of the probability (1: the full softmax, the paper's setting).",
+    ),
     hardLevels: setting(
       listOf(int(1, 4), 'integers', { nonEmpty: false }),
       [3, 4],

@@ -252,13 +252,14 @@ export async function votingChunk(
   model: PolicyModel,
   rows: readonly TrainRow[],
   images: ImageCache,
-  opts: { seed: number; chunk: number; k: number; temperature: number; maxNewTokens: number },
+  opts: { seed: number; chunk: number; k: number; temperature: number; topP: number; maxNewTokens: number },
 ): Promise<VotingChunk> {
   const gen = await model.generate(
     rows.map((r) => images.input(r)),
     {
       n: opts.k,
       temperature: opts.temperature,
+      topP: opts.topP,
       maxNewTokens: opts.maxNewTokens,
       seed: hashSeed(opts.seed, 'voting', opts.chunk),
     },
@@ -277,6 +278,11 @@ export async function votingChunk(
   };
 }
 
+/** "temperature 1" or "temperature 1, top-p 0.95": how Voting@K's samples are drawn, as logs and the summary say it. */
+export function samplingText(s: { temperature: number; topP: number }): string {
+  return `temperature ${s.temperature}${s.topP < 1 ? `, top-p ${s.topP}` : ''}`;
+}
+
 export interface VotingSummary {
   k: number;
   n: number;
@@ -290,6 +296,8 @@ export interface VotingSummary {
   unreadable: number;
   /** Greedy accuracy of the same model on the same test rows (null: not known), the figure Voting@K must beat. */
   greedy: number | null;
+  /** How the samples were drawn (eval.votingTemperature, eval.votingTopP; absent in runs from before it was kept). */
+  sampling?: { temperature: number; topP: number };
 }
 
 /** `greedy`: the final model's greedy outputs on the test split (its evals file), matched to the voted rows by id. */

@@ -16,8 +16,8 @@ import { LOCK_FILE, RunFolderError, acquireLock, openRunFolder, tempOwner } from
 
 /** The settings a fork may change, by the phase its source stopped before. */
 const FORKABLE: Readonly<Record<string, readonly string[]>> = {
-  rl: ['config.rl.', 'config.eval.votingK', 'config.eval.votingTemperature', 'config.eval.votingLimit'],
-  final: ['config.eval.votingK', 'config.eval.votingTemperature', 'config.eval.votingLimit'],
+  rl: ['config.rl.', 'config.eval.votingK', 'config.eval.votingTemperature', 'config.eval.votingTopP', 'config.eval.votingLimit'],
+  final: ['config.eval.votingK', 'config.eval.votingTemperature', 'config.eval.votingTopP', 'config.eval.votingLimit'],
 };
 
 /**

@@ -4,7 +4,7 @@
  * (paired exact sign test over the samples whose verdict changed), Voting@K,
  * response length, time per phase.
  */
-import type { AccuracySummary, GreedyOutput, VisionSummary, VotingSummary } from './evaluate';
+import { type AccuracySummary, type GreedyOutput, type VisionSummary, type VotingSummary, samplingText } from './evaluate';
 
 export interface PairedChange {
   n: number;
@@ -142,7 +142,7 @@ export function summaryLines(s: SummaryInput): string[] {
     const v = s.voting;
     const ks = [1, 5, v.k].filter((k, i, a) => k <= v.k && a.indexOf(k) === i);
     lines.push(
-      `Voting@K (final model, temperature sampling, ${v.n} test samples): ${ks.map((k) => `@${k} ${pct(v.votingAtK[String(k)])}`).join(', ')}; any-correct@${v.k} ${pct(v.anyCorrectAtK[String(v.k)])}` +
+      `Voting@K (final model, ${v.sampling ? samplingText(v.sampling) : 'temperature'} sampling, ${v.n} test samples): ${ks.map((k) => `@${k} ${pct(v.votingAtK[String(k)])}`).join(', ')}; any-correct@${v.k} ${pct(v.anyCorrectAtK[String(v.k)])}` +
         (v.greedy === null ? '' : `; greedy on the same samples ${pct(v.greedy)}`) +
         `; ${pct(v.unreadable)} of the samples had no readable verdict (no vote).`,
     );

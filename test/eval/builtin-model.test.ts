@@ -37,6 +37,10 @@ describe('the built-in model as a PairJudge', () => {
     const b = await judge.judge(pair, { samples: 3, temperature: 1 });
     expect(a).toHaveLength(3);
     expect(a).toEqual(b); // seeds derive from the pair
+    // Nucleus sampling reaches the model: with only the most likely token left, a hot sample is the greedy output.
+    const [greedy] = await judge.judge(pair, { samples: 1, temperature: 0 });
+    expect(await judge.judge(pair, { samples: 2, temperature: 2, topP: 1e-6 })).toEqual([greedy, greedy]);
+    expect(await judge.judge(pair, { samples: 2, temperature: 2 })).not.toEqual([greedy, greedy]);
     await expect(judge.judge({ ...pair, media: { kind: 'video', path: 'x.mp4' } }, { samples: 1, temperature: 1 })).rejects.toThrow(/images only/);
 
     const result = await runEval({

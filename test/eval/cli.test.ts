@@ -61,6 +61,7 @@ describe('stable-reinforce dispatcher', () => {
       '--model',
       '--samples',
       '--temperature',
+      '--top-p',
       '--swap',
       '--concurrency',
       '--out',
@@ -81,6 +82,8 @@ describe('stable-reinforce dispatcher', () => {
     [['eval', '--bench', 'synthetic', '--data', 'x'], /--model is required/],
     [['eval', '--bench', 'synthetic', '--data', 'x', '--model', 'm', '--samples', 'many'], /--samples must be an integer/],
     [['eval', '--bench', 'synthetic', '--data', 'x', '--model', 'm', '--temperature', '5'], /--temperature must be a number >= 0 and <= 2/],
+    [['eval', '--bench', 'synthetic', '--data', 'x', '--model', 'm', '--top-p', '0'], /--top-p must be > 0 and <= 1, got "0"/],
+    [['eval', '--bench', 'synthetic', '--data', 'x', '--model', 'm', '--top-p', '1.2'], /--top-p must be a number >= 0 and <= 1/],
     [['eval', '--bench', 'synthetic', '--data', 'x', '--model', 'm', '--frobnicate'], /Unknown option '--frobnicate'/],
     [['serve', '--port', '99999'], /--port must be an integer from 0 to 65535/],
     [['serve', '--max-body', 'lots'], /--max-body must be a size/],
@@ -130,6 +133,8 @@ describe('stable-reinforce dispatcher', () => {
           'r1',
           '--samples',
           '2',
+          '--top-p',
+          '0.9',
           '--swap',
           '--out',
           outDir,
@@ -140,7 +145,9 @@ describe('stable-reinforce dispatcher', () => {
       );
       expect(t.err()).not.toMatch(/error/);
       expect(code).toBe(0);
-      expect(t.out()).toMatch(/synthetic: 4 pairs, 8 evaluations, model r1, K=2, T=1/);
+      expect(t.out()).toMatch(/synthetic: 4 pairs, 8 evaluations, model r1, K=2, T=1, top-p 0.9\n/);
+      expect(fake.requests.every((r) => r.top_p === 0.9)).toBe(true);
+      expect(fs.readFileSync(path.join(outDir, 'report.html'), 'utf8')).toContain('2 / 1 / 0.9');
       expect(t.out()).toMatch(/Voting@k: 1:\d/);
       expect(t.out()).toMatch(/position consistency/);
       expect(t.err()).toMatch(/\[#+\] 8\/8 100\.0% .* ETA 0s/);

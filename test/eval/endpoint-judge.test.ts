@@ -27,10 +27,18 @@ describe('EndpointPairJudge', () => {
     expect(server.requests).toHaveLength(1);
     const body = server.requests[0];
     expect(body).toMatchObject({ model: 'r1-reward', n: 3, temperature: 1, max_tokens: 1024 });
+    expect(body.top_p).toBeUndefined(); // the server's default unless asked
     const content = body.messages[0].content as Array<Record<string, any>>;
     expect(content[0]).toEqual({ type: 'text', text: buildPrompt('What color?', 'Red.', 'Blue.') });
     const b64 = fs.readFileSync(pair.media.path).toString('base64');
     expect(content[1]).toEqual({ type: 'image_url', image_url: { url: `data:image/png;base64,${b64}` } });
+  });
+
+  it('sends top_p when asked for nucleus sampling', async () => {
+    server = await startFakeOpenAI((b) => ({ texts: Array.from({ length: b.n ?? 1 }, () => '<answer>2</answer>') }));
+    const judge = new EndpointPairJudge({ baseURL: server.url, model: 'm' });
+    expect(await judge.judge(pair, { samples: 2, temperature: 1, topP: 0.9 })).toHaveLength(2);
+    expect(server.requests[0]).toMatchObject({ n: 2, temperature: 1, top_p: 0.9 });
   });
 
   it('a server that returns fewer choices is asked again for the rest; useN=false sends one per request', async () => {
@@ -126,6 +134,8 @@ describe('EndpointPairJudge', () => {
     const judge = new EndpointPairJudge({ baseURL: 'http://x', model: 'm' });
     await expect(judge.judge(pair, { samples: 0, temperature: 0 })).rejects.toThrow(/samples/);
     await expect(judge.judge(pair, { samples: 1, temperature: -1 })).rejects.toThrow(/temperature/);
+    await expect(judge.judge(pair, { samples: 1, temperature: 1, topP: 0 })).rejects.toThrow(/topP must be in \(0, 1\], got 0/);
+    await expect(judge.judge(pair, { samples: 1, temperature: 1, topP: '0.9' as never })).rejects.toThrow(TypeError);
   });
 
   it('lists models', async () => {

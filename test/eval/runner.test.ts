@@ -234,6 +234,36 @@ describe('runEval against an OpenAI-compatible test server', () => {
     await expect(runEval({ bench: 'synthetic', data: SYN, images: IMAGES, judge, model: 'a', out, temperature: 0.7, limit: 1 })).rejects.toThrow(
       /temperature: 0 there, 0.7 now/,
     );
+    await expect(runEval({ bench: 'synthetic', data: SYN, images: IMAGES, judge, model: 'a', out, topP: 0.9, limit: 1 })).rejects.toThrow(
+      /topP: 1 there, 0.9 now/,
+    );
+    // A run.json written before topP existed is a run with the full softmax.
+    const runFile = path.join(out, 'run.json');
+    const { topP: _topP, ...older } = JSON.parse(fs.readFileSync(runFile, 'utf8'));
+    fs.writeFileSync(runFile, JSON.stringify(older));
+    expect((await runEval({ bench: 'synthetic', data: SYN, images: IMAGES, judge, model: 'a', out, limit: 1 })).summary.topP).toBe(1);
+    await expect(runEval({ bench: 'synthetic', data: SYN, images: IMAGES, judge, model: 'a', out, topP: 0.5, limit: 1 })).rejects.toThrow(
+      /topP: 1 there, 0.5 now/,
+    );
+  });
+
+  it('passes nucleus sampling to the judge and records it', async () => {
+    const out = outDir();
+    const seen: Array<number | undefined> = [];
+    const judge: PairJudge = {
+      name: 'fake',
+      judge: async (_p, o) => {
+        seen.push(o.topP);
+        return Array(o.samples).fill(think('x', 1));
+      },
+    };
+    const { summary, files } = await runEval({ bench: 'synthetic', data: SYN, images: IMAGES, judge, model: 'a', out, samples: 2, topP: 0.9, limit: 2 });
+    expect(seen).toEqual([0.9, 0.9]);
+    expect(summary).toMatchObject({ samples: 2, temperature: 1, topP: 0.9 });
+    expect(JSON.parse(fs.readFileSync(files.run, 'utf8')).topP).toBe(0.9);
+    await expect(runEval({ bench: 'synthetic', data: SYN, images: IMAGES, judge, model: 'a', out: outDir(), topP: 0 })).rejects.toThrow(
+      /topP must be in \(0, 1\], got 0/,
+    );
   });
 
   it('an unreachable endpoint fails with a clear final error', async () => {

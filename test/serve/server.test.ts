@@ -264,8 +264,12 @@ describe('reward service over HTTP', () => {
     expect(r.body.samples[0]).toEqual({ verdict: 2, parse: 'answer', analysis: 'Response 2 is better.', output: out('Response 2 is better.', '2') });
     expect(r.body.samples[3]).toMatchObject({ verdict: null, parse: 'no-answer' });
     expect(fake.requests[0]).toMatchObject({ n: 4, temperature: 1 });
+    expect(fake.requests[0].top_p).toBeUndefined();
     const content = fake.requests[0].messages[0].content as Array<Record<string, any>>;
     expect(content[1].image_url.url).toMatch(/^data:image\/png;base64,/);
+    const nucleus = await post(`${base}/score`, { question: 'Which?', response1: 'a', response2: 'b', samples: 2, topP: 0.95 });
+    expect(nucleus.status).toBe(200);
+    expect(fake.requests[1]).toMatchObject({ n: 2, temperature: 1, top_p: 0.95 });
   });
 
   it.each([
@@ -273,6 +277,8 @@ describe('reward service over HTTP', () => {
     [{ question: 'q', response1: 'a', response2: 7 }, /response2 must be a string/],
     [{ question: 'q', response1: 'a', response2: 'b', samples: 0 }, /samples must be an integer from 1 to 32/],
     [{ question: 'q', response1: 'a', response2: 'b', temperature: -1 }, /temperature must be a number from 0 to 2/],
+    [{ question: 'q', response1: 'a', response2: 'b', topP: 1.5 }, /topP must be a number in \(0, 1\], got 1.5/],
+    [{ question: 'q', response1: 'a', response2: 'b', topP: '0.9' }, /topP must be a number in \(0, 1\], got "0.9"/],
     [{ question: 'q', response1: 'a', response2: 'b', image: '../../etc/passwd' }, /image: path leaves the images folder/],
     [{ question: 'q', response1: 'a', response2: 'b', image: 'general/none.png' }, /image: file not found/],
   ])('POST /score validation: %j', async (body, msg) => {

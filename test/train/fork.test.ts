@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { main } from '../../lib/cli/main';
+import { PolicyModel } from '../../lib/model/policy-model';
 import { findLatestCheckpoint } from '../../lib/train/checkpoint';
 import { forkRun } from '../../lib/train/fork';
 import { readMetrics } from '../../lib/train/metrics';
@@ -80,6 +81,26 @@ test('a fork may change stage 2 and Voting@K, nothing that earlier phases used',
   await expect(forkRun(base, path.join(dir, 'bad'), { ...c, rl: { ...c.rl, lr: -1 } })).rejects.toThrow(/config\.rl\.lr/);
   await expect(train({ config: c, out: path.join(dir, 'u'), until: 'stage2' as never })).rejects.toThrow(/options\.until/);
   await expect(train({ config: lr, out: path.join(dir, 'lr'), resume: true, until: 'rl' })).rejects.toThrow(/already at phase "done", past "rl"/);
+});
+
+test('a fork before the final phase may vote with other sampling settings, and the voting draws with them', async () => {
+  const c = smoke();
+  const base = path.join(dir, 'base');
+  await train({ config: c, out: base, until: 'final', report: false });
+  const nucleus = smoke({ eval: { votingK: 2, votingTemperature: 0.8, votingTopP: 0.9 } });
+  await forkRun(base, path.join(dir, 'p'), nucleus);
+  const generate = jest.spyOn(PolicyModel.prototype, 'generate');
+  try {
+    const r = await train({ config: nucleus, out: path.join(dir, 'p'), resume: true, report: false });
+    expect(r.summary!.voting!.sampling).toEqual({ temperature: 0.8, topP: 0.9 });
+    // The model's nucleus sampling itself is tested in test/model (model.test.ts); here, that the settings reach it.
+    const calls = generate.mock.calls.map(([, o]) => o);
+    expect(calls.length).toBeGreaterThan(0);
+    for (const o of calls) expect(o).toMatchObject({ n: 2, temperature: 0.8, topP: 0.9 });
+  } finally {
+    generate.mockRestore();
+  }
+  expect(() => smoke({ eval: { votingTopP: 0 } })).toThrow(/config\.eval\.votingTopP must be a number > 0 and <= 1, got 0/);
 });
 
 test('the CLI: --until, then --fork-from with a changed stage-2 setting', async () => {

@@ -131,22 +131,25 @@ describe('paired change between stage 1 and stage 2', () => {
       { index: 1, id: 'b', label: 2 as const, level: 3, category: 'c', verdicts: [null, 1, null, 2] as (1 | 2 | null)[], meanLength: 5 },
     ];
     const greedy = [out(0, 1, true, { id: 'a' }), out(1, 3, true, { id: 'b', label: 2, verdict: 2 })];
-    const line = summaryLines({
-      stage1: summarizeGreedy(greedy, [3]),
-      stage2: null,
-      overall: null,
-      hard: null,
-      voting: summarizeVoting([{ chunk: 0, rows }], 4, [3], greedy),
-      hardLevels: [3],
-      rlSteps: 0,
-      seconds: {},
-      rlPool: null,
-      skippedSteps: 0,
-    }).find((l) => l.startsWith('Voting@K'));
+    const lineOf = (sampling?: { temperature: number; topP: number }) =>
+      summaryLines({
+        stage1: summarizeGreedy(greedy, [3]),
+        stage2: null,
+        overall: null,
+        hard: null,
+        voting: { ...summarizeVoting([{ chunk: 0, rows }], 4, [3], greedy), sampling },
+        hardLevels: [3],
+        rlSteps: 0,
+        seconds: {},
+        rlPool: null,
+        skippedSteps: 0,
+      }).find((l) => l.startsWith('Voting@K'));
     // a is right at every k; b is wrong at every k: no vote at @1, and at @4 a tie goes to the first vote (1).
-    expect(line).toBe(
-      'Voting@K (final model, temperature sampling, 2 test samples): @1 50.0%, @4 50.0%; any-correct@4 100.0%; greedy on the same samples 100.0%; 37.5% of the samples had no readable verdict (no vote).',
-    );
+    const rest =
+      'sampling, 2 test samples): @1 50.0%, @4 50.0%; any-correct@4 100.0%; greedy on the same samples 100.0%; 37.5% of the samples had no readable verdict (no vote).';
+    expect(lineOf()).toBe(`Voting@K (final model, temperature ${rest}`); // a run from before the sampling was kept
+    expect(lineOf({ temperature: 1, topP: 1 })).toBe(`Voting@K (final model, temperature 1 ${rest}`);
+    expect(lineOf({ temperature: 0.7, topP: 0.9 })).toBe(`Voting@K (final model, temperature 0.7, top-p 0.9 ${rest}`);
   });
 
   test('a model that (nearly) always names the same position is called out', () => {

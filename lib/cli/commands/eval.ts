@@ -36,6 +36,8 @@ Model (one of):
 Sampling:
   --samples K           samples per pair (default 1); reports Voting@k and Any-correct@k for k = 1..K
   --temperature T       default 0 for K = 1, 1.0 for K > 1
+  --top-p P             nucleus sampling: each token drawn from the fewest tokens holding P of the
+                        probability, in (0, 1] (default 1: the full softmax, the paper's Voting@K)
   --max-tokens N        completion limit (default 1024)
   --swap                also judge every pair with the responses exchanged: accuracy per order and
                         positionConsistency (same choice in both orders)
@@ -62,6 +64,7 @@ const OPTIONS = {
   endpoint: { type: 'string' },
   samples: { type: 'string' },
   temperature: { type: 'string' },
+  'top-p': { type: 'string' },
   'max-tokens': { type: 'string' },
   device: { type: 'string' },
   swap: { type: 'boolean' },
@@ -81,7 +84,8 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 export function formatSummary(s: EvalSummary, out: string): string {
   const lines = [
-    `${s.bench}: ${s.pairs} pairs, ${s.evaluations} evaluations, model ${s.model}, K=${s.samples}, T=${s.temperature}`,
+    `${s.bench}: ${s.pairs} pairs, ${s.evaluations} evaluations, model ${s.model}, K=${s.samples}, T=${s.temperature}` +
+      ((s.topP ?? 1) < 1 ? `, top-p ${s.topP}` : ''),
     `overall ${pct(s.overall)}   macro ${pct(s.macro)}   mean sample ${pct(s.meanSampleAccuracy)}` + (s.accPlus ? `   Acc+ ${pct(s.accPlus.accuracy)}` : ''),
     'categories: ' +
       Object.entries(s.categories)
@@ -125,6 +129,8 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const endpoint = str(flags, 'endpoint');
   const samples = intFlag(flags, 'samples', { min: 1, max: 1024 }) ?? 1;
   const temperature = numFlag(flags, 'temperature', { min: 0, max: 2 });
+  const topP = numFlag(flags, 'top-p', { min: 0, max: 1 });
+  if (topP === 0) throw new UsageError('--top-p must be > 0 and <= 1, got "0"');
   const maxTokens = intFlag(flags, 'max-tokens');
   const concurrency = intFlag(flags, 'concurrency', { min: 1, max: 4096 }) ?? 8;
   const limit = intFlag(flags, 'limit');
@@ -172,6 +178,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
       model,
       samples,
       temperature,
+      topP,
       swap: Boolean(flags.swap),
       concurrency,
       out,

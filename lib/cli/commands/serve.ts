@@ -20,7 +20,7 @@ Routes:
                      The response is the query after its prompt, chat end tokens stripped. Items without a
                      label take it from --data, matched by prompt. Add ?details=1 for the parts.
   POST /score        {"question", "response1", "response2", "image"?: data:/http(s) URL or path under --images,
-                     "samples"?: K, "temperature"?} -> {"verdict", "votes", "samples": [{verdict, analysis, output}]}
+                     "samples"?: K, "temperature"?, "topP"?} -> {"verdict", "votes", "samples": [{verdict, analysis, output}]}
                      (needs --endpoint/--model; answers 503 otherwise)
   GET  /health       status, load and counters
 

@@ -12,7 +12,7 @@ import { writeReport } from '../../report/report';
 import { readJson, writeJsonAtomic } from '../checkpoint';
 import { effectiveRl } from '../config';
 import { teacherBlindSpots } from '../dataset';
-import { type GreedyOutput, type VotingSummary, chunks, summarizeVoting, votingChunk } from '../evaluate';
+import { type GreedyOutput, type VotingSummary, chunks, samplingText, summarizeVoting, votingChunk } from '../evaluate';
 import { INTERRUPTED, type Interrupted, type Run, resumableChunks } from '../run';
 import { pairedChange, summaryLines } from '../summary';
 import type { RunSummary } from '../types';
@@ -33,19 +33,23 @@ export async function final(run: Run, input: FinalInput): Promise<RunSummary | I
     const rows = c.eval.votingLimit === null ? run.data.test : run.data.test.slice(0, c.eval.votingLimit);
     const partialFile = path.join(out, 'voting.partial.json');
     const parts = chunks(rows, Math.max(1, Math.round((2 * c.eval.batchSize) / c.eval.votingK)));
-    run.log(`Voting@${c.eval.votingK}: ${c.eval.votingK} samples at temperature ${c.eval.votingTemperature} for each of ${rows.length} test samples`);
-    const opts = { seed: c.seed, k: c.eval.votingK, temperature: c.eval.votingTemperature, maxNewTokens: c.eval.maxNewTokens };
+    const sampling = { temperature: c.eval.votingTemperature, topP: c.eval.votingTopP };
+    run.log(`Voting@${c.eval.votingK}: ${c.eval.votingK} samples at ${samplingText(sampling)} for each of ${rows.length} test samples`);
+    const opts = { seed: c.seed, k: c.eval.votingK, ...sampling, maxNewTokens: c.eval.maxNewTokens };
     const pass = { task: `voting@${c.eval.votingK}`, partialFile, phase: 'final', since: t, checkpoint: 'rl-end' } as const;
     const done = await resumableChunks(run, pass, parts, (i) => votingChunk(run.model, parts[i], run.images, { ...opts, chunk: i }));
     if (done === INTERRUPTED) return done;
     // The final model's greedy outputs: stage 2's when it ran, else stage 1's.
     const greedy = await readJson<GreedyOutput[]>(path.join(out, 'evals', c.rl.steps > 0 && results.stage2 ? 'stage2.json' : 'stage1.json')).catch(() => []);
-    voting = summarizeVoting(
-      done.sort((x, y) => x.chunk - y.chunk),
-      c.eval.votingK,
-      c.eval.hardLevels,
-      greedy,
-    );
+    voting = {
+      ...summarizeVoting(
+        done.sort((x, y) => x.chunk - y.chunk),
+        c.eval.votingK,
+        c.eval.hardLevels,
+        greedy,
+      ),
+      sampling,
+    };
     await writeJsonAtomic(path.join(out, 'voting.json'), { ...voting, rows: done.flatMap((d) => d.rows) });
     await fs.promises.rm(partialFile, { force: true });
   }

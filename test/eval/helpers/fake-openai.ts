@@ -6,6 +6,7 @@ export interface ChatRequestBody {
   model: string;
   messages: Array<{ role: string; content: string | Array<Record<string, any>> }>;
   temperature?: number;
+  top_p?: number;
   n?: number;
   max_tokens?: number;
 }
