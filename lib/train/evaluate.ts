@@ -291,7 +291,7 @@ export interface VotingSummary {
   hard: { n: number; votingAtK: Record<string, number> };
   /**
    * Share of the n x k samples without a readable verdict (no vote; e.g. a closing tag broken by one unlikely token
-   * sampled at temperature 1): a cause of Voting@K below greedy that is not a judging error.
+   * sampled at temperature 1): a failure of format, not of judgement, shown so a reader can tell the two apart.
    */
   unreadable: number;
   /** Greedy accuracy of the same model on the same test rows (null: not known), the figure Voting@K must beat. */
