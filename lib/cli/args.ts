@@ -44,14 +44,15 @@ export function intFlag(flags: Flags, name: string, { min = 1, max = Number.MAX_
   return n;
 }
 
-export function numFlag(flags: Flags, name: string, { min = -Infinity, max = Infinity } = {}): number | undefined {
+/** minOpen: the number must be above min (e.g. a probability mass in (0, 1]). */
+export function numFlag(flags: Flags, name: string, { min = -Infinity, max = Infinity, minOpen = false } = {}): number | undefined {
   const v = str(flags, name);
   if (v === undefined) return undefined;
   const n = Number(v);
   // Plain decimal notation only (Number() also reads "0x10", "0b1" and "Infinity").
-  if (!/^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?\s*$/i.test(v) || !Number.isFinite(n) || n < min || n > max) {
+  if (!/^\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?\s*$/i.test(v) || !Number.isFinite(n) || (minOpen ? n <= min : n < min) || n > max) {
     throw new UsageError(
-      `--${name} must be a number${Number.isFinite(min) ? ` >= ${min}` : ''}${Number.isFinite(max) ? ` and <= ${max}` : ''}, got ${JSON.stringify(v)}`,
+      `--${name} must be a number${Number.isFinite(min) ? ` ${minOpen ? '>' : '>='} ${min}` : ''}${Number.isFinite(max) ? ` and <= ${max}` : ''}, got ${JSON.stringify(v)}`,
     );
   }
   return n;

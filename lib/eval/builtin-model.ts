@@ -27,7 +27,7 @@ export async function createModelPairJudge(modelDir: string, options: BuiltinJud
       const [samples] = await model.generate([{ image: pair.media?.path ?? null, prompt: promptOf(pair) }], {
         n: opts.samples,
         temperature: opts.temperature,
-        topP: opts.topP ?? 1,
+        topP: opts.topP,
         maxNewTokens,
         seed: pairSeed(pair),
       });

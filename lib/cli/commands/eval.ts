@@ -129,8 +129,7 @@ export async function run(argv: string[], io: CliIO): Promise<number> {
   const endpoint = str(flags, 'endpoint');
   const samples = intFlag(flags, 'samples', { min: 1, max: 1024 }) ?? 1;
   const temperature = numFlag(flags, 'temperature', { min: 0, max: 2 });
-  const topP = numFlag(flags, 'top-p', { min: 0, max: 1 });
-  if (topP === 0) throw new UsageError('--top-p must be > 0 and <= 1, got "0"');
+  const topP = numFlag(flags, 'top-p', { min: 0, minOpen: true, max: 1 });
   const maxTokens = intFlag(flags, 'max-tokens');
   const concurrency = intFlag(flags, 'concurrency', { min: 1, max: 4096 }) ?? 8;
   const limit = intFlag(flags, 'limit');
