@@ -27,10 +27,13 @@ import { train } from '../lib/train/trainer';
 import type { RunSummary } from '../lib/train/types';
 import { machineDescription, today, writeSection } from './bench/results-file';
 
-const FLAGS = parseFlags(
-  process.argv.slice(2),
-  Object.fromEntries([...['seeds', 'variants', 'preset', 'out'].map((f) => [f, { type: 'string' as const }]), ['no-write', { type: 'boolean' as const }]]),
-);
+const FLAGS = parseFlags(process.argv.slice(2), {
+  seeds: { type: 'string' },
+  variants: { type: 'string' },
+  preset: { type: 'string' },
+  out: { type: 'string' },
+  'no-write': { type: 'boolean' },
+} as const);
 const arg = (name: string) => str(FLAGS, name);
 
 const ROOT = path.join(__dirname, '..', '..');
